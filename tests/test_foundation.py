@@ -1,0 +1,50 @@
+"""The foundation: class list, CLI mounting, README commands and the import rules."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from vision.classes import THREAT_CLASSES, category_id, coco_categories
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_category_ids_are_one_based_and_round_trip() -> None:
+    categories = coco_categories()
+    assert [c["id"] for c in categories] == list(range(1, len(THREAT_CLASSES) + 1))
+    for category in categories:
+        assert category_id(str(category["name"])) == category["id"]
+
+
+def test_unknown_class_is_a_clear_error() -> None:
+    with pytest.raises(KeyError, match="unknown threat class 'banana'"):
+        category_id("banana")
+
+
+def test_cli_lists_serve() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "serve" in result.output
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "<!-- test-command -->" in readme and "<!-- main-command -->" in readme
+    assert "test-command" in script
+
+
+def test_runtime_imports_no_torch() -> None:
+    """The service, the CLI and inference must start without the training extra."""
+    code = (
+        "import sys, service.cli, vision.classes\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'onnx'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
