@@ -1,0 +1,347 @@
+"""Decoding scanner images (PNG, JPEG, TIFF 8/16-bit, DICOM/DICOS, raw dual-energy pairs) with limits.
+
+Every path in goes through the same steps, one function each: check the byte count, sniff the format from
+its magic bytes (the client's declared type is only checked, never trusted), read the pixel count from the
+header *before* decoding (so a decompression bomb costs a header read, not gigabytes), decode, and convert
+to the 8-bit RGB picture the model sees. 16-bit data is read raw and never clipped by a mode conversion.
+"""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from vision.errors import ImageDecodeError, ImageTooLarge, UnsupportedImageType
+
+FORMATS = ("png", "jpeg", "tiff", "dicom")
+
+# Content types a client may declare; the bytes' own magic decides the format.
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/jpg",
+        "image/pjpeg",
+        "image/tiff",
+        "image/tif",
+        "application/dicom",
+        "application/octet-stream",
+    }
+)
+
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "png"),
+    (b"\xff\xd8\xff", 0, "jpeg"),
+    (b"II*\x00", 0, "tiff"),
+    (b"MM\x00*", 0, "tiff"),
+    (b"DICM", 128, "dicom"),
+)
+
+# Recognisable images we refuse (HTTP 415), as opposed to bytes that are no image at all (HTTP 400).
+_REFUSED_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"RIFF", "WebP/RIFF"),
+    (b"%PDF", "PDF"),
+    (b"II+\x00", "BigTIFF"),
+    (b"MM\x00+", "BigTIFF"),
+    (b"\x00\x00\x00\x0cjP", "JPEG 2000"),
+)
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Upper bounds on what we decode.
+
+    Attributes:
+        max_bytes: largest encoded size accepted.
+        max_pixels: largest pixel count (width × height × frames) accepted.
+    """
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_pixels: int = 40_000_000
+
+
+DEFAULT_LIMITS = ImageLimits()
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded scan.
+
+    Attributes:
+        rgb: H×W×3 uint8 RGB picture, what the model and the overlay use.
+        format: "png", "jpeg", "tiff", "dicom" or "dual-energy".
+        bit_depth: bits per sample of the source (8 or 16).
+        raw_high: high-energy transmission in (0, 1], float32, when the source was a dual-energy pair.
+        raw_low: low-energy transmission in (0, 1], float32, when the source was a dual-energy pair.
+    """
+
+    rgb: np.ndarray
+    format: str
+    bit_depth: int
+    raw_high: np.ndarray | None = None
+    raw_low: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        """Width in pixels."""
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Height in pixels."""
+        return int(self.rgb.shape[0])
+
+
+def check_content_type(declared_type: str | None) -> None:
+    """Refuse a declared content type that is not an accepted image type.
+
+    Raises:
+        UnsupportedImageType: the type is declared and not accepted.
+    """
+    if declared_type is None:
+        return
+    base = declared_type.split(";")[0].strip().lower()
+    if base and base not in ACCEPTED_CONTENT_TYPES:
+        raise UnsupportedImageType(
+            f"content type {base!r} is not accepted; send PNG, JPEG, TIFF or DICOM"
+        )
+
+
+def check_byte_count(data: bytes, limits: ImageLimits) -> None:
+    """Refuse empty data and data over ``limits.max_bytes``."""
+    if not data:
+        raise ImageDecodeError("empty image")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(f"image has {len(data)} bytes; the limit is {limits.max_bytes}")
+
+
+def sniff_format(data: bytes) -> str:
+    """The image format named by the data's magic bytes.
+
+    Returns:
+        One of ``FORMATS``.
+
+    Raises:
+        UnsupportedImageType: a recognisable image format we do not accept.
+        ImageDecodeError: bytes that are no image we know.
+    """
+    for magic, offset, name in _MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    for magic, name in _REFUSED_MAGIC:
+        if data.startswith(magic):
+            raise UnsupportedImageType(f"{name} images are not accepted; send PNG, JPEG, TIFF or DICOM")
+    raise ImageDecodeError("not a PNG, JPEG, TIFF or DICOM image")
+
+
+def header_pixel_count(data: bytes, image_format: str) -> int:
+    """Pixels (width × height × frames) the header announces, read without decoding the pixel data.
+
+    Raises:
+        ImageDecodeError: the header cannot be read.
+        ImageTooLarge: the header is so large that the reader itself refuses it.
+    """
+    if image_format == "dicom":
+        dataset = _read_dicom(data, stop_before_pixels=True)
+        rows, columns = int(getattr(dataset, "Rows", 0)), int(getattr(dataset, "Columns", 0))
+        frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
+        if rows <= 0 or columns <= 0:
+            raise ImageDecodeError("DICOM file has no image (Rows/Columns missing)")
+        return rows * columns * frames
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                frames = int(getattr(image, "n_frames", 1))
+        except Image.DecompressionBombError as error:
+            raise ImageTooLarge(f"image header announces too many pixels: {error}") from None
+        except (OSError, ValueError, SyntaxError) as error:
+            raise ImageDecodeError(f"cannot read {image_format.upper()} header: {error}") from None
+    return width * height * frames
+
+
+def check_pixel_count(pixels: int, limits: ImageLimits) -> None:
+    """Refuse images over ``limits.max_pixels``."""
+    if pixels > limits.max_pixels:
+        raise ImageTooLarge(f"image has {pixels} pixels; the limit is {limits.max_pixels}")
+
+
+def decode_image(
+    data: bytes, limits: ImageLimits = DEFAULT_LIMITS, declared_type: str | None = None
+) -> DecodedImage:
+    """Decode one posted or read image.
+
+    A TIFF or DICOM holding exactly two 16-bit grey frames is taken as a dual-energy pair (high, low).
+
+    Args:
+        data: the encoded bytes.
+        limits: byte and pixel limits.
+        declared_type: the client's content type, checked against ``ACCEPTED_CONTENT_TYPES``.
+
+    Returns:
+        The decoded image.
+
+    Raises:
+        UnsupportedImageType, ImageTooLarge, ImageDecodeError: see ``vision.errors``.
+    """
+    image_format, frames = decode_frames(data, limits, declared_type)
+    if len(frames) == 2 and all(f.ndim == 2 and f.dtype == np.uint16 for f in frames):
+        return _dual_energy(frames[0], frames[1])
+    return DecodedImage(rgb=to_rgb8(frames[0]), format=image_format, bit_depth=8 * frames[0].dtype.itemsize)
+
+
+def decode_frames(
+    data: bytes, limits: ImageLimits = DEFAULT_LIMITS, declared_type: str | None = None
+) -> tuple[str, list[np.ndarray]]:
+    """Check and decode the data into its frames, samples as stored (RGB order, 8 or 16 bit).
+
+    Returns:
+        The sniffed format and the list of frames (more than one for multi-page TIFF or multi-frame DICOM).
+    """
+    check_content_type(declared_type)
+    check_byte_count(data, limits)
+    image_format = sniff_format(data)
+    check_pixel_count(header_pixel_count(data, image_format), limits)
+    frames = _decode_dicom(data) if image_format == "dicom" else _decode_raster(data, image_format)
+    return image_format, frames
+
+
+def decode_dual_energy(
+    high: bytes, low: bytes, limits: ImageLimits = DEFAULT_LIMITS
+) -> DecodedImage:
+    """Decode a raw dual-energy pair (two 16-bit grey images of transmission) and render it in false colour.
+
+    Raises:
+        ImageDecodeError: a channel is not single-channel, or the two differ in size.
+    """
+    channels = []
+    for name, data in (("high", high), ("low", low)):
+        _, frames = decode_frames(data, limits)
+        if len(frames) != 1 or frames[0].ndim != 2:
+            raise ImageDecodeError(f"the {name} channel must be one single-channel (grey) image")
+        channels.append(frames[0])
+    return _dual_energy(channels[0], channels[1])
+
+
+def read_image(path: str | pathlib.Path, limits: ImageLimits = DEFAULT_LIMITS) -> DecodedImage:
+    """Read and decode an image file, checking its size before reading it.
+
+    Raises:
+        ImageDecodeError: the file cannot be read or decoded.
+        ImageTooLarge, UnsupportedImageType: see ``decode_image``.
+    """
+    path = pathlib.Path(path)
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise ImageTooLarge(f"{path}: {size} bytes; the limit is {limits.max_bytes}")
+        data = path.read_bytes()
+    except OSError as error:
+        raise ImageDecodeError(f"{path}: cannot read: {error.strerror or error}") from None
+    return decode_image(data, limits)
+
+
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Convert decoded pixels (grey, RGB or RGBA; 8 or 16 bit) to H×W×3 uint8 RGB.
+
+    16-bit data is scaled by its dtype range (never clipped); alpha is composited onto white, which is what
+    scanner workstations show behind the bag.
+    """
+    if pixels.dtype == np.uint16:
+        pixels = (pixels.astype(np.uint32) * 255 + 32767) // 65535
+    elif pixels.dtype != np.uint8:
+        raise ImageDecodeError(f"unsupported sample type {pixels.dtype}")
+    pixels = pixels.astype(np.uint8, copy=False)
+    if pixels.ndim == 2:
+        return np.repeat(pixels[:, :, None], 3, axis=2)
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        alpha = pixels[:, :, 3:4].astype(np.float32) / 255.0
+        blended = pixels[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        return np.rint(blended).astype(np.uint8)
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        return np.ascontiguousarray(pixels)
+    raise ImageDecodeError(f"unsupported pixel layout {pixels.shape}")
+
+
+def _decode_raster(data: bytes, image_format: str) -> list[np.ndarray]:
+    """Decode PNG/JPEG/TIFF with OpenCV, frames in RGB order (TIFF may hold several)."""
+    buffer = np.frombuffer(data, np.uint8)
+    flags = cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION
+    if image_format == "tiff":
+        ok, pages = cv2.imdecodemulti(buffer, flags)
+        frames = list(pages) if ok else []
+    else:
+        decoded = cv2.imdecode(buffer, flags)
+        frames = [] if decoded is None else [decoded]
+    if not frames:
+        raise ImageDecodeError(f"corrupt or truncated {image_format.upper()} data")
+    return [_bgr_to_rgb(frame) for frame in frames]
+
+
+def _bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGBA)
+    return frame
+
+
+def _read_dicom(data: bytes, stop_before_pixels: bool = False) -> Any:
+    import pydicom  # imported here: only DICOM uploads pay for it
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
+    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError) as error:
+        raise ImageDecodeError(f"cannot read DICOM: {error}") from None
+
+
+def _decode_dicom(data: bytes) -> list[np.ndarray]:
+    """Decode DICOM/DICOS pixel data into frames (grey or RGB), keeping 16-bit samples as they are."""
+    dataset = _read_dicom(data)
+    try:
+        pixels = np.asarray(dataset.pixel_array)
+    except Exception as error:  # pydicom raises many types for missing codecs and bad pixel data
+        raise ImageDecodeError(f"cannot decode DICOM pixel data: {error}") from None
+    if pixels.dtype.kind not in "ui" or pixels.dtype.itemsize > 2:
+        raise ImageDecodeError(f"unsupported DICOM sample type {pixels.dtype}")
+    if pixels.dtype.kind == "i":  # signed samples: shift to unsigned without clipping
+        unsigned = np.uint16 if pixels.dtype.itemsize == 2 else np.uint8
+        pixels = (pixels.astype(np.int32) + (1 << (8 * pixels.dtype.itemsize - 1))).astype(unsigned)
+    if pixels.dtype == np.uint16 and int(getattr(dataset, "BitsStored", 16)) < 16:
+        pixels = pixels << (16 - int(dataset.BitsStored))  # use the full 16-bit range
+    frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
+    if getattr(dataset, "PhotometricInterpretation", "") == "MONOCHROME1":
+        pixels = np.iinfo(pixels.dtype).max - pixels  # MONOCHROME1 stores inverted grey
+    return list(pixels) if frames > 1 else [pixels]
+
+
+def _transmission(frame: np.ndarray) -> np.ndarray:
+    """Grey samples scaled by their dtype range into transmission (0, 1]."""
+    full_scale = float(np.iinfo(frame.dtype).max)
+    return np.clip(frame.astype(np.float32) / full_scale, 1.0 / full_scale, 1.0)
+
+
+def _dual_energy(high: np.ndarray, low: np.ndarray) -> DecodedImage:
+    if high.shape != low.shape:
+        raise ImageDecodeError(f"high and low channels differ in size: {high.shape} vs {low.shape}")
+    from vision.synth.render import false_colour  # numpy-only renderer shared with the simulator
+
+    raw_high, raw_low = _transmission(high), _transmission(low)
+    return DecodedImage(
+        rgb=false_colour(raw_high, raw_low),
+        format="dual-energy",
+        bit_depth=8 * high.dtype.itemsize,
+        raw_high=raw_high,
+        raw_low=raw_low,
+    )
