@@ -1,0 +1,58 @@
+"""ONNX export: parity with torch eager, dynamic batch, metadata and card, threshold updates."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import onnx
+import torch
+
+from vision.classes import THREAT_CLASSES
+from vision.infer import Predictor
+from vision.preprocess import PreprocessSpec, preprocess
+from vision.train.export import OPSET, PARITY_TOLERANCE, export_model, parity_max_abs_diff, set_threshold
+from vision.train.model import build_model
+
+
+def test_onnx_matches_torch_on_the_same_inputs(tmp_path: pathlib.Path) -> None:
+    torch.manual_seed(1)
+    net = build_model((8, 8, 16, 16))
+    # Non-trivial batch-norm statistics, so folding them into the convolutions is exercised.
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.randn(4, 3, 96, 96) * 2 + 0.5)
+    spec = PreprocessSpec(input_size=96)
+    folder = export_model(net, tmp_path / "m" / "1", name="m", version="1", spec=spec)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((80, 120), (200, 90), (96, 96))]
+    inputs = np.stack([preprocess(image, spec)[0] for image in images])
+    assert parity_max_abs_diff(net, folder, inputs) < PARITY_TOLERANCE
+
+
+def test_onnx_file_carries_its_metadata(tiny_model_dir: pathlib.Path) -> None:
+    model = onnx.load(str(tiny_model_dir / "model.onnx"))
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(meta["classes"]) == list(THREAT_CLASSES)
+    assert meta["input_size"] == "64" and float(meta["threshold"]) == 0.5
+    assert json.loads(meta["preprocessing"])["input_size"] == 64
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= OPSET
+    batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param and not batch_dim.dim_value
+
+
+def test_set_threshold_updates_card_metadata_and_predictor(
+    tiny_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, folder)
+    set_threshold(folder, 0.8125, {"false_alarm_rate": 0.05, "images": 10})
+    predictor = Predictor(folder)
+    assert predictor.threshold == 0.8125
+    assert predictor.card["calibration"] == {"false_alarm_rate": 0.05, "images": 10, "calibrated": True}
+    meta = {p.key: p.value for p in onnx.load(str(folder / "model.onnx")).metadata_props}
+    assert float(meta["threshold"]) == 0.8125 and float(meta["false_alarm_rate"]) == 0.05

@@ -1,0 +1,237 @@
+"""CPU inference on an exported model folder with onnxruntime (no torch).
+
+A model folder ``models/<name>/<version>/`` holds ``model.onnx`` and ``model.json`` (the card). The graph
+takes ``N x 3 x S x S`` float32 (see :mod:`vision.preprocess`) and returns ``probs`` (``N x C x S/4 x S/4``,
+background first), ``threat_map`` (``N x S/4 x S/4``, smoothed 1 − P(background)) and ``score`` (``N``,
+the maximum of ``threat_map``). The verdict is ``alarm`` when ``score >= threshold``; detections are the
+connected regions of the threat map whose peak reaches the threshold, so an alarm always comes with a box.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from vision.errors import ModelLoadError
+from vision.preprocess import Letterbox, PreprocessSpec, preprocess
+
+MODEL_FILE = "model.onnx"
+CARD_FILE = "model.json"
+PROMOTED_FILE = "PROMOTED"
+OUTPUT_NAMES = ("probs", "threat_map", "score")
+# Regions are traced at this level (or at the threshold, if lower) so boxes cover the object, not only
+# the cells above a high alarm threshold.
+REGION_LEVEL = 0.5
+REPO_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One flagged region: its most likely threat class, peak score and box in image pixels."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form with rounded numbers."""
+        return {"label": self.label, "score": round(self.score, 4), "box": [round(v, 1) for v in self.box]}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one scan.
+
+    Attributes:
+        verdict: ``alarm`` when ``score >= threshold``.
+        score: image-level threat score in [0, 1].
+        threshold: the calibrated alarm threshold of the model.
+        detections: flagged regions, highest score first.
+        heatmap: ``H x W`` float32 in [0, 1] at the scan's size: probability of any threat per pixel.
+    """
+
+    verdict: Literal["clear", "alarm"]
+    score: float
+    threshold: float
+    detections: tuple[Detection, ...]
+    heatmap: np.ndarray = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form without the heat map."""
+        return {
+            "verdict": self.verdict,
+            "score": round(self.score, 4),
+            "threshold": round(self.threshold, 4),
+            "detections": [d.to_dict() for d in self.detections],
+        }
+
+
+def default_model_dir(models_dir: str | Path | None = None) -> Path:
+    """The bundled model: ``models/PROMOTED`` (``name/version``) if present, else the newest folder.
+
+    Args:
+        models_dir: the models root; default the repository's ``models/``.
+
+    Returns:
+        The model folder.
+
+    Raises:
+        ModelLoadError: if no model folder exists.
+    """
+    root = Path(models_dir) if models_dir is not None else REPO_MODELS_DIR
+    promoted = root / PROMOTED_FILE
+    if promoted.is_file():
+        folder = root / promoted.read_text().strip()
+        if not (folder / CARD_FILE).is_file():
+            raise ModelLoadError(f"{promoted} names {folder}, which holds no {CARD_FILE}")
+        return folder
+    candidates = [card.parent for card in root.glob(f"*/*/{CARD_FILE}")]
+    if not candidates:
+        raise ModelLoadError(f"no model found under {root} (expected {root}/<name>/<version>/{CARD_FILE})")
+    return max(candidates, key=lambda folder: (folder.stat().st_mtime, str(folder)))
+
+
+def _read_card(folder: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        raise ModelLoadError(f"model folder {folder} does not exist")
+    for name in (MODEL_FILE, CARD_FILE):
+        if not (folder / name).is_file():
+            raise ModelLoadError(f"model folder {folder} lacks {name}")
+    try:
+        card = json.loads((folder / CARD_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelLoadError(f"model card {folder / CARD_FILE} is not valid JSON: {error}") from None
+    if not isinstance(card, dict):
+        raise ModelLoadError(f"model card {folder / CARD_FILE} is not a JSON object")
+    missing = [k for k in ("name", "version", "classes", "preprocessing", "threshold") if k not in card]
+    if missing:
+        raise ModelLoadError(f"model card {folder / CARD_FILE} lacks {', '.join(missing)}")
+    return card
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own untyped errors for corrupt files
+        raise ModelLoadError(f"{path} is not a loadable ONNX model: {str(error).splitlines()[0]}") from None
+
+
+class Predictor:
+    """Loads one model folder and scores RGB scans on the CPU.
+
+    Args:
+        model_dir: folder with ``model.onnx`` and ``model.json``.
+        threads: onnxruntime intra-op threads.
+
+    Raises:
+        ModelLoadError: if the folder, card or ONNX file is missing, invalid or inconsistent.
+    """
+
+    def __init__(self, model_dir: str | Path, threads: int = 2):
+        self.model_dir = Path(model_dir)
+        card = _read_card(self.model_dir)
+        try:
+            self.spec = PreprocessSpec.from_dict(card["preprocessing"])
+            self.threshold = float(card["threshold"])
+            self.classes: tuple[str, ...] = tuple(str(c) for c in card["classes"])
+        except (ValueError, TypeError) as error:
+            raise ModelLoadError(f"model card {self.model_dir / CARD_FILE}: {error}") from None
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ModelLoadError(f"model card threshold {self.threshold} is outside [0, 1]")
+        self.card: dict[str, Any] = card
+        self.name = str(card["name"])
+        self.version = str(card["version"])
+        self.input_size = self.spec.input_size
+        self._session = _session(self.model_dir / MODEL_FILE, threads)
+        self._check_graph()
+
+    def _check_graph(self) -> None:
+        inputs = self._session.get_inputs()
+        outputs = [o.name for o in self._session.get_outputs()]
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, self.input_size, self.input_size]:
+            shape = [i.shape for i in inputs]
+            raise ModelLoadError(f"ONNX input {shape} does not match the card's input size {self.input_size}")
+        if outputs != list(OUTPUT_NAMES):
+            raise ModelLoadError(f"ONNX outputs {outputs} are not {list(OUTPUT_NAMES)}")
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if "classes" in meta and tuple(json.loads(meta["classes"])) != self.classes:
+            raise ModelLoadError("the ONNX metadata classes differ from the model card's")
+        self._input_name = inputs[0].name
+
+    def predict(self, rgb: np.ndarray) -> Prediction:
+        """Score one ``H x W x 3`` uint8 RGB scan."""
+        return self.predict_batch([rgb])[0]
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Score several scans of any sizes in one onnxruntime call.
+
+        Raises:
+            ValueError: if an image is not a uint8 grey, RGB or RGBA array.
+        """
+        if not images:
+            return []
+        prepared = [preprocess(image, self.spec) for image in images]
+        batch = np.stack([array for array, _ in prepared])
+        probs, threat_map, score = self._session.run(list(OUTPUT_NAMES), {self._input_name: batch})
+        return [
+            self._prediction(probs[i], threat_map[i], float(score[i]), placement)
+            for i, (_, placement) in enumerate(prepared)
+        ]
+
+    def _prediction(
+        self, probs: np.ndarray, threat_map: np.ndarray, score: float, placement: Letterbox
+    ) -> Prediction:
+        heatmap = np.clip(placement.map_to_image(threat_map), 0.0, 1.0)
+        detections = self._detections(probs, threat_map, placement)
+        verdict: Literal["clear", "alarm"] = "alarm" if score >= self.threshold else "clear"
+        return Prediction(verdict, score, self.threshold, detections, heatmap)
+
+    def _detections(
+        self, probs: np.ndarray, threat_map: np.ndarray, placement: Letterbox
+    ) -> tuple[Detection, ...]:
+        level = min(self.threshold, REGION_LEVEL)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(
+            (threat_map >= level).astype(np.uint8), connectivity=8
+        )
+        stride = self.input_size / threat_map.shape[0]
+        found = []
+        for region in range(1, count):
+            inside = labels == region
+            peak = float(threat_map[inside].max())
+            if peak < self.threshold:
+                continue
+            # The region's class: the threat channel with the most probability mass inside it.
+            class_index = int(np.argmax(probs[1:, inside].sum(axis=1)))
+            x, y, w, h = (int(v) for v in stats[region, :4])
+            box = placement.box_to_image((x * stride, y * stride, (x + w) * stride, (y + h) * stride))
+            found.append(Detection(self.classes[class_index], peak, box))
+        return tuple(sorted(found, key=lambda d: -d.score))
+
+
+def load_card(model_dir: str | Path) -> dict[str, Any]:
+    """Read and check a model folder's card without loading the ONNX file."""
+    return _read_card(Path(model_dir))
+
+
+def card_summary(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a card worth showing in a listing: name, version, threshold and headline metrics."""
+    metrics = card.get("metrics", {})
+    headline = metrics.get("summary", {}) if isinstance(metrics, Mapping) else {}
+    return {
+        "name": card.get("name"),
+        "version": card.get("version"),
+        "threshold": card.get("threshold"),
+        "false_alarm_rate": card.get("calibration", {}).get("false_alarm_rate"),
+        "metrics": headline,
+    }

@@ -1,0 +1,190 @@
+"""ONNX export of a trained network into a self-describing model folder, and the parity check.
+
+The folder ``<root>/<name>/<version>/`` gets ``model.onnx`` (opset 17, dynamic batch, ``metadata_props``
+with classes, input size, preprocessing and threshold) and ``model.json`` (the model card). The threshold
+is set after export, by calibrating the exported file itself (:func:`set_threshold`), so the number in the
+card is the one measured on the artefact that ships.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from vision.classes import BACKGROUND, THREAT_CLASSES
+from vision.infer import CARD_FILE, MODEL_FILE, OUTPUT_NAMES
+from vision.preprocess import PreprocessSpec
+from vision.train.model import ThreatNet, ThreatOutputs
+
+OPSET = 17
+# Stated tolerance of ONNX-vs-torch parity on probabilities (float32, different kernels and fusion).
+PARITY_TOLERANCE = 1e-4
+
+
+def source_commit(repo: Path | None = None) -> str:
+    """``git rev-parse HEAD`` of the source tree, with ``-dirty`` when tracked files changed."""
+    cwd = repo or Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "vision", "service"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def export_onnx(net: ThreatNet, path: Path, spec: PreprocessSpec) -> None:
+    """Write ``net`` with its output head as ONNX (opset 17, dynamic batch, fixed square input)."""
+    wrapper = ThreatOutputs(net).eval()
+    example = torch.zeros(1, 3, spec.input_size, spec.input_size)
+    dynamic = {name: {0: "batch"} for name in ("image", *OUTPUT_NAMES)}
+    with warnings.catch_warnings():
+        # The TorchScript-based exporter warns that it is legacy; it needs no onnxscript and is exact here.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["image"],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic,
+        )
+
+
+def _metadata(card: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "name": str(card["name"]),
+        "version": str(card["version"]),
+        "classes": json.dumps(list(card["classes"])),
+        "input_size": str(card["input_size"]),
+        "preprocessing": json.dumps(card["preprocessing"]),
+        "threshold": repr(float(card["threshold"])),
+        "false_alarm_rate": repr(card.get("calibration", {}).get("false_alarm_rate")),
+    }
+
+
+def _write_metadata(onnx_path: Path, card: Mapping[str, Any]) -> None:
+    model = onnx.load(str(onnx_path))
+    del model.metadata_props[:]
+    for key, value in _metadata(card).items():
+        model.metadata_props.add(key=key, value=value)
+    model.producer_name = "xray-triage"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(onnx_path))
+
+
+def write_card(folder: Path, card: Mapping[str, Any]) -> None:
+    """Write ``model.json`` and mirror its key facts into the ONNX metadata."""
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    _write_metadata(folder / MODEL_FILE, card)
+
+
+def export_model(
+    net: ThreatNet,
+    folder: str | Path,
+    *,
+    name: str,
+    version: str,
+    spec: PreprocessSpec,
+    threshold: float = 0.5,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Export ``net`` into ``folder`` as ``model.onnx`` + ``model.json``.
+
+    Args:
+        net: the trained network (switched to eval mode here).
+        folder: the model folder, created if missing.
+        name: model name.
+        version: model version.
+        spec: preprocessing the network was trained with.
+        threshold: initial alarm threshold (calibrate afterwards with :func:`set_threshold`).
+        extra: more card fields (training command, data spec, metrics).
+
+    Returns:
+        The model folder.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    net = net.eval()
+    export_onnx(net, out / MODEL_FILE, spec)
+    card: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "file": MODEL_FILE,
+        "classes": list(THREAT_CLASSES),
+        "channels": [BACKGROUND, *THREAT_CLASSES],
+        "input_size": spec.input_size,
+        "preprocessing": spec.to_dict(),
+        "outputs": {
+            "probs": "N x C x S/4 x S/4 softmax over channels (background first)",
+            "threat_map": "N x S/4 x S/4, 3x3-smoothed 1 - P(background)",
+            "score": "N, max of threat_map; alarm when score >= threshold",
+        },
+        "architecture": {
+            "type": "ThreatNet",
+            "widths": list(net.widths),
+            "opset": OPSET,
+            "parameters": int(sum(p.numel() for p in net.parameters())),
+        },
+        "threshold": float(threshold),
+        "calibration": {"false_alarm_rate": None, "calibrated": False},
+        "source_commit": source_commit(),
+        **(dict(extra) if extra else {}),
+    }
+    write_card(out, card)
+    return out
+
+
+def set_threshold(folder: str | Path, threshold: float, calibration: Mapping[str, Any]) -> dict[str, Any]:
+    """Record a calibrated threshold in the card and the ONNX metadata; returns the new card."""
+    path = Path(folder)
+    card = json.loads((path / CARD_FILE).read_text())
+    card["threshold"] = float(threshold)
+    card["calibration"] = {**dict(calibration), "calibrated": True}
+    write_card(path, card)
+    return card
+
+
+def update_card(folder: str | Path, **fields: Any) -> dict[str, Any]:
+    """Add or replace top-level card fields (e.g. ``metrics``); returns the new card."""
+    path = Path(folder)
+    card = json.loads((path / CARD_FILE).read_text())
+    card.update(fields)
+    write_card(path, card)
+    return card
+
+
+def parity_max_abs_diff(net: ThreatNet, folder: str | Path, inputs: np.ndarray) -> float:
+    """Largest absolute difference of all outputs between torch eager and the exported ONNX file.
+
+    Args:
+        net: the network that was exported.
+        folder: the model folder.
+        inputs: ``N x 3 x S x S`` float32 preprocessed inputs.
+    """
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(Path(folder) / MODEL_FILE), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(list(OUTPUT_NAMES), {"image": inputs.astype(np.float32)})
+    with torch.no_grad():
+        torch_out = ThreatOutputs(net.eval())(torch.from_numpy(inputs.astype(np.float32)))
+    return max(float(np.abs(o - t.numpy()).max()) for o, t in zip(onnx_out, torch_out, strict=True))
