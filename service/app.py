@@ -1,0 +1,148 @@
+"""The FastAPI application factory: ``create_app(settings)``.
+
+The lifespan opens the store (creating tables), removes what a crash may have left half-done, makes sure an
+admin key exists (printing a generated one once), and loads the model. A model that fails to load does
+not stop the service: it starts, reports why on ``/readyz`` (503), and can be given a model by promotion.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from service.auth import bootstrap_admin
+from service.limits import Admission, BodyLimitMiddleware
+from service.metrics import Metrics
+from service.models import ModelManager
+from service.observability import RequestContextMiddleware, configure_logging
+from service.routers import ROUTERS
+from service.settings import Settings
+from service.state import AppState
+from service.store.db import Store
+from service.store.images import ImageFiles
+from service.store.tables import Scan
+from vision.errors import ImageDecodeError, ImageTooLarge, UnsupportedImageType, VisionError
+from vision.infer import REPO_MODELS_DIR
+from vision.io import ImageLimits
+
+logger = logging.getLogger("triage")
+
+_STATUS_OF_ERROR: tuple[tuple[type[VisionError], int], ...] = (
+    (ImageTooLarge, 413),
+    (UnsupportedImageType, 415),
+    (ImageDecodeError, 400),
+)
+
+_DESCRIPTION = """Inline triage of X-ray scans for customs.
+
+Post a scan to `POST /v1/scans` with `Authorization: Bearer <key>` and get the verdict (`clear` or `alarm`),
+score, threshold and boxes in the answer. Keys come from `triage keys create --scope scan`.
+"""
+
+
+def open_state(settings: Settings, metrics: Metrics) -> AppState:
+    """Open the store and image folder, tidy after a crash, bootstrap the admin key, and load the model."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url, settings.sqlite_synchronous)
+    store.create_tables()
+    images = ImageFiles(settings.images_dir)
+    with store.sessions() as session:
+        referenced = {p for row in session.execute(select(Scan.image_path, Scan.low_path)) for p in row if p}
+    parts, orphans = images.sweep(referenced)
+    if parts or orphans:
+        logger.warning(
+            "removed leftovers of an interrupted write", extra={"partial": parts, "unreferenced": orphans}
+        )
+    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+    with store.session() as session:
+        generated = bootstrap_admin(session, admin_key)
+    if generated:
+        # Printed once, on purpose outside the logs, which may be shipped elsewhere.
+        print(
+            f"\nNo API keys were stored, so an admin key was made. It is shown ONCE; keep it safe:\n\n"
+            f"    {generated}\n\nCreate narrower keys with `triage keys create --scope scan`.\n",
+            file=sys.stdout,
+            flush=True,
+        )
+    models_root = settings.models_root
+    if models_root is None:
+        models_root = settings.model_dir.parent.parent if settings.model_dir else None
+    manager = ModelManager(models_root or REPO_MODELS_DIR, threads=settings.inference_threads)
+    manager.start(settings.model_dir)
+    if manager.current is not None:
+        metrics.set_serving(manager.current.name, manager.current.version)
+    return AppState(
+        settings=settings,
+        store=store,
+        images=images,
+        models=manager,
+        admission=Admission(settings.max_in_flight, settings.retry_after_s, metrics),
+        metrics=metrics,
+        inference_limiter=anyio.CapacityLimiter(settings.inference_concurrency),
+        image_limits=ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: the configuration; default read from the environment (``TRIAGE_*``).
+
+    Returns:
+        The FastAPI application; its lifespan opens the store and loads the model.
+    """
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await anyio.to_thread.run_sync(open_state, settings, metrics)
+        app.state.triage = state
+        logger.info("service started", extra={"data_dir": str(settings.data_dir)})
+        try:
+            yield
+        finally:
+            state.store.close()
+
+    app = FastAPI(
+        title="X-ray triage",
+        version="1",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "scans", "description": "Post scans, read verdicts and overlays, record feedback."},
+            {"name": "models", "description": "The model registry and hot swap."},
+            {"name": "operations", "description": "Health, readiness and metrics."},
+        ],
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    _add_error_handlers(app)
+    # Outermost first: the request id wraps everything, including a 413 from the body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def vision_error(_request: Request, error: Exception) -> JSONResponse:
+        code = next((c for cls, c in _STATUS_OF_ERROR if isinstance(error, cls)), 400)
+        return JSONResponse({"detail": str(error) or type(error).__name__}, status_code=code)
+
+    async def unexpected_error(_request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=error)
+        return JSONResponse(
+            {"detail": "internal error; nothing was stored (see the server log)"}, status_code=500
+        )
+
+    app.add_exception_handler(VisionError, vision_error)
+    app.add_exception_handler(Exception, unexpected_error)

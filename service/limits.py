@@ -1,0 +1,118 @@
+"""Request limits: total body bytes (declared and actually streamed) and the bounded scan queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import HTTPException, status
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import Metrics
+
+
+class RequestTooLarge(HTTPException):
+    """The body grew past the limit while streaming (HTTP 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            status.HTTP_413_CONTENT_TOO_LARGE, detail=f"request body exceeds the limit of {limit} bytes"
+        )
+
+
+class BodyLimitMiddleware:
+    """Pure ASGI middleware refusing bodies over ``max_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before a byte is read; a body without one
+    (chunked) or lying about it is counted as it streams, and reading past the limit raises
+    ``RequestTooLarge`` inside the endpoint, which answers 413 and writes nothing.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await _send_json(
+                send, 413, f"request body of {declared} bytes exceeds the limit of {self.max_bytes}"
+            )
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise RequestTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+class Admission:
+    """A bounded number of scan requests in progress; the next one is refused at once, not queued.
+
+    Refusing fast (503 with ``Retry-After``) keeps latency bounded for the admitted requests and tells
+    the workstation to back off, instead of letting a queue grow without limit.
+    """
+
+    def __init__(self, limit: int, retry_after_s: int, metrics: Metrics) -> None:
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.metrics = metrics
+        self.in_flight = 0
+        metrics.in_flight_limit.set(limit)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one place in the queue for the body of the ``async with``.
+
+        Raises:
+            HTTPException: 503 with ``Retry-After`` when every place is taken.
+        """
+        # No await between the check and the increment: on one event loop this is race-free.
+        if self.in_flight >= self.limit:
+            self.metrics.rejected.inc()
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail=f"server busy: {self.in_flight} scans in progress; retry after {self.retry_after_s} s",
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
+        self.in_flight += 1
+        self.metrics.in_flight.set(self.in_flight)
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.set(self.in_flight)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_json(send: Send, status_code: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status_code,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,356 @@
+"""``/v1/scans``: post a scan and get the verdict inline, read scans back, overlays, operator feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import time
+import uuid
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload, undefer
+from starlette.datastructures import FormData, UploadFile
+
+from service.deps import FeedbackKey, PredictorDep, ReaderKey, ScanKey, StateDep
+from service.scanning import ScanInput, Upload, decode_uploads, predict, save_scan, write_images
+from service.schemas import (
+    KINDS,
+    DetectionOut,
+    ErrorBody,
+    FeedbackIn,
+    FeedbackOut,
+    ModelRef,
+    OperatorBox,
+    ScanPage,
+    ScanRecord,
+    ScanResult,
+    Verdict,
+)
+from service.state import AppState
+from service.store.base import utc_now
+from service.store.tables import Feedback, Scan
+from vision.io import decode_dual_energy, decode_image
+from vision.overlay import decode_heatmap, render_overlay
+
+router = APIRouter(prefix="/v1/scans", tags=["scans"])
+
+_FILE_FIELDS = ("file", "high", "low")
+_TEXT_FIELDS = ("kind", "station")
+_MAX_STATION_CHARS = 120
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+_SCAN_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "PNG, JPEG, TIFF (8/16-bit) or DICOM/DICOS image; or send `high` and `low`.",
+        },
+        "high": {
+            "type": "string",
+            "format": "binary",
+            "description": "raw high-energy channel (16-bit grey)",
+        },
+        "low": {"type": "string", "format": "binary", "description": "raw low-energy channel (16-bit grey)"},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "station": {"type": "string", "maxLength": _MAX_STATION_CHARS, "examples": ["lane-3"]},
+    },
+    "additionalProperties": False,
+}
+
+
+async def _read_form(request: Request) -> FormData:
+    """Parse the multipart body (415 for any other type; 400 for a broken one)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "multipart/form-data":
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail="send the image as multipart/form-data with a `file` part (or `high` and `low`)",
+        )
+    return await request.form(
+        max_files=len(_FILE_FIELDS), max_fields=len(_TEXT_FIELDS) + 2, max_part_size=4096
+    )
+
+
+async def _parse_scan_form(form: FormData) -> tuple[dict[str, Upload], str | None, str | None]:
+    """Uploads, kind and station from the form, strictly (422 for anything unexpected)."""
+    unknown = sorted(set(form.keys()) - set(_FILE_FIELDS) - set(_TEXT_FIELDS))
+    if unknown:
+        raise _unprocessable(f"unknown form field(s): {', '.join(unknown)}")
+    uploads: dict[str, Upload] = {}
+    for field in _FILE_FIELDS:
+        values = form.getlist(field)
+        if len(values) > 1:
+            raise _unprocessable(f"form field {field!r} given more than once")
+        if not values:
+            continue
+        part = values[0]
+        if not isinstance(part, UploadFile):
+            raise _unprocessable(f"form field {field!r} must be a file part")
+        uploads[field] = Upload(field, await part.read(), part.content_type)
+    if "file" in uploads and ("high" in uploads or "low" in uploads):
+        raise _unprocessable("send either `file` or `high` + `low`, not both")
+    if "file" not in uploads and not ("high" in uploads and "low" in uploads):
+        raise _unprocessable("missing image: send a `file` part, or both `high` and `low`")
+    kind = _text_field(form, "kind")
+    if kind is not None and kind not in KINDS:
+        raise _unprocessable(f"kind must be one of {', '.join(KINDS)}")
+    station = _text_field(form, "station")
+    if station is not None and (len(station) > _MAX_STATION_CHARS or not station.isprintable()):
+        raise _unprocessable(f"station must be printable text of at most {_MAX_STATION_CHARS} characters")
+    return uploads, kind, station
+
+
+def _text_field(form: FormData, name: str) -> str | None:
+    values = form.getlist(name)
+    if len(values) > 1:
+        raise _unprocessable(f"form field {name!r} given more than once")
+    if not values:
+        return None
+    if not isinstance(values[0], str):
+        raise _unprocessable(f"form field {name!r} must be text, not a file")
+    return values[0] or None
+
+
+def _unprocessable(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+
+
+def _result(row: Scan) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "verdict": row.verdict,
+        "score": row.score,
+        "threshold": row.threshold,
+        "model": ModelRef(name=row.model_name, version=row.model_version),
+        "detections": [DetectionOut(**d) for d in row.detections],
+        "latency_ms": row.latency_ms,
+    }
+
+
+def _record(row: Scan, feedback: list[Feedback] | None = None) -> ScanRecord:
+    return ScanRecord(
+        **_result(row),
+        created=row.created,
+        station=row.station,
+        kind=row.kind,
+        format=row.format,
+        width=row.width,
+        height=row.height,
+        image_sha256=row.image_sha256,
+        feedback=[_feedback_out(f) for f in feedback or []],
+    )
+
+
+def _feedback_out(row: Feedback) -> FeedbackOut:
+    return FeedbackOut(
+        id=row.id,
+        scan_id=row.scan_id,
+        outcome=row.outcome,  # type: ignore[arg-type]
+        boxes=[OperatorBox(**b) for b in row.boxes],
+        note=row.note,
+        created=row.created,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ScanResult,
+    summary="Triage one scan",
+    description="Decodes the image, runs the served model and stores image and verdict before answering.",
+    responses=_errors(400, 401, 403, 413, 415, 422, 503),
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _SCAN_FORM_SCHEMA}}}
+    },
+)
+async def create_scan(
+    request: Request, state: StateDep, principal: ScanKey, predictor: PredictorDep
+) -> ScanResult:
+    """Triage one scan: verdict, score, threshold and boxes, stored before the answer is sent."""
+    async with state.admission.slot():
+        form = await _read_form(request)
+        try:
+            uploads, kind, station = await _parse_scan_form(form)
+        finally:
+            await form.close()
+        row = await _run_pipeline(state, predictor, uploads, kind, station, principal.key_id)
+    state.metrics.verdicts.labels(verdict=row.verdict, model=row.model_name, version=row.model_version).inc()
+    return ScanResult(**_result(row))
+
+
+async def _run_pipeline(
+    state: AppState,
+    predictor: Any,
+    uploads: dict[str, Upload],
+    kind: str | None,
+    station: str | None,
+    key_id: uuid.UUID,
+) -> Scan:
+    started = time.perf_counter()
+    decoded = await anyio.to_thread.run_sync(decode_uploads, uploads, state.image_limits)
+    decoded_at = time.perf_counter()
+    # Writing the image (hash + fsync) overlaps with inference: the verdict waits for whichever is slower.
+    loop = asyncio.get_running_loop()
+    files_written = loop.run_in_executor(None, write_images, state.images, uploads)
+    try:
+        prediction, heatmap_png = await anyio.to_thread.run_sync(
+            predict, predictor, decoded.rgb, limiter=state.inference_limiter
+        )
+    finally:
+        files = await files_written
+    predicted_at = time.perf_counter()
+    item = ScanInput(
+        station,
+        kind,
+        decoded,
+        prediction,
+        heatmap_png,
+        files,
+        predictor.name,
+        predictor.version,
+        key_id,
+        started,
+    )
+    row = await anyio.to_thread.run_sync(save_scan, state.store, item)
+    stages = (
+        ("decode", started, decoded_at),
+        ("predict", decoded_at, predicted_at),
+        ("store", predicted_at, time.perf_counter()),
+        ("total", started, time.perf_counter()),
+    )
+    for stage, begin, end in stages:
+        state.metrics.scan_latency.labels(stage=stage).observe(end - begin)
+    return row
+
+
+@router.get(
+    "/{scan_id}", response_model=ScanRecord, responses=_errors(401, 403, 404, 422), summary="Read a scan"
+)
+def get_scan(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> ScanRecord:
+    """A stored scan with its verdict and feedback."""
+    with state.store.sessions() as session:
+        row = session.scalars(
+            select(Scan).options(selectinload(Scan.feedback)).where(Scan.id == scan_id)
+        ).first()
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
+        return _record(row, list(row.feedback))
+
+
+@router.get(
+    "/{scan_id}/overlay.png",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "heat map and boxes over the scan"},
+        **_errors(401, 403, 404, 422),
+    },
+    summary="Heat-map overlay of a scan",
+)
+def get_overlay(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> Response:
+    """The scan with the model's heat map and boxes drawn over it, as PNG."""
+    with state.store.sessions() as session:
+        row = session.scalars(
+            select(Scan).options(undefer(Scan.heatmap_png)).where(Scan.id == scan_id)
+        ).first()
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
+    # The stored image already passed the limits once; decode it under the same ones.
+    if row.low_path is not None:
+        decoded = decode_dual_energy(
+            state.images.read(row.image_path), state.images.read(row.low_path), state.image_limits
+        )
+    else:
+        decoded = decode_image(state.images.read(row.image_path), state.image_limits)
+    boxes = [(d["label"], float(d["score"]), d["box"]) for d in row.detections]
+    png = render_overlay(decoded.rgb, decode_heatmap(row.heatmap_png), boxes)
+    return Response(png, media_type="image/png")
+
+
+def _encode_cursor(row: Scan) -> str:
+    return base64.urlsafe_b64encode(f"{row.created.isoformat()}|{row.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        created, scan_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        when = dt.datetime.fromisoformat(created)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return when, uuid.UUID(scan_id)
+    except (ValueError, binascii.Error, UnicodeError):
+        raise _unprocessable("cursor is not one this service gave out") from None
+
+
+@router.get("", response_model=ScanPage, responses=_errors(401, 403, 422), summary="List scans, newest first")
+def list_scans(
+    state: StateDep,
+    _key: ReaderKey,
+    verdict: Verdict | None = None,
+    since: Annotated[
+        dt.datetime | None, Query(description="only scans at or after this time (ISO 8601)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ScanPage:
+    """Scans filtered by verdict and time, newest first, a page at a time."""
+    query = select(Scan).order_by(Scan.created.desc(), Scan.id.desc()).limit(limit + 1)
+    if verdict is not None:
+        query = query.where(Scan.verdict == verdict)
+    if since is not None:
+        query = query.where(Scan.created >= (since if since.tzinfo else since.replace(tzinfo=dt.UTC)))
+    if cursor is not None:
+        created, scan_id = _decode_cursor(cursor)
+        query = query.where(or_(Scan.created < created, and_(Scan.created == created, Scan.id < scan_id)))
+    with state.store.sessions() as session:
+        rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ScanPage(items=[_record(r) for r in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
+
+
+def _json_body(request: Request) -> None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send feedback as application/json"
+        )
+
+
+@router.post(
+    "/{scan_id}/feedback",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeedbackOut,
+    responses=_errors(401, 403, 404, 415, 422),
+    dependencies=[Depends(_json_body)],
+    summary="Record an operator's judgement of a scan",
+)
+def add_feedback(
+    scan_id: uuid.UUID, body: FeedbackIn, state: StateDep, principal: FeedbackKey
+) -> FeedbackOut:
+    """Confirmed alarm, false alarm, or a missed threat (with the operator's boxes)."""
+    with state.store.session() as session:
+        scan = session.get(Scan, scan_id)
+        if scan is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
+        row = Feedback(
+            scan_id=scan_id,
+            outcome=body.outcome,
+            boxes=[b.model_dump(mode="json") for b in body.boxes],
+            note=body.note,
+            created=utc_now(),
+            key_id=principal.key_id,
+        )
+        session.add(row)
+        session.flush()
+        return _feedback_out(row)

@@ -1,0 +1,179 @@
+"""Request and response bodies of the HTTP API (pydantic), with examples for the OpenAPI document."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vision.classes import SCENE_KINDS, THREAT_CLASSES
+
+Verdict = Literal["clear", "alarm"]
+Outcome = Literal["confirmed", "false_alarm", "missed"]
+Box = tuple[float, float, float, float]
+
+_DETECTION_EXAMPLE: dict[str, Any] = {"label": "firearm", "score": 0.91, "box": [412.0, 230.0, 538.0, 301.0]}
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    detail: str | list[Any] = Field(examples=["image has 400000000 pixels; the limit is 40000000"])
+
+
+class ModelRef(BaseModel):
+    """Which model gave a verdict."""
+
+    name: str = Field(examples=["xray-seg"])
+    version: str = Field(examples=["2026.11.23"])
+
+
+class DetectionOut(BaseModel):
+    """One found object: class, score and box ``[x0, y0, x1, y1]`` in image pixels."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_DETECTION_EXAMPLE]})
+
+    label: str
+    score: float
+    box: Box
+
+
+class ScanResult(BaseModel):
+    """The inline verdict returned by ``POST /v1/scans``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f1c1bd0-8a35-4f3b-9a40-51c3a7c1f0de",
+                    "verdict": "alarm",
+                    "score": 0.91,
+                    "threshold": 0.42,
+                    "model": {"name": "xray-seg", "version": "2026.11.23"},
+                    "detections": [_DETECTION_EXAMPLE],
+                    "latency_ms": 84.2,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    verdict: Verdict
+    score: float
+    threshold: float
+    model: ModelRef
+    detections: list[DetectionOut]
+    latency_ms: float
+
+
+class OperatorBox(BaseModel):
+    """A box an operator drew: class and ``[x0, y0, x1, y1]`` in image pixels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(examples=["blade"], description=f"one of {', '.join(THREAT_CLASSES)}")
+    box: Box = Field(examples=[[100, 80, 180, 140]])
+
+    @field_validator("label")
+    @classmethod
+    def _known_label(cls, value: str) -> str:
+        if value not in THREAT_CLASSES:
+            raise ValueError(f"unknown class {value!r}; known: {', '.join(THREAT_CLASSES)}")
+        return value
+
+    @field_validator("box")
+    @classmethod
+    def _ordered_box(cls, value: Box) -> Box:
+        x0, y0, x1, y1 = value
+        if not (0 <= x0 < x1 and 0 <= y0 < y1) or max(value) > 1e6:
+            raise ValueError("box must be [x0, y0, x1, y1] with 0 <= x0 < x1 and 0 <= y0 < y1")
+        return value
+
+
+class FeedbackIn(BaseModel):
+    """An operator's judgement of a scan."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "missed",
+                    "boxes": [{"label": "blade", "box": [100, 80, 180, 140]}],
+                    "note": "knife in the lining",
+                }
+            ]
+        },
+    )
+
+    outcome: Outcome
+    boxes: list[OperatorBox] = Field(default_factory=list, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    """Stored feedback."""
+
+    id: uuid.UUID
+    scan_id: uuid.UUID
+    outcome: Outcome
+    boxes: list[OperatorBox]
+    note: str | None
+    created: dt.datetime
+
+
+class ScanRecord(ScanResult):
+    """A stored scan with where it came from and its feedback."""
+
+    created: dt.datetime
+    station: str | None
+    kind: str | None
+    format: str
+    width: int
+    height: int
+    image_sha256: str
+    feedback: list[FeedbackOut] = Field(default_factory=list)
+
+
+class ScanPage(BaseModel):
+    """One page of scans, newest first; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    items: list[ScanRecord]
+    next_cursor: str | None = Field(examples=[None])
+
+
+class ModelInfo(BaseModel):
+    """A model in the registry."""
+
+    name: str
+    version: str
+    serving: bool
+    promoted: bool
+    threshold: float | None
+    card: dict[str, Any]
+
+
+class PromoteResult(BaseModel):
+    """The answer to a promotion: what serves now and what served before."""
+
+    serving: ModelRef
+    previous: ModelRef | None
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """Readiness: the model and the store, each ``ok`` or why not."""
+
+    status: Literal["ready"] = "ready"
+    model: ModelRef
+    store: Literal["ok"] = "ok"
+
+
+KINDS: tuple[str, ...] = SCENE_KINDS

@@ -1,0 +1,144 @@
+"""Service settings: environment variables with the ``TRIAGE_`` prefix, optionally a YAML config file.
+
+Strict on purpose (unknown keys are errors, insecure values are refused at start-up) so that a typo in a
+deployment fails loudly instead of silently running with a default. Environment variables win over the
+file named by ``TRIAGE_CONFIG_FILE``, which wins over the defaults here.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+CONFIG_FILE_ENV = "TRIAGE_CONFIG_FILE"
+MIN_SECRET_CHARS = 24
+# Values seen in tutorials and templates; a key or password equal to (or built around) one is refused.
+_WEAK_SECRETS = ("changeme", "changethis", "password", "secret", "admin", "default", "example", "test")
+
+
+def check_secret_strength(value: str, what: str) -> None:
+    """Refuse a short, repetitive or template secret.
+
+    Raises:
+        ValueError: naming ``what`` and why it is refused.
+    """
+    if len(value) < MIN_SECRET_CHARS:
+        raise ValueError(f"{what} must be at least {MIN_SECRET_CHARS} characters (use `triage keys create`)")
+    if len(set(value)) < 10:
+        raise ValueError(f"{what} is too repetitive to be a secret")
+    lowered = value.lower()
+    if any(weak in lowered for weak in _WEAK_SECRETS):
+        raise ValueError(f"{what} contains a well-known default word; generate a random one")
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment.
+
+    Attributes:
+        data_dir: store and images (``TRIAGE_DATA_DIR``).
+        database_url: SQLAlchemy URL; default SQLite ``<data_dir>/triage.db`` in WAL mode.
+        model_dir: model folder served at start; default ``vision.infer.default_model_dir()``.
+        models_root: the model registry (``<name>/<version>/`` folders and ``PROMOTED``); default the
+            grandparent of ``model_dir`` or ``./models``.
+        admin_key: optional bootstrap admin key; with none given and no keys stored, one is generated.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="forbid", frozen=True)
+
+    data_dir: pathlib.Path = pathlib.Path("data")
+    database_url: str | None = None
+    model_dir: pathlib.Path | None = None
+    models_root: pathlib.Path | None = None
+    admin_key: SecretStr | None = None
+    max_request_bytes: int = Field(default=80 * 1024 * 1024, gt=0)
+    max_image_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    max_in_flight: int = Field(default=8, gt=0, description="scan requests admitted at once; more get 503")
+    inference_concurrency: int = Field(default=1, gt=0, description="predictions run at once")
+    inference_threads: int = Field(default=2, gt=0, description="onnxruntime intra-op threads")
+    retry_after_s: int = Field(default=1, gt=0)
+    page_size_max: int = Field(default=200, gt=0)
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_key")
+    @classmethod
+    def _admin_key_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_secret_strength(value.get_secret_value(), "TRIAGE_ADMIN_KEY")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_safe(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError as error:
+            raise ValueError(f"TRIAGE_DATABASE_URL is not a database URL: {error}") from None
+        if url.password is not None:
+            check_secret_strength(str(url.password), "the database password")
+        return value
+
+    @model_validator(mode="after")
+    def _limits_are_consistent(self) -> Settings:
+        if self.max_image_bytes > self.max_request_bytes:
+            raise ValueError("max_image_bytes cannot exceed max_request_bytes")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data folder."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'triage.db').resolve()}"
+
+    @property
+    def images_dir(self) -> pathlib.Path:
+        """Where scan images are kept by content hash."""
+        return self.data_dir / "images"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then environment, then the optional YAML file named by ``TRIAGE_CONFIG_FILE``."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            path = pathlib.Path(config_file)
+            if not path.is_file():
+                raise ValueError(f"{CONFIG_FILE_ENV}={config_file} is not a file")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one readable line.
+
+    Raises:
+        ValueError: naming each bad setting (the CLI prints it and exits non-zero).
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        ]
+        raise ValueError("invalid settings: " + "; ".join(problems)) from None

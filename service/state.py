@@ -1,0 +1,29 @@
+"""What the app holds while it runs: settings, store, image files, models, admission and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+
+from service.limits import Admission
+from service.metrics import Metrics
+from service.models import ModelManager
+from service.settings import Settings
+from service.store.db import Store
+from service.store.images import ImageFiles
+from vision.io import ImageLimits
+
+
+@dataclass
+class AppState:
+    """Everything a request handler needs, made by the app's lifespan."""
+
+    settings: Settings
+    store: Store
+    images: ImageFiles
+    models: ModelManager
+    admission: Admission
+    metrics: Metrics
+    inference_limiter: anyio.CapacityLimiter
+    image_limits: ImageLimits

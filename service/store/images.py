@@ -1,0 +1,111 @@
+"""Scan images on disk, addressed by the SHA-256 of their bytes and written atomically.
+
+A file is written to ``tmp/`` in the same folder tree, flushed and fsynced, then renamed into place with
+``os.replace`` (atomic on POSIX) and the folder fsynced; so a reader, or a restart after a crash, sees
+either the whole file or none. The database row that names a file is committed only after this returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import secrets
+from collections.abc import Iterable
+
+_TMP = "tmp"
+EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "tiff": ".tiff", "dicom": ".dcm"}
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def fsync_dir(path: pathlib.Path) -> None:
+    """Flush a folder's entries (a rename is durable only once its folder is synced)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: pathlib.Path, data: bytes, tmp_dir: pathlib.Path | None = None) -> None:
+    """Write ``data`` to ``path`` so that it is never seen half-written, even across a crash.
+
+    Args:
+        path: the final file.
+        data: its bytes.
+        tmp_dir: where the temporary goes (same file system as ``path``); default ``path``'s folder.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = (tmp_dir or path.parent) / f".{path.name}.{secrets.token_hex(8)}.part"
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+class ImageFiles:
+    """Content-addressed image files under ``root``.
+
+    Args:
+        root: the images folder (created if missing).
+    """
+
+    def __init__(self, root: pathlib.Path) -> None:
+        self.root = root
+        self.tmp = root / _TMP
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def relative_path(self, digest: str, image_format: str) -> str:
+        """Where an image with this hash and format lives, relative to ``root``."""
+        return f"{digest[:2]}/{digest}{EXTENSIONS.get(image_format, '.bin')}"
+
+    def path(self, relative: str) -> pathlib.Path:
+        """The absolute path of a stored image."""
+        return self.root / relative
+
+    def put(self, data: bytes, image_format: str, digest: str | None = None) -> tuple[str, str]:
+        """Store ``data`` once by content (a second identical image reuses the file).
+
+        Returns:
+            The hex SHA-256 and the path relative to ``root``.
+        """
+        digest = digest or sha256_hex(data)
+        relative = self.relative_path(digest, image_format)
+        target = self.root / relative
+        if not (target.exists() and target.stat().st_size == len(data)):
+            write_atomic(target, data, tmp_dir=self.tmp)
+        return digest, relative
+
+    def read(self, relative: str) -> bytes:
+        """The bytes of a stored image."""
+        return (self.root / relative).read_bytes()
+
+    def sweep(self, referenced: Iterable[str]) -> tuple[int, int]:
+        """Remove half-written temporaries and files no row names (left by a crash before commit).
+
+        Call only while no scan is being written (at start-up, single instance).
+
+        Returns:
+            How many temporaries and how many unreferenced images were removed.
+        """
+        parts = 0
+        for part in self.tmp.iterdir():
+            part.unlink(missing_ok=True)
+            parts += 1
+        keep = set(referenced)
+        orphans = 0
+        for file in self.root.glob("??/*"):
+            if file.is_file() and file.relative_to(self.root).as_posix() not in keep:
+                file.unlink(missing_ok=True)
+                orphans += 1
+        return parts, orphans
