@@ -1,0 +1,275 @@
+"""Writing simulated scans to disk as a COCO dataset with class maps and raw 16-bit channels.
+
+Layout of ``out_dir``::
+
+    annotations.json          COCO: categories, images (kind, scanner, seed, mask and raw files), annotations
+    images/NAME.png           false colour (RGB)
+    masks/NAME.png            uint8 class map: 0 background, else vision.classes.category_id(name)
+    raw/NAME_high.tiff        16-bit greyscale transmission * 65535 (high energy)
+    raw/NAME_low.tiff         the same for the low energy
+
+Scan ``i`` of a dataset with base seed ``S`` uses its own seed derived from (S, i), so the output is the same
+bytes whatever the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import multiprocessing
+import pathlib
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from vision.classes import SCENE_KINDS, coco_categories
+from vision.synth.profiles import get_profile
+from vision.synth.scene import Scan, generate
+
+KINDS_ALL = "all"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scan to simulate and write."""
+
+    index: int
+    kind: str
+    seed: int
+    profile: str | None
+    threat_probability: float
+    out_dir: str
+
+
+def scan_seed(base_seed: int, index: int) -> int:
+    """The per-scan seed of scan ``index`` in a dataset with ``base_seed`` (independent of workers)."""
+    return int(np.random.SeedSequence([base_seed, index]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def plan(
+    kind: str, count: int, seed: int, profile: str | None, threat_probability: float, out_dir: str
+) -> list[Job]:
+    """The jobs of a dataset; ``kind="all"`` cycles parcel, luggage, vehicle.
+
+    Raises:
+        ValueError: bad kind, count, seed, profile or probability.
+    """
+    if kind != KINDS_ALL and kind not in SCENE_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join((*SCENE_KINDS, KINDS_ALL))}")
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if not 0.0 <= threat_probability <= 1.0:
+        raise ValueError(f"threat probability must be in [0, 1], got {threat_probability}")
+    if profile is not None:
+        get_profile(profile)
+    kinds = SCENE_KINDS if kind == KINDS_ALL else (kind,)
+    return [
+        Job(i, kinds[i % len(kinds)], scan_seed(seed, i), profile, threat_probability, out_dir)
+        for i in range(count)
+    ]
+
+
+def polygons(mask: np.ndarray) -> list[list[float]]:
+    """COCO polygons (outer contours, at least 3 points) of a binary mask."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for c in contours:
+        if len(c) >= 3:
+            out.append([float(v) for v in c.reshape(-1)])
+        elif len(c) > 0:
+            # Tiny pieces: a box around them keeps the annotation decodable.
+            x, y, w, h = cv2.boundingRect(c)
+            out.append(
+                [
+                    float(x),
+                    float(y),
+                    float(x + w),
+                    float(y),
+                    float(x + w),
+                    float(y + h),
+                    float(x),
+                    float(y + h),
+                ]
+            )
+    return out
+
+
+def _png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def _tiff_bytes(transmission: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    raw = np.round(transmission * 65535.0).astype(np.uint16)
+    Image.fromarray(raw).save(buf, format="TIFF")
+    return buf.getvalue()
+
+
+def _run(job: Job) -> dict[str, Any]:
+    scan = generate(job.kind, job.seed, job.profile, job.threat_probability)
+    name = f"{job.index:06d}_{job.kind}"
+    out = pathlib.Path(job.out_dir)
+    (out / "images" / f"{name}.png").write_bytes(_png_bytes(scan.rgb))
+    (out / "masks" / f"{name}.png").write_bytes(_png_bytes(scan.mask))
+    (out / "raw" / f"{name}_high.tiff").write_bytes(_tiff_bytes(scan.high))
+    (out / "raw" / f"{name}_low.tiff").write_bytes(_tiff_bytes(scan.low))
+    image = {
+        "id": job.index + 1,
+        "file_name": f"images/{name}.png",
+        "width": int(scan.rgb.shape[1]),
+        "height": int(scan.rgb.shape[0]),
+        "kind": scan.kind,
+        "scanner": scan.profile,
+        "seed": scan.seed,
+        "mask_file": f"masks/{name}.png",
+        "raw_high_file": f"raw/{name}_high.tiff",
+        "raw_low_file": f"raw/{name}_low.tiff",
+    }
+    anns = [
+        {
+            "category_id": inst.category_id,
+            "bbox": inst.bbox,
+            "area": int(inst.mask.sum()),
+            "iscrowd": 0,
+            "segmentation": polygons(inst.mask),
+            "visibility": round(inst.visibility, 4),
+        }
+        for inst in scan.instances
+    ]
+    return {"image": image, "annotations": anns}
+
+
+def write_dataset(
+    out_dir: str | pathlib.Path,
+    kind: str,
+    count: int,
+    seed: int,
+    workers: int = 2,
+    profile: str | None = None,
+    threat_probability: float = 0.5,
+    quiet: bool = False,
+) -> pathlib.Path:
+    """Simulate ``count`` scans and write them with ``annotations.json`` under ``out_dir``.
+
+    Args:
+        out_dir: output folder (created).
+        kind: "parcel", "luggage", "vehicle" or "all".
+        count: number of scans.
+        seed: base seed; the same seed gives the same bytes for any ``workers``.
+        workers: processes to use (1 = in this process).
+        profile: scanner profile for every scan; None draws training profiles per scan.
+        threat_probability: chance that a scan holds a threat.
+        quiet: no progress bar (it is also off when stderr is not a terminal).
+
+    Returns:
+        The path of ``annotations.json``.
+
+    Raises:
+        ValueError: bad arguments.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    out = pathlib.Path(out_dir)
+    jobs = plan(kind, count, seed, profile, threat_probability, str(out))
+    for sub in ("images", "masks", "raw"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    disable = quiet or not sys.stderr.isatty()
+    results: list[dict[str, Any]]
+    if workers == 1 or count == 1:
+        results = list(tqdm(map(_run, jobs), total=count, disable=disable, desc="synth", unit="scan"))
+    else:
+        chunk = max(1, min(8, math.ceil(count / (workers * 4))))
+        ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+        with ctx.Pool(min(workers, count)) as pool:
+            results = list(
+                tqdm(
+                    pool.imap(_run, jobs, chunksize=chunk),
+                    total=count,
+                    disable=disable,
+                    desc="synth",
+                    unit="scan",
+                )
+            )
+    return _write_coco(out, results)
+
+
+def _write_coco(out: pathlib.Path, results: Iterable[dict[str, Any]]) -> pathlib.Path:
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for result in results:
+        images.append(result["image"])
+        for ann in result["annotations"]:
+            annotations.append({"id": len(annotations) + 1, "image_id": result["image"]["id"], **ann})
+    coco = {
+        "info": {"description": "triage dual-energy X-ray simulator", "version": "1"},
+        "categories": coco_categories(),
+        "images": images,
+        "annotations": annotations,
+    }
+    path = out / "annotations.json"
+    path.write_text(json.dumps(coco, separators=(",", ":")))
+    return path
+
+
+def contact_sheet(
+    scans: list[Scan], columns: int = 4, tile_px: int = 360, outline: bool = True
+) -> np.ndarray:
+    """An RGB contact sheet of ``scans`` with threat boxes drawn in red and a caption per tile."""
+    rows = math.ceil(len(scans) / columns)
+    tile_h = int(tile_px * 0.75)
+    sheet = np.full((rows * (tile_h + 18), columns * tile_px, 3), 255, np.uint8)
+    for k, scan in enumerate(scans):
+        img = scan.rgb.copy()
+        if outline:
+            for inst in scan.instances:
+                x, y, w, h = inst.bbox
+                cv2.rectangle(img, (x, y), (x + w, y + h), (230, 0, 0), max(1, img.shape[1] // 400))
+        scale = min(tile_px / img.shape[1], tile_h / img.shape[0])
+        small = cv2.resize(
+            img,
+            (max(1, int(img.shape[1] * scale)), max(1, int(img.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
+        r, c = divmod(k, columns)
+        y0, x0 = r * (tile_h + 18), c * tile_px
+        sheet[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+        labels = ",".join(sorted({i.label for i in scan.instances})) or "clean"
+        cv2.putText(
+            sheet,
+            f"{scan.kind} {scan.profile} {labels}"[:48],
+            (x0 + 2, y0 + tile_h + 13),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.38,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+    return sheet
+
+
+def write_preview(
+    path: str | pathlib.Path,
+    kind: str = KINDS_ALL,
+    count: int = 12,
+    seed: int = 0,
+    profile: str | None = None,
+) -> pathlib.Path:
+    """Write a contact sheet PNG of ``count`` fresh scans (threats boxed) to ``path``."""
+    jobs = plan(kind, count, seed, profile, 0.5, "")
+    scans = [generate(j.kind, j.seed, j.profile, j.threat_probability) for j in jobs]
+    out = pathlib.Path(path)
+    if out.parent != pathlib.Path(""):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(contact_sheet(scans)).save(out)
+    return out

@@ -1,0 +1,233 @@
+"""Materials (composition, density) and their attenuation at a scanner's low and high energies.
+
+Runtime code reads the committed table ``attenuation.json`` (plain numpy, no xraydb). The table is built
+from xraydb's Elam cross-sections by ``python -m vision.synth.materials --rebuild``: for every spectrum in
+``SPECTRA`` the mass attenuation of each material is averaged over the energy-integrating detector signal
+of the low and the high detector (Kramers bremsstrahlung spectrum, source filtration, the front
+scintillator for the low channel, an inter-detector copper filter and a thick scintillator for the high
+channel). The spectrum is pre-hardened by a typical load (``hardening_water_mm`` of water), so the
+single effective coefficient per channel stands for the mid-range of real bag contents; beam hardening
+beyond that is not modelled (documented limitation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+
+TABLE_PATH = pathlib.Path(__file__).with_name("attenuation.json")
+
+
+@dataclass(frozen=True)
+class Material:
+    """A material: mass fractions of simple compounds (xraydb formulas) and a bulk density.
+
+    ``colour_class`` is the nominal workstation colour ("organic", "mixed", "metal") used in tests and docs.
+    """
+
+    name: str
+    components: tuple[tuple[str, float], ...]
+    density_g_cm3: float
+    colour_class: str
+
+
+def _m(name: str, density: float, colour: str, *components: tuple[str, float]) -> Material:
+    return Material(name, tuple(components), density, colour)
+
+
+# Compositions are simplified but keep the elements that set the effective Z (Cl in PVC, Ca in ivory,
+# K/Ca in tobacco, fillers in paper). Bulk densities include the air in packed goods.
+MATERIALS: dict[str, Material] = {
+    m.name: m
+    for m in (
+        _m("textile", 0.35, "organic", ("C6H10O5", 0.6), ("C10H8O4", 0.4)),
+        _m("paper", 0.85, "organic", ("C6H10O5", 0.88), ("CaCO3", 0.08), ("Al2Si2O5(OH)4", 0.04)),
+        _m("cardboard", 0.65, "organic", ("C6H10O5", 0.95), ("CaCO3", 0.05)),
+        _m("polyethylene", 0.94, "organic", ("C2H4", 1.0)),
+        _m("abs_plastic", 1.1, "organic", ("C15H17N", 1.0)),
+        _m("polycarbonate", 1.2, "organic", ("C16H14O3", 1.0)),
+        _m("pvc", 1.4, "mixed", ("C2H3Cl", 1.0)),
+        _m("polymer_grip", 1.4, "organic", ("C6H11NO", 0.7), ("SiO2", 0.3)),
+        _m("rubber", 1.2, "organic", ("C5H8", 0.88), ("S", 0.02), ("ZnO", 0.03), ("C", 0.07)),
+        _m("leather", 0.9, "organic", ("C2H5NO2", 0.85), ("Cr2O3", 0.03), ("H2O", 0.12)),
+        _m("food", 1.05, "organic", ("H2O", 0.65), ("C6H12O6", 0.25), ("C16H32O2", 0.08), ("NaCl", 0.02)),
+        _m("water", 1.0, "organic", ("H2O", 1.0)),
+        _m("shampoo", 1.03, "organic", ("H2O", 0.8), ("C12H25NaO4S", 0.15), ("NaCl", 0.05)),
+        _m("wood", 0.6, "organic", ("C6H10O5", 1.0)),
+        _m("soap", 1.1, "organic", ("C18H35NaO2", 0.85), ("H2O", 0.15)),
+        _m(
+            "chocolate",
+            1.3,
+            "organic",
+            ("C12H22O11", 0.5),
+            ("C55H98O6", 0.35),
+            ("C2H5NO2", 0.1),
+            ("H2O", 0.05),
+        ),
+        _m("glass", 2.5, "mixed", ("SiO2", 0.72), ("Na2O", 0.14), ("CaO", 0.1), ("MgO", 0.04)),
+        _m("ceramic", 2.3, "mixed", ("SiO2", 0.6), ("Al2O3", 0.3), ("K2O", 0.05), ("CaO", 0.05)),
+        _m("pcb", 1.85, "mixed", ("SiO2", 0.55), ("C18H21O3", 0.35), ("Cu", 0.1)),
+        _m("battery", 2.6, "metal", ("LiCoO2", 0.35), ("C", 0.2), ("Cu", 0.15), ("Al", 0.1), ("C3H4O3", 0.2)),
+        _m("aluminium", 2.7, "mixed", ("Al", 1.0)),
+        _m("steel", 7.85, "metal", ("Fe", 0.98), ("C", 0.02)),
+        _m("stainless_steel", 7.9, "metal", ("Fe", 0.72), ("Cr", 0.18), ("Ni", 0.1)),
+        _m("cast_iron", 7.2, "metal", ("Fe", 0.95), ("C", 0.035), ("Si", 0.015)),
+        _m("zinc", 7.1, "metal", ("Zn", 1.0)),
+        _m("copper", 8.96, "metal", ("Cu", 1.0)),
+        _m("brass", 8.5, "metal", ("Cu", 0.65), ("Zn", 0.35)),
+        _m("lead", 11.35, "metal", ("Pb", 1.0)),
+        _m("fuel", 0.75, "organic", ("C8H18", 1.0)),
+        # contraband
+        _m("cocaine", 1.2, "organic", ("C17H22ClNO4", 0.85), ("C6H14O6", 0.15)),
+        _m("heroin", 1.3, "organic", ("C21H23NO5", 0.8), ("CaCO3", 0.05), ("C6H12O6", 0.15)),
+        _m("cannabis", 0.55, "organic", ("C6H10O5", 0.9), ("K2O", 0.03), ("CaO", 0.04), ("H2O", 0.03)),
+        _m("tobacco", 0.38, "organic", ("C6H10O5", 0.85), ("K2O", 0.05), ("CaO", 0.05), ("H2O", 0.05)),
+        _m("banknote", 0.95, "organic", ("C6H10O5", 0.95), ("TiO2", 0.02), ("CaCO3", 0.03)),
+        _m("ivory", 1.9, "mixed", ("Ca10(PO4)6(OH)2", 0.62), ("C2H5NO2", 0.28), ("H2O", 0.1)),
+        _m("keratin", 1.3, "organic", ("C2H5NO2", 0.9), ("S", 0.04), ("H2O", 0.06)),
+        _m("corundum", 3.98, "mixed", ("Al2O3", 1.0)),
+        _m("diamond", 3.5, "organic", ("C", 1.0)),
+        _m("beryl", 2.7, "mixed", ("Be3Al2Si6O18", 1.0)),
+        _m("gunpowder", 1.6, "organic", ("C6H7N3O11", 0.9), ("KNO3", 0.1)),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """A dual-energy source and detector pair; ``key`` names it in the table."""
+
+    key: str
+    tube_kvp: float
+    source_filter_al_mm: float
+    source_filter_cu_mm: float
+    low_scintillator_csi_mm: float
+    inter_filter_cu_mm: float
+    high_scintillator_cdwo4_mm: float
+    hardening_water_mm: float
+
+
+SPECTRA: dict[str, Spectrum] = {
+    s.key: s
+    for s in (
+        Spectrum("kv140", 140, 2.0, 0.0, 0.3, 0.4, 3.0, 30.0),
+        Spectrum("kv160", 160, 2.5, 0.0, 0.4, 0.6, 3.0, 30.0),
+        Spectrum("kv180", 180, 3.0, 0.1, 0.5, 1.0, 4.0, 30.0),
+        Spectrum("kv300", 300, 3.0, 1.0, 0.6, 2.0, 6.0, 100.0),
+        Spectrum("kv450", 450, 3.0, 2.0, 0.8, 3.0, 8.0, 150.0),
+    )
+}
+
+
+def _mass_attenuation(material: Material, energies_ev: np.ndarray) -> np.ndarray:
+    """Mass attenuation coefficient (cm^2/g) of ``material`` at ``energies_ev`` (needs xraydb)."""
+    import xraydb
+
+    total = np.zeros_like(energies_ev, dtype=float)
+    for formula, fraction in material.components:
+        total += fraction * np.asarray(xraydb.material_mu(formula, energies_ev, density=1.0))
+    return total
+
+
+def detector_weights(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Energies (eV) and the signal weight of each energy in the low and the high channel (needs xraydb).
+
+    Kramers photon spectrum N(E) ~ (kVp - E) / E, times filter transmissions, times the energy the
+    scintillator absorbs (energy-integrating detectors).
+    """
+    import xraydb
+
+    energies = np.arange(15e3, spectrum.tube_kvp * 1e3, 1e3)
+    photons = (spectrum.tube_kvp * 1e3 - energies) / energies
+
+    def transmission(formula: str, density: float, mm: float) -> np.ndarray:
+        if mm <= 0:
+            return np.ones_like(energies)
+        mu = np.asarray(xraydb.material_mu(formula, energies, density=density))
+        return np.exp(-mu * mm / 10.0)
+
+    def absorbed(formula: str, density: float, mm: float) -> np.ndarray:
+        return 1.0 - transmission(formula, density, mm)
+
+    beam = photons * transmission("Al", 2.7, spectrum.source_filter_al_mm)
+    beam *= transmission("Cu", 8.96, spectrum.source_filter_cu_mm)
+    beam *= transmission("H2O", 1.0, spectrum.hardening_water_mm)
+    low = beam * energies * absorbed("CsI", 4.51, spectrum.low_scintillator_csi_mm)
+    behind = beam * transmission("CsI", 4.51, spectrum.low_scintillator_csi_mm)
+    behind *= transmission("Cu", 8.96, spectrum.inter_filter_cu_mm)
+    high = behind * energies * absorbed("CdWO4", 7.9, spectrum.high_scintillator_cdwo4_mm)
+    return energies, low / low.sum(), high / high.sum()
+
+
+def effective_mass_attenuation(material: Material, spectrum: Spectrum) -> tuple[float, float]:
+    """Detector-weighted mass attenuation (cm^2/g) in the low and high channel (needs xraydb)."""
+    energies, w_low, w_high = detector_weights(spectrum)
+    mu = _mass_attenuation(material, energies)
+    return float((w_low * mu).sum()), float((w_high * mu).sum())
+
+
+def build_table() -> dict[str, object]:
+    """Compute the whole coefficient table with xraydb."""
+    spectra: dict[str, dict[str, list[float]]] = {}
+    for key, spectrum in SPECTRA.items():
+        spectra[key] = {}
+        for name, material in MATERIALS.items():
+            low, high = effective_mass_attenuation(material, spectrum)
+            spectra[key][name] = [round(low, 7), round(high, 7)]
+    return {
+        "units": "mass attenuation cm^2/g, detector-weighted [low, high]",
+        "density_g_cm3": {name: m.density_g_cm3 for name, m in MATERIALS.items()},
+        "spectra": spectra,
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def load_table() -> dict[str, object]:
+    """The committed coefficient table (no xraydb needed)."""
+    table: dict[str, object] = json.loads(TABLE_PATH.read_text())
+    return table
+
+
+@functools.cache
+def linear_attenuation_per_mm(material: str, spectrum: str) -> tuple[float, float]:
+    """Linear attenuation (1/mm) of ``material`` at its nominal density, low and high channel.
+
+    Raises:
+        KeyError: unknown material or spectrum.
+    """
+    table = load_table()
+    spectra = table["spectra"]
+    assert isinstance(spectra, dict)
+    low, high = spectra[spectrum][material]
+    density = MATERIALS[material].density_g_cm3
+    return low * density / 10.0, high * density / 10.0
+
+
+def dual_energy_ratio(material: str, spectrum: str) -> float:
+    """R = ln T_low / ln T_high for ``material`` (independent of thickness in this model)."""
+    low, high = linear_attenuation_per_mm(material, spectrum)
+    return low / high
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m vision.synth.materials --rebuild`` rewrites the table; without it, prints R values."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rebuild", action="store_true", help="recompute attenuation.json with xraydb")
+    args = parser.parse_args(argv)
+    if args.rebuild:
+        TABLE_PATH.write_text(json.dumps(build_table(), indent=1, sort_keys=True) + "\n")
+        load_table.cache_clear()
+        linear_attenuation_per_mm.cache_clear()
+        print(f"wrote {TABLE_PATH}")
+    for key in SPECTRA:
+        ratios = sorted((dual_energy_ratio(m, key), m) for m in MATERIALS)
+        print(key, " ".join(f"{m}={r:.2f}" for r, m in ratios))
+
+
+if __name__ == "__main__":
+    main()

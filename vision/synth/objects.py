@@ -1,0 +1,865 @@
+"""Object generators: threats, benign clutter and look-alikes, drawn onto a ``Canvas`` in physical units.
+
+Each generator takes a ``Ctx`` (canvas, random generator, pixel size), a centre in pixels and an angle in
+radians, and adds one or more material parts. Threat generators add their parts to a labelled instance.
+Sizes and thicknesses are in millimetres so the same object looks right at every scanner resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vision.synth import shapes
+from vision.synth.projector import Canvas, Instance
+from vision.synth.shapes import Patch
+
+
+@dataclass
+class Ctx:
+    """What every generator needs: the canvas, the random generator and the pixel size."""
+
+    canvas: Canvas
+    rng: np.random.Generator
+
+    @property
+    def pixel_mm(self) -> float:
+        """Pixel size on the object plane in mm."""
+        return self.canvas.pixel_mm
+
+    def px(self, mm: float) -> float:
+        """Millimetres to pixels."""
+        return mm / self.canvas.pixel_mm
+
+    def add(self, patch: Patch, material: str, instance: Instance | Sequence[Instance] | None = None) -> None:
+        """Add a part to the canvas."""
+        self.canvas.add(patch, material, instance)
+
+    def u(self, low: float, high: float) -> float:
+        """Uniform random number."""
+        return float(self.rng.uniform(low, high))
+
+    def chance(self, p: float) -> bool:
+        """True with probability ``p``."""
+        return bool(self.rng.random() < p)
+
+
+def place(ctx: Ctx, cx: float, cy: float, angle: float, points_mm: np.ndarray) -> np.ndarray:
+    """Local points (mm, x along the object) rotated by ``angle`` and moved to pixel centre (cx, cy)."""
+    pts = np.asarray(points_mm, np.float64) / ctx.pixel_mm
+    c, s = math.cos(angle), math.sin(angle)
+    rot = np.array([[c, -s], [s, c]])
+    return (pts @ rot.T + np.array([cx, cy])).astype(np.float32)
+
+
+def at(ctx: Ctx, cx: float, cy: float, angle: float, x_mm: float, y_mm: float) -> tuple[float, float]:
+    """Pixel position of local point (x_mm, y_mm)."""
+    p = place(ctx, cx, cy, angle, np.array([[x_mm, y_mm]]))[0]
+    return float(p[0]), float(p[1])
+
+
+def smooth_curve(
+    ctx: Ctx, start: tuple[float, float], length_px: float, bend: float, steps: int = 24
+) -> np.ndarray:
+    """A wandering curve (cables, wires, straps) as N×2 pixel points."""
+    angle = ctx.u(0, 2 * math.pi)
+    turn = ctx.rng.normal(0, bend, steps).cumsum() / math.sqrt(steps)
+    step = length_px / steps
+    pts = [np.array(start, float)]
+    for k in range(steps):
+        a = angle + turn[k]
+        pts.append(pts[-1] + step * np.array([math.cos(a), math.sin(a)]))
+    return np.array(pts, np.float32)
+
+
+# ---------------------------------------------------------------- benign clutter
+
+
+def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: float) -> None:
+    """A folded garment: a soft, wrinkled slab of textile with seams; sometimes buttons or a zip."""
+    depth = ctx.u(15, 70)
+    base = shapes.rounded_box(
+        cx, cy, ctx.px(w_mm) / 2, ctx.px(h_mm) / 2, depth, angle, radius_px=ctx.px(min(w_mm, h_mm) * 0.25)
+    )
+    ctx.add(shapes.textured(base, ctx.rng, ctx.px(ctx.u(25, 70)), 0.45), "textile")
+    if ctx.chance(0.35):
+        for k in range(int(ctx.rng.integers(3, 7))):
+            x, y = at(ctx, cx, cy, angle, -w_mm * 0.3 + k * w_mm * 0.12, ctx.u(-5, 5))
+            ctx.add(
+                shapes.disc(x, y, ctx.px(ctx.u(5, 8)), ctx.u(2, 3)),
+                "brass" if ctx.chance(0.3) else "abs_plastic",
+            )
+    if ctx.chance(0.3):
+        zip_row(ctx, cx, cy, angle + ctx.u(-0.3, 0.3), ctx.u(120, 300))
+
+
+def zip_row(ctx: Ctx, cx: float, cy: float, angle: float, length_mm: float) -> None:
+    """Zip teeth: a row of small metal dots with a slider (rows of blue dots on real screens)."""
+    n = max(int(length_mm / 3.0), 2)
+    pitch = length_mm / n
+    material = "brass" if ctx.chance(0.5) else "aluminium"
+    for k in range(n):
+        x, y = at(ctx, cx, cy, angle, -length_mm / 2 + k * pitch, (k % 2 - 0.5) * 1.2)
+        ctx.add(shapes.rounded_box(x, y, ctx.px(1.4), ctx.px(1.8), 2.0, angle, 0.6), material)
+    x, y = at(ctx, cx, cy, angle, length_mm / 2, 0)
+    ctx.add(shapes.rounded_box(x, y, ctx.px(10), ctx.px(5), 4.0, angle, 1.0), "zinc")
+
+
+def cable(ctx: Ctx, cx: float, cy: float, length_mm: float) -> None:
+    """A charger cable: PVC sheath and copper cores, wandering; sometimes a plug at one end."""
+    pts = smooth_curve(ctx, (cx, cy), ctx.px(length_mm), ctx.u(1.5, 5.0))
+    radius = ctx.u(1.5, 3.5)
+    ctx.add(shapes.polyline(pts, ctx.px(radius), ctx.pixel_mm), "pvc")
+    ctx.add(shapes.polyline(pts, ctx.px(radius * 0.35), ctx.pixel_mm), "copper")
+    if ctx.chance(0.6):
+        x, y = float(pts[-1][0]), float(pts[-1][1])
+        a = ctx.u(0, math.pi)
+        ctx.add(shapes.rounded_box(x, y, ctx.px(12), ctx.px(7), 12, a, ctx.px(2)), "abs_plastic")
+        ctx.add(shapes.rounded_box(x, y, ctx.px(4), ctx.px(3), 3, a, 1), "steel")
+
+
+def pcb(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: float) -> None:
+    """A circuit board with chips, connectors and screws: the fine texture of electronics."""
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(w_mm) / 2, ctx.px(h_mm) / 2, 1.6, angle, 1), "pcb")
+    for _ in range(int(ctx.rng.integers(6, 20))):
+        x, y = at(ctx, cx, cy, angle, ctx.u(-0.45, 0.45) * w_mm, ctx.u(-0.45, 0.45) * h_mm)
+        cw, ch = ctx.u(2, 14), ctx.u(2, 14)
+        ctx.add(
+            shapes.rounded_box(x, y, ctx.px(cw) / 2, ctx.px(ch) / 2, ctx.u(1, 3), angle, 0.7),
+            "ceramic" if ctx.chance(0.5) else "pcb",
+        )
+        if ctx.chance(0.4):
+            ctx.add(shapes.rounded_box(x, y, ctx.px(cw) / 2, ctx.px(ch) / 2, 0.3, angle, 0.5), "copper")
+    for _ in range(int(ctx.rng.integers(2, 6))):
+        x, y = at(ctx, cx, cy, angle, ctx.u(-0.48, 0.48) * w_mm, ctx.u(-0.48, 0.48) * h_mm)
+        ctx.add(shapes.disc(x, y, ctx.px(1.5), 5), "steel")
+
+
+def laptop(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A laptop: aluminium or plastic shell, board, battery cells, keyboard, hinge and screws."""
+    w, h = ctx.u(280, 360), ctx.u(190, 250)
+    shell = "aluminium" if ctx.chance(0.5) else "abs_plastic"
+    ctx.add(shapes.box_shell(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, 18, 1.2, ctx.pixel_mm, angle), shell)
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(w) / 2 - 2, ctx.px(h) / 2 - 2, 2.5, angle, 1), "glass")
+    bx, by = at(ctx, cx, cy, angle, 0, h * 0.25)
+    cells = int(ctx.rng.integers(3, 7))
+    for k in range(cells):
+        x, y = at(ctx, bx, by, angle, (k - (cells - 1) / 2) * w * 0.8 / cells * 1.0, 0)
+        ctx.add(shapes.rounded_box(x, y, ctx.px(w * 0.8 / cells) / 2 - 1, ctx.px(30), 6, angle, 1), "battery")
+    px_, py_ = at(ctx, cx, cy, angle, ctx.u(-0.1, 0.1) * w, -h * 0.15)
+    pcb(ctx, px_, py_, w * 0.5, h * 0.3, angle)
+    for k in range(2):
+        x, y = at(ctx, cx, cy, angle, (k - 0.5) * w * 0.6, -h / 2 + 8)
+        ctx.add(shapes.cylinder(x, y, ctx.px(15), ctx.px(4), ctx.pixel_mm, angle), "steel")
+
+
+def power_bank(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A power bank or phone: battery block, small board, plastic or aluminium case."""
+    w, h = ctx.u(70, 150), ctx.u(40, 75)
+    ctx.add(
+        shapes.rounded_box(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, ctx.u(8, 20), angle, ctx.px(5)), "battery"
+    )
+    ctx.add(
+        shapes.box_shell(cx, cy, ctx.px(w) / 2 + 1, ctx.px(h) / 2 + 1, 22, 1.0, ctx.pixel_mm, angle),
+        "aluminium" if ctx.chance(0.4) else "abs_plastic",
+    )
+    x, y = at(ctx, cx, cy, angle, w * 0.42, 0)
+    pcb(ctx, x, y, w * 0.12, h * 0.8, angle)
+
+
+def bottle(
+    ctx: Ctx, cx: float, cy: float, angle: float, content: str = "water", instance: Instance | None = None
+) -> None:
+    """A bottle lying in the bag: plastic or glass wall, liquid fill, neck and cap."""
+    length, radius = ctx.u(150, 280), ctx.u(28, 42)
+    glass = ctx.chance(0.35)
+    wall = 3.0 if glass else 0.4
+    body = shapes.tube(cx, cy, ctx.px(length) / 2, ctx.px(radius), ctx.px(wall), ctx.pixel_mm, angle)
+    ctx.add(body, "glass" if glass else "polyethylene")
+    fill = ctx.u(0.6, 0.97)
+    liquid = shapes.cylinder(
+        cx, cy, ctx.px(length) / 2, ctx.px(radius - wall) * fill, ctx.pixel_mm, angle, round_ends=False
+    )
+    ctx.add(liquid, content, instance)
+    nx, ny = at(ctx, cx, cy, angle, length / 2 + 20, 0)
+    ctx.add(
+        shapes.tube(nx, ny, ctx.px(20), ctx.px(12), ctx.px(wall), ctx.pixel_mm, angle),
+        "glass" if glass else "polyethylene",
+    )
+    cx2, cy2 = at(ctx, cx, cy, angle, length / 2 + 44, 0)
+    ctx.add(
+        shapes.rounded_box(cx2, cy2, ctx.px(6), ctx.px(14), 28, angle, 2),
+        "aluminium" if glass and ctx.chance(0.5) else "polyethylene",
+    )
+
+
+def toiletries(ctx: Ctx, cx: float, cy: float) -> None:
+    """A wash bag: small bottles, a toothbrush, a razor, an aerosol can, in a textile pouch."""
+    ctx.add(
+        shapes.textured(
+            shapes.ellipsoid(cx, cy, ctx.px(120), ctx.px(70), 12, ctx.u(0, 3.14)), ctx.rng, ctx.px(30), 0.3
+        ),
+        "textile",
+    )
+    for _ in range(int(ctx.rng.integers(2, 5))):
+        x, y = cx + ctx.px(ctx.u(-80, 80)), cy + ctx.px(ctx.u(-45, 45))
+        a = ctx.u(0, math.pi)
+        ln, r = ctx.u(50, 110), ctx.u(12, 25)
+        ctx.add(shapes.tube(x, y, ctx.px(ln) / 2, ctx.px(r), ctx.px(0.8), ctx.pixel_mm, a), "polyethylene")
+        ctx.add(shapes.cylinder(x, y, ctx.px(ln) / 2, ctx.px(r - 1), ctx.pixel_mm, a), "shampoo")
+    if ctx.chance(0.5):
+        x, y, a = cx + ctx.px(ctx.u(-60, 60)), cy + ctx.px(ctx.u(-30, 30)), ctx.u(0, math.pi)
+        ctx.add(shapes.tube(x, y, ctx.px(70), ctx.px(25), ctx.px(0.5), ctx.pixel_mm, a), "aluminium")
+        ctx.add(shapes.disc(*at(ctx, x, y, a, 70, 0), ctx.px(10), 8), "abs_plastic")
+    x, y, a = cx + ctx.px(ctx.u(-60, 60)), cy + ctx.px(ctx.u(-30, 30)), ctx.u(0, math.pi)
+    ctx.add(shapes.rounded_box(x, y, ctx.px(90), ctx.px(6), 8, a, ctx.px(2)), "abs_plastic")
+    if ctx.chance(0.6):
+        ctx.add(shapes.rounded_box(*at(ctx, x, y, a, 80, 0), ctx.px(8), ctx.px(18), 0.3, a, 0.5), "steel")
+
+
+def shoe(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A shoe: rubber sole, leather upper, sometimes a steel shank and eyelets."""
+    length, width = ctx.u(240, 300), ctx.u(80, 105)
+    pts = np.array(
+        [
+            [-length / 2, -width * 0.3],
+            [-length * 0.3, -width / 2],
+            [length * 0.2, -width / 2],
+            [length / 2, -width * 0.15],
+            [length / 2, width * 0.15],
+            [length * 0.2, width / 2],
+            [-length * 0.3, width * 0.45],
+            [-length / 2, width * 0.3],
+        ]
+    )
+    ctx.add(shapes.polygon(place(ctx, cx, cy, angle, pts), ctx.u(20, 35), edge_px=ctx.px(10)), "rubber")
+    ctx.add(
+        shapes.textured(
+            shapes.ellipsoid(cx, cy, ctx.px(length * 0.45), ctx.px(width * 0.45), 40, angle),
+            ctx.rng,
+            ctx.px(30),
+            0.3,
+        ),
+        "leather",
+    )
+    if ctx.chance(0.4):
+        x, y = at(ctx, cx, cy, angle, -length * 0.1, 0)
+        ctx.add(shapes.rounded_box(x, y, ctx.px(50), ctx.px(6), 1.5, angle, 1), "steel")
+    if ctx.chance(0.5):
+        for k in range(5):
+            for side in (-1, 1):
+                x, y = at(ctx, cx, cy, angle, length * 0.05 + k * 12, side * 15)
+                ctx.add(shapes.disc(x, y, ctx.px(2.5), 1.5), "brass")
+
+
+def book(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A book or magazine: a dense paper block (look-alike of banknote bundles)."""
+    w, h = ctx.u(130, 240), ctx.u(180, 300)
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, ctx.u(8, 45), angle, ctx.px(3)), "paper")
+
+
+def hair_dryer(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A hair dryer: plastic body and handle, a motor with copper windings, a heating coil."""
+    ctx.add(shapes.tube(cx, cy, ctx.px(90), ctx.px(38), ctx.px(2.5), ctx.pixel_mm, angle), "polycarbonate")
+    hx, hy = at(ctx, cx, cy, angle, -20, 90)
+    ctx.add(shapes.rounded_box(hx, hy, ctx.px(18), ctx.px(65), 30, angle, ctx.px(8)), "polycarbonate")
+    mx, my = at(ctx, cx, cy, angle, -40, 0)
+    ctx.add(shapes.cylinder(mx, my, ctx.px(16), ctx.px(17), ctx.pixel_mm, angle), "copper")
+    ctx.add(shapes.cylinder(mx, my, ctx.px(22), ctx.px(19), ctx.pixel_mm, angle), "steel")
+    coil = np.array([[20 + k * 2.5, 28 * math.sin(k * 1.3)] for k in range(30)])
+    ctx.add(shapes.polyline(place(ctx, cx, cy, angle, coil), ctx.px(0.4), ctx.pixel_mm), "stainless_steel")
+    cable(ctx, hx, hy + ctx.px(60), ctx.u(300, 700))
+
+
+def pliers(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Pliers or a wrench: steel tool shapes (look-alike of blades and gun parts)."""
+    if ctx.chance(0.5):
+        length = ctx.u(150, 220)
+        for side in (-1, 1):
+            pts = np.array(
+                [
+                    [-length / 2, side * 4],
+                    [0, side * 9],
+                    [length * 0.35, side * 3],
+                    [length / 2, side * 1],
+                    [length / 2, side * 6],
+                    [0, side * 14],
+                    [-length / 2, side * 10],
+                ]
+            )
+            a = angle + side * 0.06
+            ctx.add(shapes.polygon(place(ctx, cx, cy, a, pts), 7, edge_px=ctx.px(2)), "steel")
+            x, y = at(ctx, cx, cy, a, -length * 0.25, side * 8)
+            ctx.add(shapes.rounded_box(x, y, ctx.px(length * 0.25), ctx.px(8), 12, a, ctx.px(4)), "pvc")
+        ctx.add(shapes.disc(cx, cy, ctx.px(6), 12), "steel")
+    else:
+        length = ctx.u(120, 250)
+        ctx.add(shapes.rounded_box(cx, cy, ctx.px(length) / 2, ctx.px(7), 6, angle, ctx.px(2)), "steel")
+        for end in (-1, 1):
+            x, y = at(ctx, cx, cy, angle, end * length / 2, 0)
+            ring = shapes.disc(x, y, ctx.px(14), 7)
+            ctx.add(ring, "steel")
+
+
+def screwdriver(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A screwdriver: steel shaft and a plastic handle."""
+    shaft = ctx.u(60, 150)
+    ctx.add(shapes.cylinder(cx, cy, ctx.px(shaft) / 2, ctx.px(3), ctx.pixel_mm, angle), "steel")
+    hx, hy = at(ctx, cx, cy, angle, -shaft / 2 - 50, 0)
+    ctx.add(shapes.cylinder(hx, hy, ctx.px(50), ctx.px(14), ctx.pixel_mm, angle), "abs_plastic")
+
+
+def keys_and_coins(ctx: Ctx, cx: float, cy: float) -> None:
+    """A key ring and loose coins: small dense metal pieces."""
+    for k in range(int(ctx.rng.integers(1, 5))):
+        a = ctx.u(0, 2 * math.pi)
+        pts = np.array(
+            [
+                [0, -10],
+                [12, -12],
+                [14, -3],
+                [55, -3],
+                [55, 3],
+                [48, 3],
+                [46, 6],
+                [40, 3],
+                [14, 3],
+                [12, 12],
+                [0, 10],
+            ]
+        )
+        ctx.add(shapes.polygon(place(ctx, cx, cy, a, pts), 2.0, edge_px=1), "brass" if k % 2 else "steel")
+    ctx.add(shapes.polyline(smooth_curve(ctx, (cx, cy), ctx.px(90), 6), ctx.px(0.8), ctx.pixel_mm), "steel")
+    for _ in range(int(ctx.rng.integers(0, 8))):
+        x, y = cx + ctx.px(ctx.u(-60, 60)), cy + ctx.px(ctx.u(-60, 60))
+        ctx.add(
+            shapes.disc(x, y, ctx.px(ctx.u(9, 14)), ctx.u(1.5, 2.5)),
+            "brass" if ctx.chance(0.5) else "stainless_steel",
+        )
+
+
+def food_tin(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A food tin seen from the side or the end: thin steel shell full of food."""
+    if ctx.chance(0.5):
+        r = ctx.u(35, 50)
+        ctx.add(shapes.disc(cx, cy, ctx.px(r), ctx.u(60, 110)), "food")
+        ctx.add(shapes.disc(cx, cy, ctx.px(r), 0.5), "steel")
+        for k in (1.0, 0.92):
+            ring = shapes.polyline(_circle(cx, cy, ctx.px(r * k)), ctx.px(1.0), ctx.pixel_mm)
+            ctx.add(ring.scaled(30), "steel")
+    else:
+        length, r = ctx.u(90, 120), ctx.u(35, 50)
+        ctx.add(shapes.tube(cx, cy, ctx.px(length) / 2, ctx.px(r), ctx.px(0.3), ctx.pixel_mm, angle), "steel")
+        ctx.add(
+            shapes.cylinder(cx, cy, ctx.px(length) / 2, ctx.px(r - 0.3), ctx.pixel_mm, angle, False), "food"
+        )
+
+
+def _circle(cx: float, cy: float, r: float, n: int = 48) -> np.ndarray:
+    t = np.linspace(0, 2 * math.pi, n)
+    return np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1).astype(np.float32)
+
+
+def soap_or_chocolate(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Soap bars or chocolate slabs (look-alikes of drug bricks)."""
+    if ctx.chance(0.5):
+        ctx.add(
+            shapes.rounded_box(
+                cx, cy, ctx.px(ctx.u(35, 50)), ctx.px(ctx.u(22, 32)), ctx.u(20, 30), angle, ctx.px(8)
+            ),
+            "soap",
+        )
+    else:
+        n = int(ctx.rng.integers(1, 4))
+        for k in range(n):
+            x, y = at(ctx, cx, cy, angle, 0, k * 12)
+            ctx.add(shapes.rounded_box(x, y, ctx.px(80), ctx.px(40), 10, angle, ctx.px(2)), "chocolate")
+
+
+def umbrella(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A folded umbrella: a long metal shaft, thin ribs, fabric, a handle."""
+    length = ctx.u(250, 550)
+    ctx.add(shapes.tube(cx, cy, ctx.px(length) / 2, ctx.px(5), ctx.px(0.8), ctx.pixel_mm, angle), "aluminium")
+    ctx.add(
+        shapes.textured(
+            shapes.ellipsoid(cx, cy, ctx.px(length * 0.42), ctx.px(22), 30, angle), ctx.rng, ctx.px(20), 0.4
+        ),
+        "textile",
+    )
+    for k in range(6):
+        off = (k - 2.5) * 5
+        pts = place(ctx, cx, cy, angle, np.array([[-length * 0.4, off * 0.3], [length * 0.4, off]]))
+        ctx.add(shapes.polyline(pts, ctx.px(0.6), ctx.pixel_mm), "steel")
+    hx, hy = at(ctx, cx, cy, angle, -length / 2 - 40, 0)
+    ctx.add(shapes.cylinder(hx, hy, ctx.px(40), ctx.px(13), ctx.pixel_mm, angle), "abs_plastic")
+
+
+def belt(ctx: Ctx, cx: float, cy: float) -> None:
+    """A leather belt with a steel buckle."""
+    pts = smooth_curve(ctx, (cx, cy), ctx.px(ctx.u(400, 900)), 4)
+    ctx.add(shapes.polyline(pts, ctx.px(17), ctx.pixel_mm).scaled(4 / 34), "leather")
+    x, y = float(pts[0][0]), float(pts[0][1])
+    ctx.add(shapes.box_shell(x, y, ctx.px(25), ctx.px(22), 4, 2.0, ctx.pixel_mm, ctx.u(0, 3)), "zinc")
+
+
+def charger(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A mains adapter: plastic box, transformer core, pins and a cable."""
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(30), ctx.px(25), 30, angle, ctx.px(4)), "polycarbonate")
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(10), ctx.px(9), 15, angle, 1), "steel")
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(14), ctx.px(5), 10, angle, 1), "copper")
+    cable(ctx, cx, cy, ctx.u(400, 1000))
+
+
+def electronics_small(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A camera, speaker or headphones: board, battery, a magnet."""
+    w, h = ctx.u(60, 140), ctx.u(40, 90)
+    ctx.add(
+        shapes.box_shell(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, ctx.u(25, 50), 1.5, ctx.pixel_mm, angle),
+        "abs_plastic",
+    )
+    pcb(ctx, cx, cy, w * 0.8, h * 0.7, angle)
+    if ctx.chance(0.6):
+        x, y = at(ctx, cx, cy, angle, w * 0.25, 0)
+        ctx.add(shapes.disc(x, y, ctx.px(ctx.u(8, 16)), ctx.u(5, 10)), "steel")
+    x, y = at(ctx, cx, cy, angle, -w * 0.25, 0)
+    ctx.add(shapes.rounded_box(x, y, ctx.px(w * 0.2), ctx.px(h * 0.3), 8, angle, 1), "battery")
+
+
+BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
+    "laptop": laptop,
+    "power_bank": power_bank,
+    "bottle": lambda ctx, x, y, a: bottle(ctx, x, y, a, "water" if ctx.chance(0.7) else "shampoo"),
+    "toiletries": lambda ctx, x, y, a: toiletries(ctx, x, y),
+    "shoe": shoe,
+    "book": book,
+    "hair_dryer": hair_dryer,
+    "pliers": pliers,
+    "screwdriver": screwdriver,
+    "keys_and_coins": lambda ctx, x, y, a: keys_and_coins(ctx, x, y),
+    "food_tin": food_tin,
+    "soap_or_chocolate": soap_or_chocolate,
+    "umbrella": umbrella,
+    "belt": lambda ctx, x, y, a: belt(ctx, x, y),
+    "charger": charger,
+    "electronics_small": electronics_small,
+    "cable": lambda ctx, x, y, a: cable(ctx, x, y, ctx.u(300, 1200)),
+}
+
+
+# ---------------------------------------------------------------- threats
+
+
+def knife(ctx: Ctx, cx: float, cy: float, angle: float, length_mm: float) -> None:
+    """A knife (kitchen, folding, dagger, box cutter): tapered steel blade, handle, tang, rivets."""
+    inst = ctx.canvas.new_instance("blade")
+    style = ctx.rng.choice(["kitchen", "folding", "dagger", "utility"])
+    blade_len = length_mm * (0.55 if style != "utility" else 0.3)
+    handle_len = length_mm - blade_len
+    h = ctx.u(16, 45) if style == "kitchen" else ctx.u(14, 28)
+    if style == "dagger":
+        pts = np.array(
+            [[0, -h / 2], [blade_len * 0.8, -h * 0.3], [blade_len, 0], [blade_len * 0.8, h * 0.3], [0, h / 2]]
+        )
+        spine = 1.0 * (ctx.u(3.0, 5.0)), 0.3
+    elif style == "utility":
+        pts = np.array([[0, -h * 0.35], [blade_len * 0.7, -h * 0.35], [blade_len, h * 0.35], [0, h * 0.35]])
+        spine = 0.6, 0.3
+    else:
+        tip = ctx.u(-0.5, -0.2)
+        pts = np.array(
+            [
+                [0, -h / 2],
+                [blade_len * 0.75, -h / 2],
+                [blade_len, h * tip],
+                [blade_len * 0.85, h * 0.05],
+                [blade_len * 0.55, h * 0.4],
+                [0, h / 2],
+            ]
+        )
+        spine = ctx.u(1.5, 3.0), 0.25
+    world = place(ctx, cx, cy, angle, pts)
+    spine_dir = np.array([math.sin(angle), -math.cos(angle)])
+    if style == "dagger":
+        ctx.add(shapes.polygon(world, spine[0], edge_px=ctx.px(h / 2)), "stainless_steel", inst)
+    else:
+        ctx.add(shapes.wedge_polygon(world, spine[0], spine[1], spine_dir), "stainless_steel", inst)
+    hx, hy = at(ctx, cx, cy, angle, -handle_len / 2, 0)
+    hh = ctx.u(10, 14)
+    if style == "folding" and ctx.chance(0.5):
+        ctx.add(
+            shapes.rounded_box(hx, hy, ctx.px(handle_len) / 2, ctx.px(hh), 4, angle, ctx.px(3)),
+            "aluminium",
+            inst,
+        )
+        ctx.add(
+            shapes.rounded_box(hx, hy, ctx.px(handle_len) / 2 - 2, ctx.px(hh) - 1, 1.5, angle, 1),
+            "stainless_steel",
+            inst,
+        )
+    else:
+        material = str(ctx.rng.choice(["polymer_grip", "wood", "abs_plastic"]))
+        ctx.add(
+            shapes.rounded_box(hx, hy, ctx.px(handle_len) / 2, ctx.px(hh), ctx.u(14, 22), angle, ctx.px(6)),
+            material,
+            inst,
+        )
+        ctx.add(
+            shapes.rounded_box(hx, hy, ctx.px(handle_len * 0.45), ctx.px(hh * 0.4), 2.0, angle, 1),
+            "stainless_steel",
+            inst,
+        )
+        for k in range(int(ctx.rng.integers(0, 4))):
+            x, y = at(ctx, cx, cy, angle, -handle_len * (0.2 + 0.25 * k), 0)
+            ctx.add(shapes.disc(x, y, ctx.px(2.5), 20), "brass", inst)
+
+
+def pistol(ctx: Ctx, cx: float, cy: float, angle: float, label: str = "firearm") -> None:
+    """A semi-automatic pistol: steel slide and barrel, polymer or steel frame and grip, loaded magazine."""
+    inst = ctx.canvas.new_instance(label)
+    s = ctx.u(0.85, 1.15)
+    length = 185 * s
+    flip = -1 if ctx.chance(0.5) else 1
+    grip_tilt = math.radians(ctx.u(12, 22))
+    sx, sy = at(ctx, cx, cy, angle, 0, -flip * 10 * s)
+    ctx.add(
+        shapes.rounded_box(sx, sy, ctx.px(length) / 2, ctx.px(15 * s), ctx.u(9, 14), angle, ctx.px(3)),
+        "steel",
+        inst,
+    )
+    ctx.add(
+        shapes.tube(sx, sy, ctx.px(length * 0.48), ctx.px(6.5 * s), ctx.px(2.2), ctx.pixel_mm, angle),
+        "steel",
+        inst,
+    )
+    frame = "polymer_grip" if ctx.chance(0.7) else "steel"
+    fr = np.array(
+        [[-length / 2, 0], [length * 0.35, 0], [length * 0.35, 14], [-length * 0.1, 14], [-length * 0.2, 20]]
+    )
+    gx = -length * 0.32
+    grip = np.array(
+        [
+            [gx + 25, 0],
+            [gx - 20, 0],
+            [gx - 20 - 105 * math.tan(grip_tilt), 105],
+            [gx + 25 - 105 * math.tan(grip_tilt), 105],
+        ]
+    )
+    for part in (fr, grip):
+        pts = part * np.array([1, flip]) * s + np.array([0, flip * 3 * s])
+        ctx.add(
+            shapes.polygon(place(ctx, cx, cy, angle, pts), 30 if frame != "steel" else 12, edge_px=ctx.px(5)),
+            frame,
+            inst,
+        )
+    # Magazine with cartridges inside the grip.
+    mx = gx + 2 - 52 * math.tan(grip_tilt)
+    mag_angle = angle + flip * (math.pi / 2 + grip_tilt)
+    mcx, mcy = at(ctx, cx, cy, angle, mx * s, flip * 55 * s)
+    ctx.add(
+        shapes.box_shell(mcx, mcy, ctx.px(50 * s), ctx.px(13 * s), 22, 0.9, ctx.pixel_mm, mag_angle),
+        "steel",
+        inst,
+    )
+    for k in range(int(ctx.rng.integers(0, 8))):
+        x, y = at(ctx, mcx, mcy, mag_angle, -40 * s + k * 11 * s, 0)
+        ctx.add(shapes.rounded_box(x, y, ctx.px(4.5), ctx.px(10), 9, mag_angle, 1), "brass", inst)
+    # Trigger guard and trigger.
+    tg = np.array(
+        [[-length * 0.1 + 28 * math.cos(t), 14 + 22 * math.sin(t)] for t in np.linspace(0, math.pi, 14)]
+    )
+    tg = tg * np.array([1, flip]) * s
+    ctx.add(shapes.polyline(place(ctx, cx, cy, angle, tg), ctx.px(3), ctx.pixel_mm), frame, inst)
+    tx, ty = at(ctx, cx, cy, angle, -length * 0.1 * s, flip * 22 * s)
+    ctx.add(shapes.rounded_box(tx, ty, ctx.px(2.5), ctx.px(8), 5, angle + flip * 0.3, 1), "steel", inst)
+
+
+def revolver(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A revolver: steel frame, barrel and cylinder with chambers, wooden or rubber grip."""
+    inst = ctx.canvas.new_instance("firearm")
+    s = ctx.u(0.8, 1.2)
+    barrel = ctx.u(60, 150) * s
+    flip = -1 if ctx.chance(0.5) else 1
+    bx, by = at(ctx, cx, cy, angle, barrel / 2 + 20 * s, 0)
+    ctx.add(
+        shapes.tube(bx, by, ctx.px(barrel) / 2, ctx.px(8 * s), ctx.px(3.5 * s), ctx.pixel_mm, angle),
+        "steel",
+        inst,
+    )
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(24 * s), ctx.px(19 * s), 20, angle, ctx.px(5)), "steel", inst)
+    for k in range(3):
+        x, y = at(ctx, cx, cy, angle, 0, (k - 1) * 12 * s)
+        ctx.add(shapes.cylinder(x, y, ctx.px(18 * s), ctx.px(4.5 * s), ctx.pixel_mm, angle), "brass", inst)
+    fr = np.array([[-45, -14], [25, -14], [25, 18], [-20, 22], [-45, 8]]) * s
+    ctx.add(shapes.polygon(place(ctx, cx, cy, angle, fr * np.array([1, flip])), 14, ctx.px(3)), "steel", inst)
+    grip = np.array([[-30, 8], [-55, 8], [-85, 90], [-50, 95]]) * s
+    ctx.add(
+        shapes.polygon(place(ctx, cx, cy, angle, grip * np.array([1, flip])), 30, ctx.px(8)),
+        "wood" if ctx.chance(0.5) else "rubber",
+        inst,
+    )
+    tg = np.array([[-10 + 16 * math.cos(t), 18 + 18 * math.sin(t)] for t in np.linspace(0, math.pi, 12)]) * s
+    ctx.add(
+        shapes.polyline(place(ctx, cx, cy, angle, tg * np.array([1, flip])), ctx.px(2.5), ctx.pixel_mm),
+        "steel",
+        inst,
+    )
+
+
+def rifle(ctx: Ctx, cx: float, cy: float, angle: float, label: str = "firearm") -> None:
+    """A rifle or shotgun: long steel barrel, receiver, magazine, wooden or polymer stock."""
+    inst = ctx.canvas.new_instance(label)
+    barrel = ctx.u(300, 500)
+    ctx.add(
+        shapes.tube(
+            *at(ctx, cx, cy, angle, barrel / 2, 0),
+            ctx.px(barrel) / 2,
+            ctx.px(ctx.u(8, 11)),
+            ctx.px(3.5),
+            ctx.pixel_mm,
+            angle,
+        ),
+        "steel",
+        inst,
+    )
+    ctx.add(
+        shapes.rounded_box(*at(ctx, cx, cy, angle, -80, 3), ctx.px(100), ctx.px(22), 22, angle, ctx.px(4)),
+        "steel",
+        inst,
+    )
+    mag = np.array([[-60, 20], [-25, 20], [-15, 120], [-55, 125]])
+    ctx.add(shapes.polygon(place(ctx, cx, cy, angle, mag), 22, ctx.px(3)), "steel", inst)
+    stock = np.array([[-180, -15], [-420, -10], [-430, 60], [-380, 62], [-200, 25], [-180, 35]])
+    ctx.add(
+        shapes.polygon(place(ctx, cx, cy, angle, stock), 38, ctx.px(10)),
+        "wood" if ctx.chance(0.5) else "polymer_grip",
+        inst,
+    )
+
+
+def gun_part(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A firearm part on its own: barrel, slide, loaded magazine, or bolt."""
+    inst = ctx.canvas.new_instance("firearm_part")
+    kind = ctx.rng.choice(["barrel", "slide", "magazine", "bolt"])
+    if kind == "barrel":
+        ln = ctx.u(90, 450)
+        ctx.add(
+            shapes.tube(cx, cy, ctx.px(ln) / 2, ctx.px(ctx.u(6, 11)), ctx.px(3.5), ctx.pixel_mm, angle),
+            "steel",
+            inst,
+        )
+    elif kind == "slide":
+        ln = ctx.u(150, 200)
+        ctx.add(
+            shapes.box_shell(cx, cy, ctx.px(ln) / 2, ctx.px(15), 25, 4.0, ctx.pixel_mm, angle), "steel", inst
+        )
+    elif kind == "magazine":
+        ln = ctx.u(100, 180)
+        ctx.add(
+            shapes.box_shell(cx, cy, ctx.px(ln) / 2, ctx.px(13), 24, 1.0, ctx.pixel_mm, angle), "steel", inst
+        )
+        for k in range(int(ln / 11) - 1):
+            x, y = at(ctx, cx, cy, angle, -ln / 2 + 10 + k * 11, (k % 2 - 0.5) * 4)
+            ctx.add(shapes.rounded_box(x, y, ctx.px(4.5), ctx.px(11), 9, angle, 1), "brass", inst)
+    else:
+        ln = ctx.u(80, 140)
+        ctx.add(shapes.cylinder(cx, cy, ctx.px(ln) / 2, ctx.px(10), ctx.pixel_mm, angle), "steel", inst)
+        ctx.add(
+            shapes.rounded_box(*at(ctx, cx, cy, angle, 0, 14), ctx.px(6), ctx.px(6), 12, angle, 1),
+            "steel",
+            inst,
+        )
+
+
+def ammunition(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Cartridges: loose handfuls or a box of rows, brass cases, lead or copper bullets."""
+    inst = ctx.canvas.new_instance("ammunition")
+    case_len, r = ctx.rng.choice([[19.0, 4.5], [22.0, 4.8], [39.0, 5.6], [51.0, 6.0], [12.0, 2.8]])
+    if ctx.chance(0.5):
+        rows, cols = int(ctx.rng.integers(2, 6)), int(ctx.rng.integers(3, 11))
+        ctx.add(
+            shapes.box_shell(
+                cx,
+                cy,
+                ctx.px(cols * r * 2.2) / 2 + 2,
+                ctx.px(rows * (case_len + 12)) / 2 + 2,
+                2 * r + 4,
+                1.0,
+                ctx.pixel_mm,
+                angle,
+            ),
+            "cardboard",
+        )
+        positions = [
+            ((c - (cols - 1) / 2) * r * 2.2, (w - (rows - 1) / 2) * (case_len + 12))
+            for c in range(cols)
+            for w in range(rows)
+        ]
+        rot = angle + math.pi / 2
+    else:
+        positions = [(ctx.u(-30, 30), ctx.u(-30, 30)) for _ in range(int(ctx.rng.integers(3, 15)))]
+        rot = None
+    for x_mm, y_mm in positions:
+        x, y = at(ctx, cx, cy, angle, x_mm, y_mm)
+        a = rot if rot is not None else ctx.u(0, 2 * math.pi)
+        ctx.add(
+            shapes.tube(x, y, ctx.px(case_len) / 2, ctx.px(r), ctx.px(0.4), ctx.pixel_mm, a), "brass", inst
+        )
+        ctx.add(
+            shapes.cylinder(x, y, ctx.px(case_len) / 2, ctx.px(r - 0.5), ctx.pixel_mm, a, False),
+            "gunpowder",
+            inst,
+        )
+        bx, by = at(ctx, x, y, a, case_len / 2 + r, 0)
+        ctx.add(shapes.ellipsoid(bx, by, ctx.px(r * 1.5), ctx.px(r * 0.95), 2 * r * 0.95, a), "lead", inst)
+
+
+def drug_brick(ctx: Ctx, cx: float, cy: float, angle: float, label: str = "narcotics") -> None:
+    """A pressed drug brick wrapped in tape (cocaine or heroin)."""
+    inst = ctx.canvas.new_instance(label)
+    w, h = ctx.u(150, 250), ctx.u(100, 160)
+    material = "cocaine" if ctx.chance(0.6) else "heroin"
+    brick = shapes.rounded_box(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, ctx.u(30, 60), angle, ctx.px(8))
+    ctx.add(shapes.textured(brick, ctx.rng, ctx.px(30), 0.08), material, inst)
+    ctx.add(
+        shapes.box_shell(cx, cy, ctx.px(w) / 2 + 1, ctx.px(h) / 2 + 1, 62, 0.3, ctx.pixel_mm, angle),
+        "polyethylene",
+    )
+
+
+def drug_packets(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Narcotics as pellets (capsules), powder bags, a cannabis block, or a bottle of liquid drug."""
+    style = ctx.rng.choice(["pellets", "powder", "cannabis", "liquid"], p=[0.35, 0.35, 0.2, 0.1])
+    if style == "liquid":
+        bottle(ctx, cx, cy, angle, "cocaine", ctx.canvas.new_instance("narcotics"))
+        return
+    inst = ctx.canvas.new_instance("narcotics")
+    if style == "pellets":
+        for _ in range(int(ctx.rng.integers(8, 40))):
+            x, y = cx + ctx.px(ctx.u(-50, 50)), cy + ctx.px(ctx.u(-35, 35))
+            ctx.add(
+                shapes.ellipsoid(x, y, ctx.px(ctx.u(14, 22)), ctx.px(ctx.u(6, 9)), 15, ctx.u(0, 3.14)),
+                "cocaine" if ctx.chance(0.7) else "heroin",
+                inst,
+            )
+    elif style == "powder":
+        bag = shapes.ellipsoid(cx, cy, ctx.px(ctx.u(50, 110)), ctx.px(ctx.u(40, 80)), ctx.u(20, 50), angle)
+        ctx.add(shapes.textured(bag, ctx.rng, ctx.px(20), 0.3), "cocaine", inst)
+    else:
+        block = shapes.rounded_box(
+            cx, cy, ctx.px(ctx.u(80, 160)), ctx.px(ctx.u(60, 100)), ctx.u(40, 80), angle, ctx.px(15)
+        )
+        ctx.add(shapes.textured(block, ctx.rng, ctx.px(15), 0.25), "cannabis", inst)
+
+
+def cigarette_carton(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A cigarette carton: ten packs of twenty sticks, seen as fine parallel stripes of tobacco."""
+    inst = ctx.canvas.new_instance("cigarettes")
+    w, h = 270.0, ctx.u(85, 95)
+    _y0, _x0, u, _v = shapes._frame(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, angle)
+    base = shapes.rounded_box(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, 48, angle, ctx.px(2))
+    stripes = 0.75 + 0.25 * np.cos(u * np.float32(2 * math.pi * ctx.pixel_mm / 7.8))
+    packs = 0.8 + 0.2 * (np.abs(np.mod(u * ctx.pixel_mm, 54.0) - 27.0) > 1.0)
+    ctx.add(Patch(base.y0, base.x0, (base.mm * stripes * packs).astype(np.float32)), "tobacco", inst)
+    ctx.add(shapes.box_shell(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, 50, 0.4, ctx.pixel_mm, angle), "cardboard")
+
+
+def cash_bundle(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A banknote bundle with a paper band (vs books and paper)."""
+    inst = ctx.canvas.new_instance("cash")
+    w, h = ctx.u(140, 165), ctx.u(65, 80)
+    depth = ctx.u(10, 25)
+    bundle = shapes.rounded_box(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, depth, angle, ctx.px(1.5))
+    ctx.add(shapes.textured(bundle, ctx.rng, ctx.px(8), 0.05), "banknote", inst)
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(15), ctx.px(h) / 2, 0.6, angle, 0.5), "paper")
+
+
+def wildlife(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Ivory (tusk pieces, carvings), rhino horn (keratin cone), or pangolin scales."""
+    inst = ctx.canvas.new_instance("wildlife")
+    style = ctx.rng.choice(["tusk", "carving", "horn", "scales"])
+    if style == "tusk":
+        length, r = ctx.u(200, 600), ctx.u(20, 45)
+        bend = ctx.u(0.1, 0.4)
+        t = np.linspace(0, 1, 16)
+        centre = np.stack([t * length - length / 2, bend * length * (t - 0.5) ** 2], 1)
+        radius = r * (1 - 0.85 * t)
+        outline = np.concatenate(
+            [centre + np.stack([0 * t, radius], 1), (centre - np.stack([0 * t, radius], 1))[::-1]]
+        )
+        ctx.add(shapes.polygon(place(ctx, cx, cy, angle, outline), 2 * r, ctx.px(r)), "ivory", inst)
+    elif style == "carving":
+        for _ in range(int(ctx.rng.integers(1, 5))):
+            x, y = cx + ctx.px(ctx.u(-60, 60)), cy + ctx.px(ctx.u(-60, 60))
+            ctx.add(
+                shapes.ellipsoid(
+                    x, y, ctx.px(ctx.u(15, 50)), ctx.px(ctx.u(10, 25)), ctx.u(15, 40), ctx.u(0, 3.14)
+                ),
+                "ivory",
+                inst,
+            )
+    elif style == "horn":
+        length, base = ctx.u(200, 450), ctx.u(90, 160)
+        pts = np.array(
+            [
+                [-length / 2, -base / 2],
+                [length / 2, -base * 0.05],
+                [length / 2, base * 0.05],
+                [-length / 2, base / 2],
+            ]
+        )
+        ctx.add(
+            shapes.polygon(place(ctx, cx, cy, angle, pts), base * 0.8, ctx.px(base * 0.35)), "keratin", inst
+        )
+    else:
+        for _ in range(int(ctx.rng.integers(30, 90))):
+            x, y = cx + ctx.px(ctx.u(-90, 90)), cy + ctx.px(ctx.u(-60, 60))
+            ctx.add(
+                shapes.rounded_box_ellipse(
+                    x, y, ctx.px(ctx.u(15, 28)), ctx.px(ctx.u(12, 22)), ctx.u(1.5, 3), ctx.u(0, 3.14), 1.0
+                ),
+                "keratin",
+                inst,
+            )
+
+
+def gemstones(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A pouch or folded paper of cut and rough gemstones (corundum, beryl, diamond)."""
+    inst = ctx.canvas.new_instance("gemstones")
+    ctx.add(
+        shapes.textured(shapes.ellipsoid(cx, cy, ctx.px(50), ctx.px(35), 6, angle), ctx.rng, ctx.px(10), 0.3),
+        "textile",
+    )
+    material = str(ctx.rng.choice(["corundum", "beryl", "diamond"]))
+    for _ in range(int(ctx.rng.integers(5, 40))):
+        x, y = cx + ctx.px(ctx.u(-35, 35)), cy + ctx.px(ctx.u(-25, 25))
+        size = ctx.u(3, 12)
+        pts = np.array(
+            [[size * math.cos(t), size * math.sin(t)] for t in np.sort(ctx.rng.uniform(0, 2 * math.pi, 6))]
+        )
+        ctx.add(
+            shapes.polygon(place(ctx, x, y, 0.0, pts), size * 1.2, edge_px=ctx.px(size * 0.5)), material, inst
+        )
+
+
+THREATS: dict[str, Callable[[Ctx, float, float, float], None]] = {
+    "firearm": lambda ctx, x, y, a: (pistol if ctx.chance(0.6) else revolver if ctx.chance(0.7) else rifle)(
+        ctx, x, y, a
+    ),
+    "firearm_part": gun_part,
+    "ammunition": ammunition,
+    "blade": lambda ctx, x, y, a: knife(
+        ctx,
+        x,
+        y,
+        a,
+        ctx.u(0.05, 0.2) * ctx.canvas.width * ctx.pixel_mm if ctx.chance(0.8) else ctx.u(90, 320),
+    ),
+    "narcotics": lambda ctx, x, y, a: (drug_brick if ctx.chance(0.5) else drug_packets)(ctx, x, y, a),
+    "cigarettes": cigarette_carton,
+    "cash": cash_bundle,
+    "wildlife": wildlife,
+    "gemstones": gemstones,
+}

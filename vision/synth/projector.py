@@ -1,0 +1,120 @@
+"""The projector: Beer–Lambert per energy and the detector (blur, Poisson and read-out noise, line artefacts).
+
+Objects composite multiplicatively in transmission, T = T_scene · T_object, which is the same as adding
+line integrals of attenuation, A = -ln T = Σ μ·t. The canvas therefore accumulates A_low and A_high, one
+bounding box at a time, and exponentiates once at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vision.synth.materials import linear_attenuation_per_mm
+from vision.synth.profiles import ScannerProfile
+from vision.synth.shapes import Patch
+
+# A pixel belongs to a threat's mask where the threat alone removes at least this share of the high-energy
+# beam (A_high >= -ln(1 - 0.03)), whatever lies in front of or behind it. See scene.py for the rule.
+MASK_MIN_ATTENUATION = 0.03
+
+
+@dataclass
+class Instance:
+    """A labelled threat: its class and the parts of its own high-energy attenuation."""
+
+    label: str
+    parts: list[Patch] = field(default_factory=list)
+
+
+class Canvas:
+    """Accumulates attenuation line integrals of a scene at the two energies.
+
+    Args:
+        height: image height in pixels.
+        width: image width in pixels.
+        pixel_mm: size of one pixel on the object plane.
+        spectrum: key of the spectrum in the attenuation table.
+    """
+
+    def __init__(self, height: int, width: int, pixel_mm: float, spectrum: str) -> None:
+        self.height, self.width, self.pixel_mm, self.spectrum = height, width, pixel_mm, spectrum
+        self.att_low = np.zeros((height, width), np.float32)
+        self.att_high = np.zeros((height, width), np.float32)
+        self.instances: list[Instance] = []
+
+    def add(self, patch: Patch, material: str, instance: Instance | Sequence[Instance] | None = None) -> None:
+        """Add ``patch`` (thickness in mm) of ``material``; record it for ``instance`` (one or several)."""
+        if patch.mm.size == 0:
+            return
+        y0, x0 = patch.y0, patch.x0
+        h, w = patch.mm.shape
+        ys, xs = max(y0, 0), max(x0, 0)
+        ye, xe = min(y0 + h, self.height), min(x0 + w, self.width)
+        if ye <= ys or xe <= xs:
+            return
+        mm = patch.mm[ys - y0 : ye - y0, xs - x0 : xe - x0]
+        mu_low, mu_high = linear_attenuation_per_mm(material, self.spectrum)
+        self.att_low[ys:ye, xs:xe] += mm * np.float32(mu_low)
+        att_high = mm * np.float32(mu_high)
+        self.att_high[ys:ye, xs:xe] += att_high
+        if isinstance(instance, Instance):
+            instance.parts.append(Patch(ys, xs, att_high))
+        elif instance is not None:
+            for inst in instance:
+                inst.parts.append(Patch(ys, xs, att_high))
+
+    def new_instance(self, label: str) -> Instance:
+        """Start a labelled threat; add its parts with ``add(..., instance=...)``."""
+        inst = Instance(label)
+        self.instances.append(inst)
+        return inst
+
+    def instance_attenuation(self, inst: Instance) -> tuple[int, int, np.ndarray]:
+        """(y0, x0, A_high) of the threat alone over the union of its parts' boxes."""
+        if not inst.parts:
+            return 0, 0, np.zeros((0, 0), np.float32)
+        y0 = min(p.y0 for p in inst.parts)
+        x0 = min(p.x0 for p in inst.parts)
+        y1 = max(p.y0 + p.mm.shape[0] for p in inst.parts)
+        x1 = max(p.x0 + p.mm.shape[1] for p in inst.parts)
+        acc = np.zeros((y1 - y0, x1 - x0), np.float32)
+        for p in inst.parts:
+            acc[p.y0 - y0 : p.y0 - y0 + p.mm.shape[0], p.x0 - x0 : p.x0 - x0 + p.mm.shape[1]] += p.mm
+        return y0, x0, acc
+
+
+def detect(
+    att_low: np.ndarray, att_high: np.ndarray, profile: ScannerProfile, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transmission images as the detector reports them: blur, quantum and read-out noise, line artefacts.
+
+    Returns:
+        (high, low) float32 transmission in [1/65535, 1].
+    """
+    out = []
+    height = att_high.shape[0]
+    # Detector rows are fixed along the belt (horizontal in the image): their gain errors make streaks.
+    row_gain = np.asarray(1.0 + profile.line_gain_sigma * rng.standard_normal(height), np.float32)
+    dead_rows: list[tuple[int, float]] = []
+    if rng.random() < profile.dead_line_rate:
+        dead_rows.append((int(rng.integers(height)), float(rng.uniform(0.3, 1.15))))
+    for att, photons in ((att_high, profile.photons_high), (att_low, profile.photons_low)):
+        t = np.exp(-att)
+        if profile.detector_blur_px > 0:
+            t = cv2.GaussianBlur(t, (0, 0), profile.detector_blur_px)
+        # Poisson noise in the Gaussian limit (quanta per pixel are in the thousands where it matters).
+        noise = rng.standard_normal(t.shape, dtype=np.float32)
+        t = (
+            t
+            + noise * np.sqrt(t / np.float32(photons))
+            + np.float32(profile.electronic_noise) * rng.standard_normal(t.shape, dtype=np.float32)
+        )
+        t *= row_gain[:, None]
+        for row, gain in dead_rows:
+            t[row] *= np.float32(gain)
+        out.append(np.clip(t, 1.0 / 65535.0, 1.0).astype(np.float32))
+    return out[0], out[1]

@@ -1,0 +1,645 @@
+"""Scene generation: parcels, luggage and vehicles with clutter and threats, rendered through a profile.
+
+``generate(kind, seed, profile)`` is deterministic for (kind, seed, profile) and needs neither torch nor
+xraydb.
+
+Mask rule: a pixel belongs to a threat where the threat alone removes at least 3 % of the high-energy beam
+(``projector.MASK_MIN_ATTENUATION``), whatever lies in front of or behind it. A threat hidden behind
+impenetrable steel therefore keeps its label; each instance carries ``visibility``, the share of its mask
+where the total high-energy transmission is still above the display's black level, so training can drop
+invisible ones. In the class map, specific classes win over ``concealment``, and where two specific threats
+overlap the one with more attenuation at that pixel wins.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vision.classes import SCENE_KINDS, category_id
+from vision.synth import objects as ob
+from vision.synth import shapes
+from vision.synth.objects import Ctx
+from vision.synth.profiles import PROFILES, TRAIN_PROFILES, ScannerProfile, get_profile
+from vision.synth.projector import MASK_MIN_ATTENUATION, Canvas, detect
+from vision.synth.render import false_colour
+
+
+@dataclass
+class ScanInstance:
+    """One labelled threat in a scan: class, box [x, y, w, h] in pixels, full-size binary mask."""
+
+    label: str
+    category_id: int
+    bbox: list[int]
+    mask: np.ndarray
+    visibility: float
+
+
+@dataclass
+class Scan:
+    """A simulated scan: false colour, raw transmissions, class map and instances."""
+
+    rgb: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    mask: np.ndarray
+    instances: list[ScanInstance] = field(default_factory=list)
+    kind: str = "luggage"
+    profile: str = ""
+    seed: int = 0
+
+
+def _rng(seed: int, kind: str, profile: str) -> np.random.Generator:
+    return np.random.default_rng(
+        [seed & 0xFFFFFFFF, seed >> 32, SCENE_KINDS.index(kind), zlib.crc32(profile.encode())]
+    )
+
+
+def pick_profile(kind: str, seed: int) -> str:
+    """The training profile a scan of (kind, seed) uses when none is asked for."""
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, seed >> 32, SCENE_KINDS.index(kind), 7])
+    return TRAIN_PROFILES[int(rng.integers(len(TRAIN_PROFILES)))]
+
+
+def generate(
+    kind: str,
+    seed: int,
+    profile: str | None = None,
+    threat_probability: float = 0.5,
+    size: tuple[int, int] | None = None,
+) -> Scan:
+    """Simulate one scan.
+
+    Args:
+        kind: "parcel", "luggage" or "vehicle".
+        seed: any non-negative integer; the same (kind, seed, profile) gives the same scan.
+        profile: scanner profile name; None picks one of ``TRAIN_PROFILES`` from the seed.
+        threat_probability: chance that the scan holds at least one threat.
+        size: (width, height) in pixels to force, e.g. for benchmarks; None uses the profile's range.
+
+    Returns:
+        The ``Scan``.
+
+    Raises:
+        ValueError: unknown kind or profile, or a bad probability.
+    """
+    if kind not in SCENE_KINDS:
+        raise ValueError(f"unknown scene kind {kind!r}; known: {', '.join(SCENE_KINDS)}")
+    if not 0.0 <= threat_probability <= 1.0:
+        raise ValueError(f"threat_probability must be in [0, 1], got {threat_probability}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    name = profile if profile is not None else pick_profile(kind, seed)
+    prof = get_profile(name)
+    rng = _rng(seed, kind, name)
+    with_threat = bool(rng.random() < threat_probability)
+    builder = BUILDERS[kind]
+    width, height, fov_mm = _geometry(kind, prof, rng, size)
+    spectrum = prof.vehicle_spectrum if kind == "vehicle" else prof.spectrum
+    canvas = Canvas(height, width, fov_mm / width, spectrum)
+    builder(Ctx(canvas, rng), with_threat)
+    high, low = detect(canvas.att_low, canvas.att_high, prof, rng)
+    rgb = false_colour(high, low, prof)
+    if prof.jpeg_quality > 0:
+        rgb = _jpeg_round_trip(rgb, prof.jpeg_quality)
+    class_map, instances = _labels(canvas, high, prof)
+    return Scan(rgb, high, low, class_map, instances, kind, name, seed)
+
+
+def _geometry(
+    kind: str, prof: ScannerProfile, rng: np.random.Generator, size: tuple[int, int] | None
+) -> tuple[int, int, float]:
+    lo, hi = prof.vehicle_width_px if kind == "vehicle" else prof.width_px
+    width = int(rng.integers(lo, hi + 1))
+    aspect = {"parcel": (0.6, 0.85), "luggage": (0.6, 0.82), "vehicle": (0.38, 0.5)}[kind]
+    height = int(width * rng.uniform(*aspect))
+    fov = {"parcel": (650.0, 950.0), "luggage": (850.0, 1200.0), "vehicle": (5400.0, 6200.0)}[kind]
+    fov_mm = float(rng.uniform(*fov))
+    if size is not None:
+        width, height = size
+    return width, height, fov_mm
+
+
+def _jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:
+        return rgb
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+def _labels(canvas: Canvas, high: np.ndarray, prof: ScannerProfile) -> tuple[np.ndarray, list[ScanInstance]]:
+    h, w = canvas.height, canvas.width
+    class_map = np.zeros((h, w), np.uint8)
+    best = np.zeros((h, w), np.float32)
+    visible = -np.log(high) < np.float32(prof.black_level * 0.95)
+    instances: list[ScanInstance] = []
+    ordered = sorted(canvas.instances, key=lambda i: i.label != "concealment")
+    for inst in ordered:
+        y0, x0, acc = canvas.instance_attenuation(inst)
+        if acc.size == 0:
+            continue
+        ys, xs = max(y0, 0), max(x0, 0)
+        ye, xe = min(y0 + acc.shape[0], h), min(x0 + acc.shape[1], w)
+        if ye <= ys or xe <= xs:
+            continue
+        own = acc[ys - y0 : ye - y0, xs - x0 : xe - x0]
+        hit = own >= np.float32(MASK_MIN_ATTENUATION)
+        if hit.sum() < 4:
+            continue
+        full = np.zeros((h, w), np.uint8)
+        full[ys:ye, xs:xe] = hit
+        rows, cols = np.nonzero(hit)
+        bbox = [
+            int(xs + cols.min()),
+            int(ys + rows.min()),
+            int(cols.max() - cols.min() + 1),
+            int(rows.max() - rows.min() + 1),
+        ]
+        cid = category_id(inst.label)
+        region_best = best[ys:ye, xs:xe]
+        if inst.label == "concealment":
+            win = hit
+        else:
+            win = hit & (own > region_best)
+            region_best[win] = own[win]
+        class_map[ys:ye, xs:xe][win] = cid
+        vis = float(visible[ys:ye, xs:xe][hit].mean())
+        instances.append(ScanInstance(inst.label, cid, bbox, full, vis))
+    return class_map, instances
+
+
+# ------------------------------------------------------------------ scene builders
+
+
+def _weighted(ctx: Ctx, weights: dict[str, float]) -> str:
+    names = list(weights)
+    p = np.array([weights[n] for n in names], float)
+    return names[int(ctx.rng.choice(len(names), p=p / p.sum()))]
+
+
+def _threat_count(ctx: Ctx) -> int:
+    return int(ctx.rng.choice([1, 2, 3], p=[0.7, 0.23, 0.07]))
+
+
+LUGGAGE_THREATS = {
+    "blade": 0.3,
+    "firearm": 0.24,
+    "firearm_part": 0.1,
+    "ammunition": 0.08,
+    "narcotics": 0.08,
+    "cash": 0.05,
+    "cigarettes": 0.04,
+    "wildlife": 0.05,
+    "gemstones": 0.06,
+}
+PARCEL_THREATS = {
+    "narcotics": 0.24,
+    "cash": 0.1,
+    "cigarettes": 0.12,
+    "firearm_part": 0.12,
+    "firearm": 0.08,
+    "ammunition": 0.08,
+    "blade": 0.1,
+    "wildlife": 0.08,
+    "gemstones": 0.08,
+}
+LUGGAGE_ITEMS = {
+    "laptop": 0.5,
+    "power_bank": 0.6,
+    "bottle": 0.8,
+    "toiletries": 0.8,
+    "shoe": 0.9,
+    "book": 0.6,
+    "hair_dryer": 0.3,
+    "pliers": 0.25,
+    "screwdriver": 0.2,
+    "keys_and_coins": 0.6,
+    "food_tin": 0.3,
+    "soap_or_chocolate": 0.5,
+    "umbrella": 0.35,
+    "belt": 0.5,
+    "charger": 0.8,
+    "electronics_small": 0.6,
+    "cable": 1.0,
+}
+
+
+def _inside(ctx: Ctx, box: tuple[float, float, float, float], margin: float = 0.1) -> tuple[float, float]:
+    cx, cy, hw, hh = box
+    return (cx + ctx.u(-1 + margin, 1 - margin) * hw, cy + ctx.u(-1 + margin, 1 - margin) * hh)
+
+
+def _fill(
+    ctx: Ctx, box: tuple[float, float, float, float], items: dict[str, float], count: int, angle: float
+) -> None:
+    for _ in range(count):
+        name = _weighted(ctx, items)
+        x, y = _inside(ctx, box, 0.15)
+        a = angle + (ctx.u(-0.4, 0.4) if ctx.chance(0.6) else ctx.u(0, math.pi))
+        ob.BENIGN[name](ctx, x, y, a)
+
+
+def _threats(
+    ctx: Ctx, box: tuple[float, float, float, float], weights: dict[str, float], angle: float
+) -> None:
+    for _ in range(_threat_count(ctx)):
+        name = _weighted(ctx, weights)
+        x, y = _inside(ctx, box, 0.25)
+        a = angle + ctx.u(-math.pi, math.pi)
+        ob.THREATS[name](ctx, x, y, a)
+
+
+def _suitcase(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> None:
+    """Hard or soft case: shell, trolley rails and handle, wheels, corner feet, perimeter zip."""
+    c = ctx.canvas
+    hard = ctx.chance(0.5)
+    depth = ctx.u(200, 300)
+    ctx.add(
+        shapes.box_shell(cx, cy, hw, hh, depth, 3.0 if hard else 2.0, c.pixel_mm, angle),
+        "polycarbonate" if hard else "textile",
+    )
+    side = 1 if ctx.chance(0.5) else -1
+    rail_r = ctx.px(ctx.u(7, 12))
+    for off in (-0.18, 0.18):
+        x, y = ob.at(ctx, cx, cy, angle, off * hw * 2 * c.pixel_mm, 0)
+        ctx.add(
+            shapes.tube(x + 0.0, y, hh * 0.92, rail_r, ctx.px(1.2), c.pixel_mm, angle + math.pi / 2),
+            "aluminium",
+        )
+    hx, hy = ob.at(ctx, cx, cy, angle, 0, side * (hh * c.pixel_mm - 20))
+    ctx.add(shapes.tube(hx, hy, hw * 0.4, ctx.px(10), ctx.px(1.5), c.pixel_mm, angle), "aluminium")
+    ctx.add(shapes.rounded_box(hx, hy, hw * 0.42, ctx.px(14), 30, angle, ctx.px(6)), "abs_plastic")
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            x, y = ob.at(ctx, cx, cy, angle, sx * (hw * c.pixel_mm - 30), sy * (hh * c.pixel_mm - 30))
+            if sy == -side and ctx.chance(0.9):
+                ctx.add(shapes.disc(x, y, ctx.px(25), 40), "rubber")
+                ctx.add(shapes.disc(x, y, ctx.px(5), 45), "steel")
+                ctx.add(shapes.rounded_box(x, y, ctx.px(30), ctx.px(30), 25, angle, ctx.px(6)), "abs_plastic")
+            else:
+                ctx.add(shapes.rounded_box(x, y, ctx.px(20), ctx.px(20), 20, angle, ctx.px(6)), "abs_plastic")
+    inset = ctx.px(8)
+    rect = np.array(
+        [
+            [-hw + inset, -hh + inset],
+            [hw - inset, -hh + inset],
+            [hw - inset, hh - inset],
+            [-hw + inset, hh - inset],
+            [-hw + inset, -hh + inset],
+        ]
+    )
+    ca, sa = math.cos(angle), math.sin(angle)
+    path = rect @ np.array([[ca, sa], [-sa, ca]]) + np.array([cx, cy])
+    ctx.add(
+        shapes.dashed(path, max(ctx.px(2.5), 1.0), max(ctx.px(1.5), 1.0), max(ctx.px(5), 1.0), 3.0),
+        "brass" if ctx.chance(0.4) else "aluminium",
+    )
+    if not hard:
+        ctx.add(shapes.polyline(path, ctx.px(2.5), c.pixel_mm), "steel")
+
+
+def _soft_bag(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> None:
+    """Backpack or duffel: textile shell, straps, buckles, zips."""
+    c = ctx.canvas
+    outer = shapes.rounded_box_ellipse(cx, cy, hw, hh, ctx.u(150, 250), angle, min(hw, hh) * 0.3)
+    inner = shapes.rounded_box_ellipse(
+        cx, cy, hw - ctx.px(3), hh - ctx.px(3), ctx.u(140, 240), angle, min(hw, hh) * 0.3
+    )
+    shapes._paste_sub(outer, inner)
+    ctx.add(outer, "textile")
+    for _ in range(int(ctx.rng.integers(2, 5))):
+        x, y = _inside(ctx, (cx, cy, hw, hh), 0.2)
+        a = angle + ctx.u(-0.3, 0.3) + (math.pi / 2 if ctx.chance(0.5) else 0)
+        ob.zip_row(ctx, x, y, a, ctx.u(150, 450))
+    for _ in range(int(ctx.rng.integers(1, 4))):
+        x, y = _inside(ctx, (cx, cy, hw, hh), 0.0)
+        pts = ob.smooth_curve(ctx, (x, y), ctx.px(ctx.u(300, 700)), 1.5)
+        ctx.add(shapes.polyline(pts, ctx.px(18), c.pixel_mm).scaled(3 / 36), "polyethylene")
+        ctx.add(
+            shapes.rounded_box(float(pts[0][0]), float(pts[0][1]), ctx.px(22), ctx.px(15), 8, angle, 2),
+            "abs_plastic" if ctx.chance(0.7) else "zinc",
+        )
+
+
+def build_luggage(ctx: Ctx, with_threat: bool) -> None:
+    """A suitcase or bag on the belt with clothes, clutter and maybe threats."""
+    c = ctx.canvas
+    cx, cy = c.width * ctx.u(0.42, 0.58), c.height * ctx.u(0.42, 0.58)
+    hw, hh = c.width * ctx.u(0.28, 0.44), c.height * ctx.u(0.3, 0.44)
+    angle = ctx.u(-0.12, 0.12) if ctx.chance(0.8) else ctx.u(-0.5, 0.5)
+    (_suitcase if ctx.chance(0.6) else _soft_bag)(ctx, cx, cy, hw, hh, angle)
+    box = (cx, cy, hw * 0.92, hh * 0.92)
+    for _ in range(int(ctx.rng.integers(3, 9))):
+        x, y = _inside(ctx, box, 0.3)
+        ob.clothes(
+            ctx,
+            x,
+            y,
+            ctx.u(0.35, 0.9) * hw * 2 * c.pixel_mm,
+            ctx.u(0.3, 0.8) * hh * 2 * c.pixel_mm,
+            angle + ctx.u(-0.3, 0.3),
+        )
+    _fill(ctx, box, LUGGAGE_ITEMS, int(ctx.rng.integers(5, 16)), angle)
+    if with_threat:
+        _threats(ctx, box, LUGGAGE_THREATS, angle)
+
+
+PARCEL_ITEMS = {
+    "book": 1.0,
+    "bottle": 0.5,
+    "electronics_small": 0.8,
+    "shoe": 0.5,
+    "food_tin": 0.5,
+    "soap_or_chocolate": 0.6,
+    "power_bank": 0.5,
+    "charger": 0.5,
+    "pliers": 0.3,
+    "keys_and_coins": 0.2,
+    "toiletries": 0.3,
+    "cable": 0.6,
+}
+
+
+def build_parcel(ctx: Ctx, with_threat: bool) -> None:
+    """One to three cartons or padded envelopes with packing and contents."""
+    c = ctx.canvas
+    n = int(ctx.rng.choice([1, 2, 3], p=[0.55, 0.3, 0.15]))
+    boxes = []
+    for k in range(n):
+        hw = c.width * ctx.u(0.15, 0.4) / math.sqrt(n)
+        hh = c.height * ctx.u(0.15, 0.4) / math.sqrt(n)
+        cx = c.width * ((k + 0.5) / n + ctx.u(-0.05, 0.05))
+        cy = c.height * ctx.u(0.4, 0.6)
+        angle = ctx.u(-0.2, 0.2)
+        if ctx.chance(0.7):
+            ctx.add(
+                shapes.box_shell(cx, cy, hw, hh, ctx.u(80, 300), ctx.u(3, 7), c.pixel_mm, angle), "cardboard"
+            )
+            if ctx.chance(0.5):
+                crumple = shapes.rounded_box(cx, cy, hw * 0.9, hh * 0.9, ctx.u(20, 80), angle, hw * 0.2)
+                ctx.add(shapes.textured(crumple, ctx.rng, ctx.px(25), 0.8), "paper")
+        else:
+            env = shapes.rounded_box(cx, cy, hw, hh, ctx.u(6, 15), angle, ctx.px(15))
+            ctx.add(shapes.textured(env, ctx.rng, ctx.px(6), 0.5), "polyethylene")
+            ctx.add(shapes.rounded_box(cx, cy, hw, hh, 0.4, angle, 1), "paper")
+        boxes.append((cx, cy, hw * 0.85, hh * 0.85))
+        box = boxes[-1]
+        if ctx.chance(0.5):
+            x, y = _inside(ctx, box, 0.3)
+            ob.clothes(ctx, x, y, hw * c.pixel_mm, hh * c.pixel_mm, angle)
+        _fill(ctx, box, PARCEL_ITEMS, int(ctx.rng.integers(1, 6)), angle)
+    if with_threat:
+        _threats(ctx, boxes[int(ctx.rng.integers(len(boxes)))], PARCEL_THREATS, 0.0)
+
+
+# ------------------------------------------------------------------ vehicles
+
+
+def _plate_edge(ctx: Ctx, pts_px: np.ndarray, path_mm: float, material: str = "steel") -> None:
+    """A sheet seen edge-on (roof, floor, sills): a thin line with a long path through metal."""
+    line = shapes.polyline(pts_px, max(ctx.px(2.0), 0.8), ctx.pixel_mm)
+    peak = float(line.mm.max()) if line.mm.size else 1.0
+    ctx.add(line.scaled(path_mm / max(peak, 1e-6) * 0.5), material)
+
+
+def _wheel(ctx: Ctx, x: float, y: float, radius_mm: float, pairs: int) -> None:
+    """Wheel(s) seen from the side: tyre ring, rim, brake disc, hub; ``pairs`` overlapping wheels."""
+    outer = shapes.disc(x, y, ctx.px(radius_mm), 200 * pairs, edge_px=ctx.px(60))
+    inner = shapes.disc(x, y, ctx.px(radius_mm * 0.66), 200 * pairs, edge_px=ctx.px(10))
+    shapes._paste_sub(outer, inner)
+    ctx.add(outer, "rubber")
+    ctx.add(shapes.disc(x, y, ctx.px(radius_mm * 0.66), 12 * pairs), "aluminium")
+    ctx.add(shapes.disc(x, y, ctx.px(radius_mm * 0.45), 25 * pairs), "cast_iron")
+    ctx.add(shapes.disc(x, y, ctx.px(80), 100 * pairs), "steel")
+
+
+def _car_side(ctx: Ctx) -> dict[str, tuple[float, float, float, float]]:
+    """Side projection of a car; returns the places where concealments can go (cx, cy, hw, hh in px)."""
+    c = ctx.canvas
+    length, height = ctx.u(4000, 4900), ctx.u(1400, 1800)
+    width = ctx.u(1650, 1900)
+    x0 = (c.width - ctx.px(length)) / 2
+    ground = c.height * 0.88
+
+    def p(xf: float, yf: float) -> tuple[float, float]:
+        return x0 + ctx.px(length * xf), ground - ctx.px(height * yf)
+
+    sill, belt_line, roof = 0.22, 0.55, 1.0
+    body = np.array(
+        [
+            p(0.0, 0.25),
+            p(0.02, 0.52),
+            p(0.28, 0.6),
+            p(0.36, roof * 0.96),
+            p(0.44, roof),
+            p(0.78, roof),
+            p(0.9, 0.62),
+            p(1.0, 0.58),
+            p(1.0, 0.25),
+            p(0.98, 0.18),
+            p(0.02, 0.18),
+        ]
+    )
+    ctx.add(shapes.polygon(body, 2 * 0.9, edge_px=2), "steel")
+    glass = np.array([p(0.3, 0.6), p(0.37, 0.93), p(0.77, 0.95), p(0.86, 0.62)])
+    ctx.add(shapes.polygon(glass, 10, edge_px=2), "glass")
+    _plate_edge(ctx, np.array([p(0.36, roof * 0.96), p(0.44, roof), p(0.78, roof)], np.float32), width)
+    _plate_edge(ctx, np.array([p(0.12, sill), p(0.9, sill)], np.float32), width)
+    for xf in (0.36, 0.55, 0.8):
+        ctx.add(
+            shapes.polyline(
+                np.array([p(xf, belt_line), p(xf + 0.02, 0.96)], np.float32), ctx.px(40), c.pixel_mm
+            ).scaled(0.1),
+            "steel",
+        )
+    # Engine bay: block, head, gearbox, battery, radiator.
+    ex, ey = p(0.12, 0.38)
+    ctx.add(shapes.rounded_box(ex, ey, ctx.px(300), ctx.px(220), 550, 0, ctx.px(30)), "cast_iron")
+    ctx.add(shapes.rounded_box(*p(0.2, 0.33), ctx.px(200), ctx.px(160), 350, 0, ctx.px(30)), "aluminium")
+    ctx.add(shapes.rounded_box(*p(0.05, 0.45), ctx.px(40), ctx.px(220), 600, 0, ctx.px(8)), "aluminium")
+    ctx.add(shapes.rounded_box(*p(0.2, 0.5), ctx.px(120), ctx.px(90), 170, 0, ctx.px(10)), "lead")
+    # Seats with frames and springs, dashboard, steering column.
+    for xf in (0.42, 0.65):
+        ctx.add(
+            shapes.textured(
+                shapes.rounded_box(*p(xf, 0.32), ctx.px(280), ctx.px(90), width * 0.8, 0.0, ctx.px(40)),
+                ctx.rng,
+                ctx.px(80),
+                0.2,
+            ),
+            "textile",
+        )
+        ctx.add(
+            shapes.textured(
+                shapes.rounded_box(
+                    *p(xf - 0.06, 0.55), ctx.px(80), ctx.px(280), width * 0.8, -0.25, ctx.px(40)
+                ),
+                ctx.rng,
+                ctx.px(80),
+                0.2,
+            ),
+            "textile",
+        )
+        ctx.add(
+            shapes.polyline(
+                np.array([p(xf - 0.07, 0.27), p(xf + 0.07, 0.27), p(xf + 0.06, 0.23)], np.float32),
+                ctx.px(12),
+                c.pixel_mm,
+            ).scaled(4),
+            "steel",
+        )
+    ctx.add(
+        shapes.rounded_box(*p(0.3, 0.5), ctx.px(150), ctx.px(100), width * 0.9, 0, ctx.px(40)), "abs_plastic"
+    )
+    ctx.add(shapes.tube(*p(0.33, 0.55), ctx.px(250), ctx.px(15), ctx.px(3), c.pixel_mm, -0.6), "steel")
+    # Fuel tank under the rear seat, spare tyre in the boot floor, exhaust along the bottom.
+    ctx.add(shapes.box_shell(*p(0.66, 0.2), ctx.px(350), ctx.px(110), 700, 1.2, c.pixel_mm), "steel")
+    ctx.add(shapes.rounded_box(*p(0.66, 0.19), ctx.px(340), ctx.px(70), 650, 0, ctx.px(20)), "fuel")
+    ctx.add(shapes.rounded_box(*p(0.88, 0.27), ctx.px(320), ctx.px(90), 450, 0, ctx.px(60)), "rubber")
+    ctx.add(shapes.tube(*p(0.55, 0.15), ctx.px(length * 0.4), ctx.px(25), ctx.px(1.5), c.pixel_mm), "steel")
+    ctx.add(shapes.rounded_box(*p(0.85, 0.15), ctx.px(200), ctx.px(60), 250, 0, ctx.px(30)), "steel")
+    # Doors: intrusion beams, window motors, speaker magnets.
+    for xf in (0.45, 0.68):
+        ctx.add(shapes.tube(*p(xf, 0.38), ctx.px(420), ctx.px(18), ctx.px(2), c.pixel_mm, 0.1), "steel")
+        ctx.add(shapes.disc(*p(xf - 0.05, 0.3), ctx.px(60), 50), "steel")
+    for xf in (0.01, 0.99):
+        ctx.add(shapes.rounded_box(*p(xf, 0.3), ctx.px(40), ctx.px(100), width, 0, ctx.px(20)), "abs_plastic")
+        ctx.add(shapes.rounded_box(*p(xf, 0.3), ctx.px(15), ctx.px(50), 8 * width / 100, 0, 2), "steel")
+    for xf in (0.17, 0.8):
+        _wheel(ctx, *p(xf, 0.0 + 330 / height), 330, 2)
+
+    def spot(xf: float, yf: float, w_mm: float, h_mm: float) -> tuple[float, float, float, float]:
+        x, y = p(xf, yf)
+        return x, y, ctx.px(w_mm) / 2, ctx.px(h_mm) / 2
+
+    return {
+        "false_floor": spot(0.55, 0.2, 900, 70),
+        "door_panel": spot(0.46, 0.37, 500, 260),
+        "fuel_tank": spot(0.66, 0.2, 500, 120),
+        "spare_tyre": spot(0.88, 0.27, 380, 100),
+        "bumper": spot(0.99, 0.3, 60, 160),
+        "roof_lining": spot(0.6, 0.97, 1000, 40),
+        "seat": spot(0.65, 0.33, 420, 120),
+    }
+
+
+def _car_top(ctx: Ctx) -> dict[str, tuple[float, float, float, float]]:
+    """Top projection of a car: roof and floor plates everywhere, engine, seats, wheels, tanks."""
+    c = ctx.canvas
+    length, width = ctx.u(4000, 4900), ctx.u(1650, 1900)
+    x0 = (c.width - ctx.px(length)) / 2
+    cy = c.height / 2
+
+    def p(xf: float, yf: float) -> tuple[float, float]:
+        return x0 + ctx.px(length * xf), cy + ctx.px(width * yf)
+
+    outline = np.array(
+        [
+            p(0.0, -0.42),
+            p(0.04, -0.5),
+            p(0.96, -0.5),
+            p(1.0, -0.42),
+            p(1.0, 0.42),
+            p(0.96, 0.5),
+            p(0.04, 0.5),
+            p(0.0, 0.42),
+        ]
+    )
+    ctx.add(shapes.polygon(outline, 1.8, edge_px=ctx.px(100)), "steel")
+    ctx.add(shapes.polyline(outline, ctx.px(20), c.pixel_mm).scaled(2.0), "steel")
+    for yf in (-0.25, 0.25):
+        ctx.add(shapes.rounded_box(*p(0.5, yf), ctx.px(length * 0.4), ctx.px(40), 60, 0, ctx.px(10)), "steel")
+    ctx.add(shapes.rounded_box(*p(0.13, 0.0), ctx.px(300), ctx.px(280), 450, 0, ctx.px(30)), "cast_iron")
+    ctx.add(shapes.rounded_box(*p(0.13, 0.3), ctx.px(100), ctx.px(90), 170, 0, ctx.px(10)), "lead")
+    ctx.add(shapes.rounded_box(*p(0.04, 0.0), ctx.px(40), ctx.px(600), 300, 0, ctx.px(8)), "aluminium")
+    for xf in (0.42, 0.65):
+        for yf in (-0.22, 0.22):
+            seat = shapes.rounded_box(*p(xf, yf), ctx.px(250), ctx.px(230), 300, 0, ctx.px(60))
+            ctx.add(shapes.textured(seat, ctx.rng, ctx.px(80), 0.2), "textile")
+            ctx.add(
+                shapes.polyline(
+                    np.array(
+                        [
+                            p(xf - 0.05, yf - 0.1),
+                            p(xf + 0.05, yf - 0.1),
+                            p(xf + 0.05, yf + 0.1),
+                            p(xf - 0.05, yf + 0.1),
+                        ],
+                        np.float32,
+                    ),
+                    ctx.px(8),
+                    c.pixel_mm,
+                ),
+                "steel",
+            )
+    for xf in (0.17, 0.8):
+        for yf in (-0.43, 0.43):
+            ctx.add(shapes.rounded_box(*p(xf, yf), ctx.px(320), ctx.px(100), 600, 0, ctx.px(60)), "rubber")
+            ctx.add(shapes.rounded_box(*p(xf, yf), ctx.px(200), ctx.px(40), 150, 0, ctx.px(20)), "cast_iron")
+    ctx.add(shapes.box_shell(*p(0.66, 0.0), ctx.px(250), ctx.px(350), 250, 1.2, c.pixel_mm), "steel")
+    ctx.add(shapes.rounded_box(*p(0.66, 0.0), ctx.px(240), ctx.px(340), 200, 0, ctx.px(20)), "fuel")
+    spare = shapes.disc(*p(0.9, 0.0), ctx.px(320), 180, edge_px=ctx.px(40))
+    shapes._paste_sub(spare, shapes.disc(*p(0.9, 0.0), ctx.px(210), 180, edge_px=ctx.px(5)))
+    ctx.add(spare, "rubber")
+    ctx.add(shapes.tube(*p(0.5, 0.35), ctx.px(length * 0.4), ctx.px(25), ctx.px(1.5), c.pixel_mm), "steel")
+    ctx.add(shapes.cylinder(*p(0.5, 0.0), ctx.px(length * 0.25), ctx.px(35), c.pixel_mm), "steel")
+
+    def spot(xf: float, yf: float, w_mm: float, h_mm: float) -> tuple[float, float, float, float]:
+        x, y = p(xf, yf)
+        return x, y, ctx.px(w_mm) / 2, ctx.px(h_mm) / 2
+
+    return {
+        "false_floor": spot(0.55, 0.0, 900, 600),
+        "door_panel": spot(0.5, -0.47, 700, 60),
+        "fuel_tank": spot(0.66, 0.0, 350, 500),
+        "spare_tyre": spot(0.9, 0.0, 280, 280),
+        "bumper": spot(0.99, 0.0, 60, 1000),
+        "roof_lining": spot(0.55, 0.0, 1200, 900),
+        "seat": spot(0.65, 0.22, 350, 350),
+    }
+
+
+def _conceal(ctx: Ctx, spot: tuple[float, float, float, float], where: str) -> None:
+    """Fill a void with contraband; the whole anomalous mass is a ``concealment`` instance."""
+    c = ctx.canvas
+    cx, cy, hw, hh = spot
+    conceal = c.new_instance("concealment")
+    content = _weighted(ctx, {"narcotics": 0.55, "cash": 0.2, "cigarettes": 0.25})
+    material = {"narcotics": "cocaine", "cash": "banknote", "cigarettes": "tobacco"}[content]
+    inst = c.new_instance(content)
+    cols = max(int(hw * 2 / ctx.px(200)), 1)
+    rows = max(int(hh * 2 / ctx.px(110)), 1)
+    depth = ctx.u(40, 120) * (3 if where in ("door_panel", "bumper") else 1)
+    for i in range(cols):
+        for j in range(rows):
+            x = cx - hw + (i + 0.5) * 2 * hw / cols
+            y = cy - hh + (j + 0.5) * 2 * hh / rows
+            brick = shapes.rounded_box(x, y, hw / cols * 0.92, hh / rows * 0.92, depth, 0, ctx.px(10))
+            ctx.add(shapes.textured(brick, ctx.rng, ctx.px(60), 0.1), material, [inst, conceal])
+    if where in ("false_floor", "bumper", "door_panel") and ctx.chance(0.6):
+        ctx.add(shapes.rounded_box(cx, cy, hw * 1.05, hh * 1.05, 3.0, 0, 2), "steel", conceal)
+
+
+def build_vehicle(ctx: Ctx, with_threat: bool) -> None:
+    """A car in side or top projection; with a threat, contraband hidden in one or two voids."""
+    spots = _car_side(ctx) if ctx.chance(0.6) else _car_top(ctx)
+    if with_threat:
+        names = list(spots)
+        for k in ctx.rng.choice(len(names), size=int(ctx.rng.choice([1, 2], p=[0.75, 0.25])), replace=False):
+            _conceal(ctx, spots[names[int(k)]], names[int(k)])
+
+
+BUILDERS: dict[str, Callable[[Ctx, bool], None]] = {
+    "parcel": build_parcel,
+    "luggage": build_luggage,
+    "vehicle": build_vehicle,
+}
+
+__all__ = ["PROFILES", "Scan", "ScanInstance", "generate", "pick_profile"]
