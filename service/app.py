@@ -16,6 +16,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from service.auth import bootstrap_admin
 from service.limits import Admission, BodyLimitMiddleware
@@ -144,5 +145,14 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"detail": "internal error; nothing was stored (see the server log)"}, status_code=500
         )
 
+    async def store_unavailable(_request: Request, error: Exception) -> JSONResponse:
+        logger.error("store unavailable", exc_info=error)
+        return JSONResponse(
+            {"detail": "the store is unavailable (locked, full or read-only); nothing was stored"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
     app.add_exception_handler(VisionError, vision_error)
+    app.add_exception_handler(OperationalError, store_unavailable)
     app.add_exception_handler(Exception, unexpected_error)

@@ -38,8 +38,10 @@ def check_secret_strength(value: str, what: str) -> None:
     if len(set(value)) < 10:
         raise ValueError(f"{what} is too repetitive to be a secret")
     lowered = value.lower()
-    if any(weak in lowered for weak in _WEAK_SECRETS):
-        raise ValueError(f"{what} contains a well-known default word; generate a random one")
+    # A template word padded out to length is still guessable; a random key that happens to contain one
+    # still has enough random characters left.
+    if any(weak in lowered and len(value) - len(weak) < MIN_SECRET_CHARS for weak in _WEAK_SECRETS):
+        raise ValueError(f"{what} is built around a well-known default word; generate a random one")
 
 
 class Settings(BaseSettings):

@@ -208,7 +208,13 @@ async def _run_pipeline(
             predict, predictor, decoded.rgb, limiter=state.inference_limiter
         )
     finally:
-        files = await files_written
+        try:
+            files = await files_written
+        except OSError as error:
+            # Disk full or read-only: nothing was committed, the client may retry elsewhere or later.
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"could not store the image: {error}"
+            ) from error
     predicted_at = time.perf_counter()
     item = ScanInput(
         station,

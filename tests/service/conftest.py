@@ -1,0 +1,110 @@
+"""Fixtures for the service tests: a throw-away store, a registry of tiny models, a client with keys."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import struct
+import zlib
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from service.app import create_app
+from service.auth import create_key
+from service.settings import Settings
+
+ADMIN_KEY = "Kq8ZrT2vWx5yN7mB4cD9fG1hJ3pL6sA0"
+MAX_PIXELS = 1_000_000
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The Authorization header for ``key``."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+def png_bytes(width: int = 160, height: int = 120, seed: int = 0) -> bytes:
+    """A small random RGB PNG."""
+    rng = np.random.default_rng(seed)
+    ok, data = cv2.imencode(".png", rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid grey PNG of zeros: a few KB that would decode to ``width * height`` bytes."""
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    compressor = zlib.compressobj(9)
+    row = bytes(width + 1)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def copy_model(source: pathlib.Path, target: pathlib.Path, version: str) -> pathlib.Path:
+    """A copy of a model folder under another version (card updated)."""
+    shutil.copytree(source, target)
+    card = json.loads((target / "model.json").read_text())
+    card["version"] = version
+    (target / "model.json").write_text(json.dumps(card))
+    return target
+
+
+@pytest.fixture
+def models_root(tmp_path: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib.Path:
+    """A registry: ``tiny-threat/0.0.1`` (served), ``tiny-threat/0.0.2`` and a broken ``tiny-threat/bad``."""
+    root = tmp_path / "models"
+    copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.1", "0.0.1")
+    copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.2", "0.0.2")
+    broken = copy_model(tiny_model_dir, root / "tiny-threat" / "bad", "bad")
+    (broken / "model.onnx").write_bytes(b"this is not an ONNX file")
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: pathlib.Path, models_root: pathlib.Path) -> Settings:
+    """Settings with a store in ``tmp_path``, the tiny model, a known admin key and a small pixel limit."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        model_dir=models_root / "tiny-threat" / "0.0.1",
+        models_root=models_root,
+        admin_key=SecretStr(ADMIN_KEY),
+        max_image_pixels=MAX_PIXELS,
+        max_request_bytes=4 * 1024 * 1024,
+        max_image_bytes=2 * 1024 * 1024,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A client of a running app (lifespan entered)."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def new_key(client: TestClient, *scopes: str) -> dict[str, str]:
+    """Create a key with ``scopes`` in the client's store; returns its Authorization header."""
+    store = client.app.state.triage.store  # type: ignore[attr-defined]
+    with store.session() as session:
+        _, key = create_key(session, list(scopes), "test")
+    return bearer(key)
+
+
+@pytest.fixture
+def admin() -> dict[str, str]:
+    """The admin key's header."""
+    return bearer(ADMIN_KEY)
+
+
+@pytest.fixture
+def scanner(client: TestClient) -> dict[str, str]:
+    """A key with the scan and feedback scopes."""
+    return new_key(client, "scan", "feedback")

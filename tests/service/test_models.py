@@ -1,0 +1,91 @@
+"""Model listing, promotion (hot swap) and a service started without a model."""
+
+from __future__ import annotations
+
+import pathlib
+
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+from tests.service.conftest import png_bytes
+
+
+def served_version(client: TestClient, headers: dict[str, str]) -> str:
+    files = {"file": ("scan.png", png_bytes(), "image/png")}
+    response = client.post("/v1/scans", files=files, headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["model"]["version"])
+
+
+def test_list_marks_serving_and_promoted(client: TestClient, admin: dict[str, str]) -> None:
+    models = client.get("/v1/models", headers=admin).json()
+    assert [(m["name"], m["version"]) for m in models] == [
+        ("tiny-threat", "0.0.1"),
+        ("tiny-threat", "0.0.2"),
+        ("tiny-threat", "bad"),
+    ]
+    assert [m["serving"] for m in models] == [True, False, False]
+    assert all(m["threshold"] == 0.5 and not m["promoted"] for m in models)
+    assert client.get("/v1/models").status_code == 401
+
+
+def test_promote_swaps_and_records(
+    client: TestClient, admin: dict[str, str], models_root: pathlib.Path
+) -> None:
+    assert served_version(client, admin) == "0.0.1"
+    promoted = client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin)
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json() == {
+        "serving": {"name": "tiny-threat", "version": "0.0.2"},
+        "previous": {"name": "tiny-threat", "version": "0.0.1"},
+    }
+    assert (models_root / "PROMOTED").read_text().strip() == "tiny-threat/0.0.2"
+    assert served_version(client, admin) == "0.0.2"
+    listing = {m["version"]: m for m in client.get("/v1/models", headers=admin).json()}
+    assert listing["0.0.2"]["serving"] and listing["0.0.2"]["promoted"] and not listing["0.0.1"]["serving"]
+    assert 'triage_model_serving{model="tiny-threat",version="0.0.2"} 1.0' in client.get("/metrics").text
+    assert client.get("/readyz").json()["model"]["version"] == "0.0.2"
+
+
+def test_failed_promotion_keeps_old_model(
+    client: TestClient, admin: dict[str, str], models_root: pathlib.Path
+) -> None:
+    failed = client.post("/v1/models/tiny-threat/bad/promote", headers=admin)
+    assert failed.status_code == 409
+    detail = failed.json()["detail"]
+    assert "failed to load" in detail and "still serving tiny-threat/0.0.1" in detail
+    assert not (models_root / "PROMOTED").exists()
+    assert served_version(client, admin) == "0.0.1"
+    assert client.post("/v1/models/tiny-threat/9.9.9/promote", headers=admin).status_code == 404
+    assert client.post("/v1/models/../0.0.1/promote", headers=admin).status_code == 404
+    assert client.post("/v1/models/tiny-threat/..%2F..%2Fetc/promote", headers=admin).status_code == 404
+    assert client.get("/readyz").status_code == 200
+
+
+def test_starts_without_a_model_and_says_why(
+    tmp_path: pathlib.Path, settings: Settings, models_root: pathlib.Path, admin: dict[str, str]
+) -> None:
+    empty = Settings(
+        **{**settings.model_dump(), "model_dir": tmp_path / "nowhere", "models_root": models_root}
+    )
+    with TestClient(create_app(empty)) as client:
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "nowhere" in ready.json()["detail"]
+        files = {"file": ("scan.png", png_bytes(), "image/png")}
+        refused = client.post("/v1/scans", files=files, headers=admin)
+        assert refused.status_code == 503 and "no model loaded" in refused.json()["detail"]
+        # Promotion gives the running service its model.
+        assert client.post("/v1/models/tiny-threat/0.0.1/promote", headers=admin).status_code == 200
+        assert client.get("/readyz").status_code == 200
+        assert served_version(client, admin) == "0.0.1"
+
+
+def test_default_model_is_the_promoted_one(
+    settings: Settings, models_root: pathlib.Path, admin: dict[str, str]
+) -> None:
+    (models_root / "PROMOTED").write_text("tiny-threat/0.0.2\n")
+    default = Settings(**{**settings.model_dump(), "model_dir": None})
+    with TestClient(create_app(default)) as client:
+        assert served_version(client, admin) == "0.0.2"
