@@ -173,8 +173,16 @@ class Predictor:
         """Score one ``H x W x 3`` uint8 RGB scan."""
         return self.predict_batch([rgb])[0]
 
-    def predict_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], detection_threshold: float | None = None
+    ) -> list[Prediction]:
         """Score several scans of any sizes in one onnxruntime call.
+
+        Args:
+            images: ``H x W x 3`` uint8 RGB scans.
+            detection_threshold: report regions whose peak reaches this; default the alarm threshold
+                (evaluation lowers it to rank regions for average precision). Regions are traced at
+                the same level either way, so boxes do not change with it.
 
         Raises:
             ValueError: if an image is not a uint8 grey, RGB or RGBA array.
@@ -185,20 +193,26 @@ class Predictor:
         batch = np.stack([array for array, _ in prepared])
         probs, threat_map, score = self._session.run(list(OUTPUT_NAMES), {self._input_name: batch})
         return [
-            self._prediction(probs[i], threat_map[i], float(score[i]), placement)
+            self._prediction(probs[i], threat_map[i], float(score[i]), placement, detection_threshold)
             for i, (_, placement) in enumerate(prepared)
         ]
 
     def _prediction(
-        self, probs: np.ndarray, threat_map: np.ndarray, score: float, placement: Letterbox
+        self,
+        probs: np.ndarray,
+        threat_map: np.ndarray,
+        score: float,
+        placement: Letterbox,
+        detection_threshold: float | None,
     ) -> Prediction:
         heatmap = np.clip(placement.map_to_image(threat_map), 0.0, 1.0)
-        detections = self._detections(probs, threat_map, placement)
+        floor = self.threshold if detection_threshold is None else detection_threshold
+        detections = self._detections(probs, threat_map, placement, floor)
         verdict: Literal["clear", "alarm"] = "alarm" if score >= self.threshold else "clear"
         return Prediction(verdict, score, self.threshold, detections, heatmap)
 
     def _detections(
-        self, probs: np.ndarray, threat_map: np.ndarray, placement: Letterbox
+        self, probs: np.ndarray, threat_map: np.ndarray, placement: Letterbox, floor: float
     ) -> tuple[Detection, ...]:
         level = min(self.threshold, REGION_LEVEL)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
@@ -209,7 +223,7 @@ class Predictor:
         for region in range(1, count):
             inside = labels == region
             peak = float(threat_map[inside].max())
-            if peak < self.threshold:
+            if peak < floor:
                 continue
             # The region's class: the threat channel with the most probability mass inside it.
             class_index = int(np.argmax(probs[1:, inside].sum(axis=1)))

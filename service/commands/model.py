@@ -1,9 +1,118 @@
-"""`triage` commands of this area (placeholder until the owning issue lands)."""
+"""`triage train`, `triage evaluate` and `triage export`: the model's life from data to a shipped folder.
+
+Training and export need the ``[train]`` extra (torch); they import it inside the command so the rest of
+the CLI starts without it. Evaluation runs the exported ONNX file through the runtime Predictor.
+"""
 
 from __future__ import annotations
 
+import json
+import pathlib
+from typing import Annotated, Any
+
 import typer
+
+from service.commands._errors import cli_errors, fail
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``train``, ``evaluate`` and ``export`` to ``app``."""
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("export")(export)
+
+
+def _folders(value: str) -> list[str]:
+    folders = [part.strip() for part in value.split(",") if part.strip()]
+    missing = [f for f in folders if not (pathlib.Path(f) / "annotations.json").is_file()]
+    if not folders or missing:
+        raise fail(f"not a dataset folder (no annotations.json): {', '.join(missing) or value!r}")
+    return folders
+
+
+def train(
+    data: Annotated[str, typer.Option(help="training dataset folder(s), comma-separated")],
+    out: Annotated[pathlib.Path, typer.Option(help="run folder: checkpoints and log (resumed if present)")],
+    epochs: Annotated[int, typer.Option(min=1, help="passes over the training data")] = 20,
+    seed: Annotated[int, typer.Option(help="seed of initialisation, shuffling and augmentation")] = 0,
+    val: Annotated[str | None, typer.Option(help="validation folder(s); default 10% of --data")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    lr: Annotated[float, typer.Option(help="peak learning rate (one-cycle)")] = 3e-3,
+    input_size: Annotated[int, typer.Option(help="letterbox side of the model input")] = 512,
+    crop_size: Annotated[int, typer.Option(help="side of training crops")] = 320,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads")] = 2,
+    workers: Annotated[int, typer.Option(min=0, help="data-loading processes")] = 1,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Train the threat segmentation network; prints the best checkpoint's path."""
+    from vision.train.train import TrainArgs, command_line, main
+
+    with cli_errors():
+        args = TrainArgs(
+            data=_folders(data),
+            val=_folders(val) if val else [],
+            out=str(out),
+            epochs=epochs,
+            seed=seed,
+            batch_size=batch_size,
+            lr=lr,
+            input_size=input_size,
+            crop_size=crop_size,
+            threads=threads,
+            workers=workers,
+            progress=not quiet,
+            command=command_line(),
+        )
+        print(main(args))
+
+
+def evaluate(
+    model: Annotated[pathlib.Path, typer.Option(help="model folder (model.onnx + model.json)")],
+    data: Annotated[str, typer.Option(help="dataset folder(s), comma-separated")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Score a model on a dataset at its calibrated threshold: AUROC, DR@FAR, per-class recall and AP."""
+    from vision.infer import Predictor
+    from vision.train.data import load_datasets
+    from vision.train.evaluate import evaluate_model, format_report
+
+    with cli_errors():
+        predictor = Predictor(model, threads=threads)
+        result = evaluate_model(predictor, load_datasets(_folders(data)), progress=not quiet)
+        print(json.dumps(result) if as_json else format_report(result))
+
+
+def export(
+    checkpoint: Annotated[pathlib.Path, typer.Option(help="training checkpoint (model_best.pt)")],
+    calibration: Annotated[str, typer.Option(help="calibration dataset folder(s), comma-separated")],
+    test: Annotated[list[str], typer.Option(help="held-out test dataset folder (repeatable)")],
+    name: Annotated[str, typer.Option(help="model name")] = "xray-threat",
+    version: Annotated[str, typer.Option(help="model version")] = "1.0.0",
+    out: Annotated[pathlib.Path, typer.Option(help="models root")] = pathlib.Path("models"),
+    far: Annotated[float, typer.Option(help="false-alarm rate the threshold is calibrated for")] = 0.05,
+    promote: Annotated[bool, typer.Option(help="also write OUT/PROMOTED")] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Export to OUT/NAME/VERSION, calibrate the threshold on the ONNX file, evaluate, write the card."""
+    from vision.train.pipeline import export_calibrate_evaluate
+
+    if not 0 < far < 1:
+        raise fail(f"--far must be between 0 and 1, got {far}")
+    with cli_errors():
+        if not checkpoint.is_file():
+            raise fail(f"no checkpoint at {checkpoint}")
+        card: dict[str, Any] = export_calibrate_evaluate(
+            checkpoint,
+            out / name / version,
+            name=name,
+            version=version,
+            calibration=_folders(calibration),
+            tests=[folder for value in test for folder in _folders(value)],
+            false_alarm_rate=far,
+            progress=not quiet,
+        )
+        if promote:
+            (out / "PROMOTED").write_text(f"{name}/{version}\n")
+        print(json.dumps({"model": str(out / name / version), **card["metrics"]["summary"]}, indent=2))

@@ -38,3 +38,75 @@ def rigged_model_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return export_model(
         DarkIsBladeNet(), folder, name="rigged", version="1", spec=PreprocessSpec(input_size=RIGGED_SIZE)
     )
+
+
+def write_shapes_dataset(
+    folder: pathlib.Path, count: int, seed: int, scanner: str = "test-scanner"
+) -> pathlib.Path:
+    """A tiny COCO dataset in the simulator's layout: light bags, half of them with a dark 'blade' bar."""
+    import json
+
+    import cv2
+    import numpy as np
+
+    from vision.classes import coco_categories
+
+    rng = np.random.default_rng(seed)
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    images: list[dict[str, object]] = []
+    annotations: list[dict[str, object]] = []
+    for index in range(count):
+        height, width = int(rng.integers(60, 100)), int(rng.integers(90, 140))
+        rgb = np.full((height, width, 3), 255, np.uint8)
+        rgb[10 : height - 10, 10 : width - 10] = (250, 200, 120)  # an orange, organic-looking bag
+        mask = np.zeros((height, width), np.uint8)
+        kind = ("parcel", "luggage")[index % 2]
+        if index % 2 == 0 or index % 3 == 0:
+            x, y = int(rng.integers(15, width - 45)), int(rng.integers(15, height - 25))
+            rgb[y : y + 8, x : x + 30] = (30, 40, 160)
+            mask[y : y + 8, x : x + 30] = category_id("blade")
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": index + 1,
+                    "category_id": category_id("blade"),
+                    "bbox": [x, y, 30, 8],
+                    "area": 240,
+                    "iscrowd": 0,
+                }
+            )
+        name = f"scan_{index:03d}"
+        cv2.imwrite(str(folder / "images" / f"{name}.png"), rgb[:, :, ::-1])
+        cv2.imwrite(str(folder / "masks" / f"{name}.png"), mask)
+        images.append(
+            {
+                "id": index + 1,
+                "file_name": f"images/{name}.png",
+                "width": width,
+                "height": height,
+                "kind": kind,
+                "scanner": scanner,
+                "seed": seed + index,
+                "mask_file": f"masks/{name}.png",
+            }
+        )
+    coco = {
+        "info": {"description": "test shapes", "seed": seed},
+        "images": images,
+        "annotations": annotations,
+        "categories": coco_categories(),
+    }
+    (folder / "annotations.json").write_text(json.dumps(coco))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shapes_datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
+    """Train, calibration and test folders of :func:`write_shapes_dataset` from different seeds."""
+    root = tmp_path_factory.mktemp("shapes")
+    return {
+        "train": write_shapes_dataset(root / "train", 24, seed=1),
+        "calibration": write_shapes_dataset(root / "calibration", 12, seed=100),
+        "test": write_shapes_dataset(root / "test", 12, seed=200),
+    }

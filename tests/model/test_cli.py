@@ -1,0 +1,145 @@
+"""`triage train`, `export`, `evaluate` and `scan` end to end on tiny shape datasets."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from vision.infer import Predictor
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained_run(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path_factory: pytest.TempPathFactory
+) -> pathlib.Path:
+    out = tmp_path_factory.mktemp("run")
+    args = [
+        "train",
+        "--data",
+        str(shapes_datasets["train"]),
+        "--val",
+        str(shapes_datasets["calibration"]),
+        "--out",
+        str(out),
+        "--batch-size",
+        "4",
+        "--input-size",
+        "64",
+        "--crop-size",
+        "48",
+        "--workers",
+        "0",
+        "--quiet",
+    ]
+    first = runner.invoke(app, [*args, "--epochs", "1"])
+    assert first.exit_code == 0, first.output
+    # The same folder again with more epochs resumes after the first instead of starting over.
+    second = runner.invoke(app, [*args, "--epochs", "2"])
+    assert second.exit_code == 0, second.output
+    assert "resuming" in second.stderr and "epoch 1" in second.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_train_writes_log_and_checkpoints_and_resumes(trained_run: pathlib.Path) -> None:
+    log = [json.loads(line) for line in (trained_run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [0, 1]
+    assert all(np.isfinite(r["loss"]) and r["val_auroc"] is not None for r in log)
+    assert (trained_run / "checkpoint.pt").is_file() and (trained_run / "model_best.pt").is_file()
+
+
+@pytest.mark.slow
+def test_export_calibrates_and_evaluates_into_a_card(
+    trained_run: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "--checkpoint",
+            str(trained_run / "model_best.pt"),
+            "--calibration",
+            str(shapes_datasets["calibration"]),
+            "--test",
+            str(shapes_datasets["test"]),
+            "--name",
+            "shapes",
+            "--version",
+            "0.1",
+            "--out",
+            str(tmp_path),
+            "--far",
+            "0.25",
+            "--promote",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "shapes" / "0.1"
+    predictor = Predictor(folder)
+    card = predictor.card
+    assert card["calibration"]["calibrated"] and card["calibration"]["false_alarm_rate"] == 0.25
+    assert card["export_check"]["max_abs_diff"] < card["export_check"]["tolerance"]
+    assert card["training"]["command"].startswith("triage train") or card["training"]["command"]
+    test = card["metrics"]["test_sets"]["test"]
+    assert set(test["kinds"]) == {"parcel", "luggage"}
+    assert "blade" in test["overall"]["classes"]
+    # The calibrated threshold lets at most 25% of the clean calibration scans alarm.
+    assert card["calibration"]["clean_images"] > 0
+    assert (tmp_path / "PROMOTED").read_text().strip() == "shapes/0.1"
+
+    evaluated = runner.invoke(
+        app, ["evaluate", "--model", str(folder), "--data", str(shapes_datasets["test"]), "--json", "--quiet"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["overall"]["images"] == 12
+
+
+def test_evaluate_refuses_a_folder_without_annotations(
+    tiny_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_model_dir), "--data", str(tmp_path)])
+    assert result.exit_code != 0 and "annotations.json" in result.output
+
+
+def test_scan_prints_one_json_line_per_image_and_reports_bad_files(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    clean = np.full((80, 120, 3), 255, np.uint8)
+    threat = clean.copy()
+    threat[20:40, 30:70] = 0
+    cv2.imwrite(str(folder / "a_clean.png"), clean)
+    cv2.imwrite(str(folder / "b_threat.jpg"), threat)
+    (folder / "c_broken.png").write_bytes(b"not a png at all")
+    result = runner.invoke(app, ["scan", str(folder), "--model", str(rigged_model_dir)])
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [pathlib.Path(r["path"]).name for r in lines] == ["a_clean.png", "b_threat.jpg"]
+    assert [r["verdict"] for r in lines] == ["clear", "alarm"]
+    assert lines[1]["detections"][0]["label"] == "blade"
+    assert set(lines[0]) == {"path", "verdict", "score", "threshold", "detections"}
+    assert "c_broken.png" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_scan_of_a_good_file_exits_zero(rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "one.png"
+    cv2.imwrite(str(path), np.full((50, 50, 3), 255, np.uint8))
+    result = runner.invoke(app, ["scan", str(path), "--model", str(rigged_model_dir), "--text"])
+    assert result.exit_code == 0 and "CLEAR" in result.stdout
+
+
+def test_scan_with_a_missing_model_is_one_line_error(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "one.png"
+    cv2.imwrite(str(path), np.full((50, 50, 3), 255, np.uint8))
+    result = runner.invoke(app, ["scan", str(path), "--model", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "does not exist" in result.stderr

@@ -1,0 +1,208 @@
+"""Evaluation of an exported model folder on a dataset, through the same Predictor the service runs.
+
+Reported per scene kind and overall: image AUROC, detection rate at 1% and 5% false alarms, false-alarm
+and detection rate at the model's own threshold, per-class recall and box AP@0.5, a confusion of true
+class against the label of the region that covered it, and the worst misses.
+
+Definitions (also written into the model card):
+- recall of a class: share of its instances covered by a region reported at the model's threshold
+  (IoU >= 0.3, or half the true box inside the region), whatever label the region carries;
+  ``label_recall`` also requires the label to match.
+- AP@0.5: VOC all-point AP of regions with a matching label, ranked by peak score, regions traced down
+  to a score of ``AP_FLOOR``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from vision.classes import THREAT_CLASSES
+from vision.infer import Prediction, Predictor
+from vision.train.data import Sample, read_rgb
+from vision.train.metrics import (
+    Box,
+    auroc,
+    average_precision,
+    covered,
+    detection_rate_at_far,
+    threshold_at_far,
+)
+
+FAR_TARGETS = (0.01, 0.05)
+AP_FLOOR = 0.1
+MISSED = "missed"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One evaluated scan: its sample, image score and regions (down to ``AP_FLOOR``)."""
+
+    sample: Sample
+    prediction: Prediction
+
+
+def score_samples(
+    predictor: Predictor, samples: Sequence[Sample], batch_size: int = 4, progress: bool = True
+) -> list[Scored]:
+    """Run the predictor over ``samples`` (regions reported down to ``AP_FLOOR``)."""
+    out: list[Scored] = []
+    bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress)
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start : start + batch_size]
+        predictions = predictor.predict_batch([read_rgb(s.image_path) for s in chunk], AP_FLOOR)
+        out.extend(Scored(s, p) for s, p in zip(chunk, predictions, strict=True))
+        bar.update(len(chunk))
+    bar.close()
+    return out
+
+
+def calibrate(scored: Sequence[Scored], false_alarm_rate: float) -> dict[str, Any]:
+    """Threshold allowing ``false_alarm_rate`` on the clean scans of a calibration set, with its record."""
+    clean = [s.prediction.score for s in scored if not s.sample.has_threat]
+    threshold = threshold_at_far(clean, false_alarm_rate)
+    threats = [s.prediction.score for s in scored if s.sample.has_threat]
+    return {
+        "threshold": threshold,
+        "false_alarm_rate": false_alarm_rate,
+        "clean_images": len(clean),
+        "threat_images": len(threats),
+        "detection_rate_on_calibration": float(np.mean([v >= threshold for v in threats]))
+        if threats
+        else None,
+    }
+
+
+def _group_metrics(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
+    scores = [s.prediction.score for s in scored]
+    labels = [s.sample.has_threat for s in scored]
+    clean = [v for v, y in zip(scores, labels, strict=True) if not y]
+    threats = [v for v, y in zip(scores, labels, strict=True) if y]
+    metrics: dict[str, Any] = {
+        "images": len(scored),
+        "threat_images": len(threats),
+        "auroc": _round(auroc(scores, labels)),
+        **{f"dr_at_far_{far:g}": _round(detection_rate_at_far(scores, labels, far)) for far in FAR_TARGETS},
+        "false_alarm_rate": _round(float(np.mean([v >= threshold for v in clean])) if clean else None),
+        "detection_rate": _round(float(np.mean([v >= threshold for v in threats])) if threats else None),
+    }
+    metrics["classes"] = _class_metrics(scored, threshold)
+    return metrics
+
+
+def _class_metrics(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label in THREAT_CLASSES:
+        truths: list[tuple[int, Box]] = []
+        detections: list[tuple[int, float, Box]] = []
+        hits = label_hits = 0
+        for index, item in enumerate(scored):
+            regions = [d for d in item.prediction.detections if d.score >= threshold]
+            for instance in item.sample.instances:
+                if instance.label != label:
+                    continue
+                truths.append((index, instance.box))
+                hits += any(covered(instance.box, d.box) for d in regions)
+                label_hits += any(covered(instance.box, d.box) and d.label == label for d in regions)
+            detections += [(index, d.score, d.box) for d in item.prediction.detections if d.label == label]
+        if truths:
+            out[label] = {
+                "instances": len(truths),
+                "recall": round(hits / len(truths), 4),
+                "label_recall": round(label_hits / len(truths), 4),
+                "ap50": _round(average_precision(detections, truths)),
+            }
+    return out
+
+
+def _confusion(scored: Sequence[Scored], threshold: float) -> dict[str, dict[str, int]]:
+    """True class → label of the highest region covering it at the threshold (or ``missed``)."""
+    table: dict[str, dict[str, int]] = {}
+    for item in scored:
+        regions = [d for d in item.prediction.detections if d.score >= threshold]
+        for instance in item.sample.instances:
+            found = [d for d in regions if covered(instance.box, d.box)]
+            label = max(found, key=lambda d: d.score).label if found else MISSED
+            row = table.setdefault(instance.label, {})
+            row[label] = row.get(label, 0) + 1
+    return table
+
+
+def _worst_misses(scored: Sequence[Scored], threshold: float, count: int = 10) -> list[dict[str, Any]]:
+    misses = sorted(
+        (s for s in scored if s.sample.has_threat and s.prediction.score < threshold),
+        key=lambda s: s.prediction.score,
+    )
+    return [
+        {
+            "image": s.sample.image_path.name,
+            "kind": s.sample.kind,
+            "scanner": s.sample.scanner,
+            "classes": sorted({i.label for i in s.sample.instances}),
+            "score": round(s.prediction.score, 4),
+        }
+        for s in misses[:count]
+    ]
+
+
+def report(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
+    """All metrics overall and per scene kind at ``threshold``."""
+    kinds = sorted({s.sample.kind for s in scored})
+    return {
+        "threshold": threshold,
+        "scanners": sorted({s.sample.scanner for s in scored}),
+        "overall": _group_metrics(scored, threshold),
+        "kinds": {k: _group_metrics([s for s in scored if s.sample.kind == k], threshold) for k in kinds},
+        "confusion": _confusion(scored, threshold),
+        "worst_misses": _worst_misses(scored, threshold),
+        "definitions": {
+            "recall": "instance covered (IoU>=0.3 or half its box inside) by a region at the threshold, "
+            "any label",
+            "label_recall": "as recall, and the region's label matches",
+            "ap50": f"VOC all-point AP, IoU>=0.5, label must match, regions down to score {AP_FLOOR}",
+            "dr_at_far_X": "share of threat scans alarming at the threshold that lets X of clean scans alarm",
+        },
+    }
+
+
+def evaluate_model(predictor: Predictor, samples: Sequence[Sample], progress: bool = True) -> dict[str, Any]:
+    """Score ``samples`` with ``predictor`` and report at the model's own threshold."""
+    return report(score_samples(predictor, samples, progress=progress), predictor.threshold)
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """A short plain-text table of a :func:`report` for the terminal."""
+    lines = [f"threshold {result['threshold']:.4f}  scanners {', '.join(result['scanners'])}"]
+    header = (
+        f"{'group':<10}{'images':>7}{'threat':>7}{'AUROC':>8}{'DR@1%':>8}{'DR@5%':>8}{'FAR@t':>8}{'DR@t':>8}"
+    )
+    lines.append(header)
+    groups = {"all": result["overall"], **result["kinds"]}
+    for name, m in groups.items():
+        lines.append(
+            f"{name:<10}{m['images']:>7}{m['threat_images']:>7}{_fmt(m['auroc']):>8}{_fmt(m['dr_at_far_0.01']):>8}"
+            f"{_fmt(m['dr_at_far_0.05']):>8}{_fmt(m['false_alarm_rate']):>8}{_fmt(m['detection_rate']):>8}"
+        )
+    lines.append(f"{'class':<14}{'n':>6}{'recall':>8}{'label':>8}{'AP50':>8}")
+    for label, c in result["overall"]["classes"].items():
+        lines.append(
+            f"{label:<14}{c['instances']:>6}{_fmt(c['recall']):>8}{_fmt(c['label_recall']):>8}{_fmt(c['ap50']):>8}"
+        )
+    if result["worst_misses"]:
+        worst = ", ".join(
+            f"{m['image']} ({'/'.join(m['classes'])}, {m['score']:.3f})" for m in result["worst_misses"][:5]
+        )
+        lines.append(f"worst misses: {worst}")
+    return "\n".join(lines)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

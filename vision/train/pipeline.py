@@ -1,0 +1,124 @@
+"""From a training checkpoint to a shipped model folder: export, parity check, calibrate, evaluate, card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vision.infer import Predictor
+from vision.preprocess import PreprocessSpec, preprocess
+from vision.synth.profiles import HELD_OUT_PROFILE
+from vision.train.data import dataset_spec, load_datasets, read_rgb
+from vision.train.evaluate import calibrate, report, score_samples
+from vision.train.export import (
+    PARITY_TOLERANCE,
+    export_model,
+    parity_max_abs_diff,
+    set_threshold,
+    update_card,
+)
+from vision.train.train import load_checkpoint
+
+PARITY_IMAGES = 4
+
+
+def export_calibrate_evaluate(
+    checkpoint: str | Path,
+    folder: str | Path,
+    *,
+    name: str,
+    version: str,
+    calibration: Sequence[str],
+    tests: Sequence[str],
+    false_alarm_rate: float = 0.05,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Export ``checkpoint`` to ``folder`` and complete its card.
+
+    The threshold is calibrated on the clean scans of ``calibration`` with the exported ONNX file, then
+    every test set is evaluated at that threshold. The card records the training command, data and
+    seeds, parity with torch, the calibration and all metrics.
+
+    Returns:
+        The final card.
+
+    Raises:
+        ValueError: if the ONNX file disagrees with torch beyond ``PARITY_TOLERANCE``.
+    """
+    net, state = load_checkpoint(checkpoint)
+    spec = PreprocessSpec.from_dict(state["preprocessing"])
+    calibration_samples = load_datasets(calibration)
+    training = {
+        "command": state["args"].get("command", ""),
+        "epochs_trained": state["epoch"] + 1,
+        "seed": state["args"]["seed"],
+        "args": state["args"],
+        "train_data": state["data"],
+        "validation_data": state["validation"],
+        "history": state["history"],
+    }
+    export_model(net, folder, name=name, version=version, spec=spec, extra={"training": training})
+    inputs = np.stack(
+        [preprocess(read_rgb(s.image_path), spec)[0] for s in calibration_samples[:PARITY_IMAGES]]
+    )
+    difference = parity_max_abs_diff(net, folder, inputs)
+    if difference > PARITY_TOLERANCE:
+        raise ValueError(f"ONNX differs from torch by {difference:.2e} > {PARITY_TOLERANCE:.0e}")
+    scored = score_samples(Predictor(folder), calibration_samples, progress=progress)
+    record = calibrate(scored, false_alarm_rate)
+    threshold = record.pop("threshold")
+    set_threshold(folder, threshold, {**record, "data": dataset_spec(calibration)})
+    predictor = Predictor(folder)
+    results = {
+        Path(test).name: report(score_samples(predictor, load_datasets([test]), progress=progress), threshold)
+        for test in tests
+    }
+    return update_card(
+        folder,
+        export_check={"max_abs_diff": difference, "tolerance": PARITY_TOLERANCE, "images": len(inputs)},
+        test_data=dataset_spec(tests),
+        metrics={"summary": summarise(results), "test_sets": results},
+    )
+
+
+def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Headline numbers per test set and kind, the weakest class, and the drop on the held-out scanner."""
+    summary: dict[str, Any] = {}
+    for name, result in results.items():
+        groups = {"all": result["overall"], **result["kinds"]}
+        classes = result["overall"]["classes"]
+        weakest = min(classes.items(), key=lambda item: item[1]["recall"], default=None)
+        summary[name] = {
+            "scanners": result["scanners"],
+            **{
+                kind: {
+                    k: m[k]
+                    for k in (
+                        "auroc",
+                        "dr_at_far_0.01",
+                        "dr_at_far_0.05",
+                        "false_alarm_rate",
+                        "detection_rate",
+                    )
+                }
+                for kind, m in groups.items()
+            },
+            "weakest_class": {"label": weakest[0], **weakest[1]} if weakest else None,
+        }
+    held_out = [n for n, r in results.items() if r["scanners"] == [HELD_OUT_PROFILE]]
+    seen = [n for n, r in results.items() if HELD_OUT_PROFILE not in r["scanners"]]
+    if held_out and seen:
+        a, b = results[seen[0]]["overall"], results[held_out[0]]["overall"]
+        summary["held_out_scanner_drop"] = {
+            "scanner": HELD_OUT_PROFILE,
+            "auroc": _difference(a["auroc"], b["auroc"]),
+            "dr_at_far_0.05": _difference(a["dr_at_far_0.05"], b["dr_at_far_0.05"]),
+        }
+    return summary
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 4)

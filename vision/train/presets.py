@@ -1,0 +1,129 @@
+"""Training augmentation: the look of real scanner exports that the simulator alone does not cover.
+
+Every scanner brand exports a different palette saturation, gain, sharpness and resolution, and the copies
+operators send are often resized and JPEG-compressed. The preset jitters exactly those, plus the
+orientation of the bag on the belt, then crops a square for speed (the network is fully convolutional,
+so it runs on the whole letterboxed scan at inference). Inputs are normalised by
+:func:`vision.preprocess.normalize`, the same function inference uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
+
+
+@dataclass(frozen=True)
+class TrainPreset:
+    """Random geometry and photometry, then a square crop.
+
+    Attributes:
+        spec: the model's preprocessing (input size, pad value, normalisation).
+        crop_size: side of the training crop in model-input pixels.
+        scale_range: zoom relative to the inference letterbox (scanner resolution differs).
+        threat_crop_p: chance of centring the crop on a threat pixel when the scan holds one.
+    """
+
+    spec: PreprocessSpec
+    crop_size: int = 320
+    scale_range: tuple[float, float] = (0.7, 1.35)
+    threat_crop_p: float = 0.5
+
+    def __call__(
+        self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Augment one scan and its class map.
+
+        Returns:
+            ``3 x crop x crop`` float32 input and ``crop x crop`` uint8 class map.
+        """
+        rgb, mask = orient(rgb, mask, rng)
+        rgb, mask = rescale(rgb, mask, self.spec.input_size * _log_uniform(rng, *self.scale_range))
+        rgb, mask = self.crop(rgb, mask, rng)
+        return normalize(photometric(rgb, rng), self.spec), mask
+
+    def crop(
+        self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A ``crop_size`` square, padded with the empty-belt white where the scan is smaller."""
+        size = self.crop_size
+        height, width = mask.shape
+        pad_h, pad_w = max(0, size - height), max(0, size - width)
+        if pad_h or pad_w:
+            top, left = int(rng.integers(0, pad_h + 1)), int(rng.integers(0, pad_w + 1))
+            borders = (top, pad_h - top, left, pad_w - left)
+            rgb = cv2.copyMakeBorder(rgb, *borders, cv2.BORDER_CONSTANT, value=(self.spec.pad_value,) * 3)
+            mask = cv2.copyMakeBorder(mask, *borders, cv2.BORDER_CONSTANT, value=0)
+            height, width = mask.shape
+        ys, xs = np.nonzero(mask)
+        if len(ys) and rng.random() < self.threat_crop_p:
+            pick = int(rng.integers(len(ys)))
+            y = int(np.clip(ys[pick] - rng.integers(size // 8, size - size // 8), 0, height - size))
+            x = int(np.clip(xs[pick] - rng.integers(size // 8, size - size // 8), 0, width - size))
+        else:
+            y, x = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+        return rgb[y : y + size, x : x + size], mask[y : y + size, x : x + size]
+
+
+def eval_transform(rgb: np.ndarray, mask: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The inference view of a scan (letterbox + normalise) and its class map letterboxed alike."""
+    square, _ = letterbox(rgb, spec.input_size, spec.pad_value)
+    return normalize(square, spec), letterbox_mask(mask, spec.input_size)
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def orient(rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random quarter turn and flips: bags lie any way round on the belt."""
+    turns = int(rng.integers(4))
+    if turns:
+        rgb, mask = np.rot90(rgb, turns), np.rot90(mask, turns)
+    if rng.random() < 0.5:
+        rgb, mask = rgb[:, ::-1], mask[:, ::-1]
+    if rng.random() < 0.5:
+        rgb, mask = rgb[::-1], mask[::-1]
+    return np.ascontiguousarray(rgb), np.ascontiguousarray(mask)
+
+
+def rescale(rgb: np.ndarray, mask: np.ndarray, long_side: float) -> tuple[np.ndarray, np.ndarray]:
+    """Resize so the longer side is ``long_side`` pixels (mask by nearest neighbour)."""
+    height, width = mask.shape
+    scale = long_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(rgb, size, interpolation=interpolation), cv2.resize(
+        mask, size, interpolation=cv2.INTER_NEAREST
+    )
+
+
+def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Scanner-to-scanner look: gamma (gain), saturation, slight hue and white balance, blur, noise, JPEG.
+
+    Hue moves only a few degrees: colour encodes the material, so a large shift would teach the network
+    that organic and metal look alike.
+    """
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-6, 6)) % 256
+    hsv[..., 1] *= rng.uniform(0.6, 1.4)
+    gamma = _log_uniform(rng, 0.6, 1.6)
+    hsv[..., 2] = 255.0 * (hsv[..., 2] / 255.0) ** gamma
+    rgb_back = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)
+    out: np.ndarray = rgb_back.astype(np.float32) * rng.uniform(0.93, 1.07, size=3).astype(np.float32)
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 1.3)))
+    if rng.random() < 0.4:
+        out = out + rng.normal(0, rng.uniform(2, 8), out.shape).astype(np.float32)
+    result = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        quality = int(rng.integers(35, 96))
+        ok, encoded = cv2.imencode(".jpg", result[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            result = np.ascontiguousarray(decoded[..., ::-1])
+    return result

@@ -1,0 +1,256 @@
+"""Training of the threat segmentation network, in the manner of torchvision's reference scripts.
+
+``main(args)`` loads the datasets into memory, trains with :func:`train_one_epoch`, validates each epoch
+with :func:`evaluate` (image AUROC and detection rate at 5% false alarms on the letterboxed scans, as
+inference sees them), writes ``log.jsonl``, and keeps ``checkpoint.pt`` (resumed automatically when the
+output folder already holds one) and ``model_best.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from vision.preprocess import PreprocessSpec
+from vision.train.data import Sample, cache_samples, dataset_spec, load_datasets
+from vision.train.metrics import auroc, detection_rate_at_far
+from vision.train.model import NUM_CHANNELS, ThreatNet, build_model, threat_outputs
+from vision.train.presets import TrainPreset, eval_transform
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "model_best.pt"
+LOG = "log.jsonl"
+# Background pixels outnumber threat pixels about 50 to 1; a lower weight keeps small threats from
+# being drowned, dice and the image-level term do the rest.
+BACKGROUND_WEIGHT = 0.3
+IMAGE_LOSS_WEIGHT = 0.5
+
+
+@dataclass
+class TrainArgs:
+    """Everything a training run depends on (stored in checkpoints and the model card)."""
+
+    data: list[str]
+    out: str
+    val: list[str] = field(default_factory=list)
+    epochs: int = 20
+    seed: int = 0
+    batch_size: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    input_size: int = 512
+    crop_size: int = 320
+    widths: tuple[int, int, int, int] = (16, 32, 64, 96)
+    threads: int = 2
+    workers: int = 1
+    val_fraction: float = 0.1
+    cache_long_side: int = 640
+    progress: bool = True
+    command: str = ""
+
+
+class AugmentedScans(Dataset[tuple[np.ndarray, np.ndarray]]):
+    """In-memory scans with the training preset; the random draw depends on (seed, epoch, index)."""
+
+    def __init__(self, cached: list[tuple[np.ndarray, np.ndarray]], preset: TrainPreset, seed: int):
+        self.cached, self.preset, self.seed, self.epoch = cached, preset, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.cached)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        rgb, mask = self.cached[index]
+        return self.preset(rgb, mask, rng)
+
+
+def segmentation_loss(logits: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Class-weighted cross-entropy + soft dice on threat classes + image-level BCE on the score.
+
+    Args:
+        logits: ``N x C x h x w`` at the network's output stride.
+        masks: ``N x H x W`` int64 class maps at input resolution.
+    """
+    upsampled = F.interpolate(logits, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+    weights = torch.ones(NUM_CHANNELS, device=logits.device)
+    weights[0] = BACKGROUND_WEIGHT
+    ce = F.cross_entropy(upsampled, masks, weight=weights)
+    probs = upsampled.softmax(dim=1)[:, 1:]
+    target = F.one_hot(masks, NUM_CHANNELS).permute(0, 3, 1, 2)[:, 1:].float()
+    inter, total = (probs * target).sum(dim=(0, 2, 3)), (probs + target).sum(dim=(0, 2, 3))
+    present = target.sum(dim=(0, 2, 3)) > 0
+    dice = (1 - (2 * inter + 1) / (total + 1))[present].mean() if present.any() else ce.new_zeros(())
+    _, _, score = threat_outputs(logits)
+    has_threat = (masks > 0).flatten(1).any(dim=1).float()
+    image = F.binary_cross_entropy(score.clamp(1e-5, 1 - 1e-5), has_threat)
+    loss = ce + dice + IMAGE_LOSS_WEIGHT * image
+    return loss, {"ce": ce.item(), "dice": dice.item(), "image": image.item()}
+
+
+def train_one_epoch(
+    model: ThreatNet,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loader: DataLoader[Any],
+    epoch: int,
+    progress: bool = True,
+) -> dict[str, float]:
+    """One pass over ``loader``; returns mean losses."""
+    model.train()
+    totals: dict[str, float] = {}
+    bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", disable=not progress, leave=False)
+    for steps, (images, masks) in enumerate(bar, start=1):
+        loss, parts = segmentation_loss(model(images), masks.long())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        for key, value in {"loss": loss.item(), **parts}.items():
+            totals[key] = totals.get(key, 0.0) + value
+        bar.set_postfix(loss=f"{totals['loss'] / steps:.3f}")
+    return {key: value / max(1, len(loader)) for key, value in totals.items()}
+
+
+@torch.no_grad()
+def evaluate(
+    model: ThreatNet,
+    scans: Sequence[tuple[np.ndarray, np.ndarray]],
+    spec: PreprocessSpec,
+    batch_size: int = 8,
+) -> dict[str, float | None]:
+    """Image-level AUROC and detection rate at 5% false alarms on whole letterboxed scans."""
+    model.eval()
+    scores: list[float] = []
+    labels: list[bool] = []
+    for start in range(0, len(scans), batch_size):
+        chunk = [eval_transform(rgb, mask, spec) for rgb, mask in scans[start : start + batch_size]]
+        inputs = torch.from_numpy(np.stack([x for x, _ in chunk]))
+        _, _, score = threat_outputs(model(inputs))
+        scores += score.tolist()
+        labels += [bool(mask.any()) for _, mask in chunk]
+    return {
+        "val_auroc": auroc(scores, labels),
+        "val_dr_at_far_0.05": detection_rate_at_far(scores, labels, 0.05),
+    }
+
+
+def split_validation(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Hold out ``fraction`` of the training samples (seeded) when no validation folder is given."""
+    order = np.random.default_rng(seed).permutation(len(samples))
+    cut = max(1, int(len(samples) * fraction))
+    return [samples[i] for i in order[cut:]], [samples[i] for i in order[:cut]]
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    # Write then rename, so an interrupted run never leaves a half-written checkpoint to resume from.
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def load_checkpoint(path: str | Path) -> tuple[ThreatNet, dict[str, Any]]:
+    """Rebuild the network of a checkpoint; returns it (eval mode) and the checkpoint dict."""
+    state = torch.load(str(path), map_location="cpu", weights_only=False)
+    model = build_model(tuple(state["args"]["widths"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), state
+
+
+def main(args: TrainArgs) -> Path:
+    """Train as ``args`` says; returns the path of the best checkpoint."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    spec = PreprocessSpec(input_size=args.input_size)
+    samples = load_datasets(args.data)
+    if args.val:
+        train_samples, val_samples = samples, load_datasets(args.val)
+    else:
+        train_samples, val_samples = split_validation(samples, args.val_fraction, args.seed)
+    train_set = AugmentedScans(
+        cache_samples(train_samples, args.cache_long_side, args.progress),
+        TrainPreset(spec, crop_size=args.crop_size),
+        args.seed,
+    )
+    val_scans = cache_samples(val_samples, args.cache_long_side, args.progress)
+    shuffle = torch.Generator()
+    loader = DataLoader(
+        train_set,
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.workers,
+        generator=shuffle,
+    )
+    model = build_model(args.widths)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=args.epochs * len(loader), pct_start=0.1
+    )
+    start, best, history = 0, -math.inf, []
+    if (out / CHECKPOINT).exists():
+        state = torch.load(str(out / CHECKPOINT), map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, best, history = state["epoch"] + 1, state["best"], state["history"]
+        # Place the one-cycle schedule by step count rather than restoring it, so a resumed run may
+        # also extend --epochs (the schedule then stretches to the new length).
+        scheduler.last_epoch = start * len(loader)
+        print(f"resuming from {out / CHECKPOINT} at epoch {start}", file=sys.stderr)
+    meta = {
+        "args": asdict(args),
+        "preprocessing": spec.to_dict(),
+        "data": dataset_spec(args.data),
+        "validation": dataset_spec(args.val) if args.val else f"{args.val_fraction:.0%} of the training data",
+        "train_images": len(train_samples),
+        "val_images": len(val_samples),
+    }
+    for epoch in range(start, args.epochs):
+        began = time.monotonic()
+        # Order and augmentation depend on (seed, epoch) only, so a resumed run continues identically.
+        train_set.epoch = epoch
+        shuffle.manual_seed(args.seed * 1000 + epoch)
+        losses = train_one_epoch(model, optimizer, scheduler, loader, epoch, args.progress)
+        metrics = evaluate(model, val_scans, spec)
+        seconds = round(time.monotonic() - began, 1)
+        record = {"epoch": epoch, **losses, **metrics, "lr": scheduler.get_last_lr()[0], "seconds": seconds}
+        history.append(record)
+        with (out / LOG).open("a") as log:
+            log.write(json.dumps(record) + "\n")
+        print(json.dumps(record), file=sys.stderr)
+        quality = (metrics["val_dr_at_far_0.05"] or 0.0) + (metrics["val_auroc"] or 0.0)
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": epoch,
+            "best": max(best, quality),
+            "history": history,
+            **meta,
+        }
+        if quality >= best:
+            best = quality
+            _save(out / BEST, state)
+        _save(out / CHECKPOINT, state)
+    return out / BEST
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command as typed, with the program shown as ``triage``."""
+    words = list(sys.argv if argv is None else argv)
+    if words and Path(words[0]).name in ("triage", "cli.py", "__main__.py"):
+        words[0] = "triage"
+    return shlex.join(words)
