@@ -1,0 +1,241 @@
+"""Per-camera screening settings and the strict camera config file (YAML or JSON).
+
+Every model forbids unknown keys (in the manner of Frigate's config), so a typo such as ``min_aera`` is an
+error at load time instead of a silently ignored setting. Polygons (masks and zones) are given in
+normalised coordinates, ``[x, y]`` with 0..1 across the frame's width and height, so one config serves any
+stream resolution.
+
+Example file::
+
+    cameras:
+      trail-3:
+        subtractor: {kind: knn, dist2_threshold: 400}
+        masks: [[[0, 0], [1, 0], [1, 0.08], [0, 0.08]]]   # the timestamp overlay
+        zones:
+          path: [[0.2, 0.5], [0.8, 0.5], [0.9, 1], [0.1, 1]]
+        min_area: 0.004
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vision.errors import VisionError
+
+
+class CameraConfigError(VisionError):
+    """A camera config file or entry is unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Mog2Params(_Strict):
+    """``cv2.createBackgroundSubtractorMOG2`` (Zivkovic's adaptive Gaussian mixture)."""
+
+    kind: Literal["mog2"] = "mog2"
+    history: int = Field(default=500, ge=2)
+    var_threshold: float = Field(default=16.0, gt=0)
+    detect_shadows: bool = True
+
+
+class KnnParams(_Strict):
+    """``cv2.createBackgroundSubtractorKNN`` (per-pixel K nearest neighbours over recent samples)."""
+
+    kind: Literal["knn"] = "knn"
+    history: int = Field(default=500, ge=2)
+    dist2_threshold: float = Field(default=400.0, gt=0)
+    detect_shadows: bool = True
+
+
+class GsocParams(_Strict):
+    """``cv2.bgsegm.createBackgroundSubtractorGSOC`` (opencv-contrib; strong on traffic, fires on trees)."""
+
+    kind: Literal["gsoc"] = "gsoc"
+    n_samples: int = Field(default=20, ge=2)
+    replace_rate: float = Field(default=0.003, gt=0, le=1)
+    propagation_rate: float = Field(default=0.01, ge=0, le=1)
+    hits_threshold: int = Field(default=32, ge=1)
+
+
+class CntParams(_Strict):
+    """``cv2.bgsegm.createBackgroundSubtractorCNT`` (pixel stability counting; very cheap)."""
+
+    kind: Literal["cnt"] = "cnt"
+    min_pixel_stability: int = Field(default=15, ge=1)
+    max_pixel_stability: int = Field(default=15 * 60, ge=1)
+    use_history: bool = True
+
+
+SubtractorParams = Annotated[Mog2Params | KnnParams | GsocParams | CntParams, Field(discriminator="kind")]
+
+Point = tuple[float, float]
+
+
+def _check_polygon(points: list[Point]) -> list[Point]:
+    if len(points) < 3:
+        raise ValueError("a polygon needs at least 3 points")
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(
+                f"polygon point ({x}, {y}) is outside 0..1 (coordinates are fractions of the frame)"
+            )
+    return points
+
+
+class SceneChangeConfig(_Strict):
+    """Recognising whole-frame changes (IR day/night switch, sudden lighting, camera shake).
+
+    A frame is a whole-frame change when, against the previous screened frame, more than
+    ``changed_share`` of a small thumbnail's pixels moved by more than ``pixel_delta`` grey levels, or the
+    picture's colourfulness collapsed (colour to IR grey) or appeared, or the subtractor marks more than
+    ``foreground_share`` of the frame (shake on textured ground). Such a frame never feeds an event: the
+    background is relearnt from it and screening resumes after ``relearn_frames`` frames (None: as many as
+    the subtractor needs to settle, 3 for KNN, 5 for MOG2, ``min_pixel_stability`` for CNT).
+    """
+
+    enabled: bool = True
+    changed_share: float = Field(default=0.5, gt=0, le=1)
+    pixel_delta: float = Field(default=18.0, gt=0, le=255)
+    foreground_share: float = Field(default=0.45, gt=0, le=1)
+    chroma_ratio: float = Field(default=3.0, gt=1)
+    relearn_frames: int | None = Field(default=None, ge=0, le=100)
+
+
+class CameraConfig(_Strict):
+    """How one camera is screened.
+
+    Attributes:
+        subtractor: background subtractor kind and its parameters.
+        processing_width: width in pixels of the small frame the screener works on.
+        colour: subtract on the small colour frame rather than grey; costlier, but shadow detection
+            needs colour (on grey, every darker object looks like a shadow).
+        masks: polygons whose pixels are ignored (timestamp overlays, a road, a waving flag).
+        zones: named polygons; a region belongs to the zone holding the bottom centre of its box.
+        require_zone: when zones are set, ignore movement outside every zone.
+        min_area: smallest moving blob, as a share of the frame, that can become an event.
+        opening_px: side of the square opening that removes speckle (0 turns it off).
+        median_px: side of the median filter after the opening (0 or 1 turns it off).
+        flicker_suppression: share of recent frames above which a pixel counts as flickering (vegetation,
+            water) and its foreground is ignored; the adaptive per-pixel threshold. 1 turns it off.
+        flicker_window: number of screened frames the flicker rate averages over.
+        persistence: consecutive screened frames a blob (overlapping itself) must last to count.
+        cooldown_s: seconds without movement that end an event.
+        max_event_s: an event longer than this is closed and a new one opened.
+        scene_change: whole-frame change recognition.
+        snapshot_quality: JPEG quality of the event snapshot.
+    """
+
+    subtractor: SubtractorParams = Field(default_factory=KnnParams)
+    processing_width: int = Field(default=320, ge=32, le=1920)
+    colour: bool = True
+    masks: list[list[Point]] = Field(default_factory=list)
+    zones: dict[str, list[Point]] = Field(default_factory=dict)
+    require_zone: bool = False
+    min_area: float = Field(default=0.003, gt=0, lt=1)
+    opening_px: int = Field(default=3, ge=0, le=15)
+    median_px: int = Field(default=5, ge=0, le=15)
+    flicker_suppression: float = Field(default=1.0, gt=0, le=1)
+    flicker_window: int = Field(default=50, ge=2)
+    persistence: int = Field(default=3, ge=1, le=100)
+    cooldown_s: float = Field(default=2.0, ge=0)
+    max_event_s: float = Field(default=300.0, gt=0)
+    scene_change: SceneChangeConfig = Field(default_factory=SceneChangeConfig)
+    snapshot_quality: int = Field(default=85, ge=10, le=100)
+
+    @field_validator("masks")
+    @classmethod
+    def _masks_are_polygons(cls, masks: list[list[Point]]) -> list[list[Point]]:
+        return [_check_polygon(polygon) for polygon in masks]
+
+    @field_validator("zones")
+    @classmethod
+    def _zones_are_polygons(cls, zones: dict[str, list[Point]]) -> dict[str, list[Point]]:
+        for name in zones:
+            if not name or len(name) > 64:
+                raise ValueError(f"zone name {name!r} must have 1 to 64 characters")
+        return {name: _check_polygon(polygon) for name, polygon in zones.items()}
+
+    @field_validator("median_px")
+    @classmethod
+    def _median_is_odd(cls, size: int) -> int:
+        if size > 1 and size % 2 == 0:
+            raise ValueError("median_px must be odd (or 0 to turn it off)")
+        return size
+
+
+class CamerasFile(_Strict):
+    """The camera config file: ``cameras`` maps a camera id to its settings."""
+
+    cameras: dict[str, CameraConfig] = Field(default_factory=dict)
+
+    @field_validator("cameras")
+    @classmethod
+    def _ids_are_sane(cls, cameras: dict[str, CameraConfig]) -> dict[str, CameraConfig]:
+        for camera_id in cameras:
+            check_camera_id(camera_id)
+        return cameras
+
+
+def check_camera_id(camera_id: str) -> str:
+    """Refuse camera ids that are empty, long, or unsafe in URLs and file names.
+
+    Raises:
+        ValueError: the id is not 1 to 64 of ``A-Z a-z 0-9 . _ -`` (not starting with a dot).
+    """
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+    if not (1 <= len(camera_id) <= 64) or not set(camera_id) <= allowed or camera_id.startswith("."):
+        raise ValueError(f"camera id {camera_id!r} must be 1 to 64 of A-Z a-z 0-9 . _ - (no leading dot)")
+    return camera_id
+
+
+def _format_validation_error(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def parse_camera_config(data: Any) -> CameraConfig:
+    """Validate one camera's settings given as plain data (a dict from JSON or YAML).
+
+    Raises:
+        CameraConfigError: unknown keys or invalid values, all named in one message.
+    """
+    try:
+        return CameraConfig.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        raise CameraConfigError(f"invalid camera config: {_format_validation_error(error)}") from None
+
+
+def load_cameras_file(path: str | pathlib.Path) -> dict[str, CameraConfig]:
+    """Read a strict camera config file (``.yaml``, ``.yml`` or ``.json``).
+
+    Returns:
+        Camera id to its settings.
+
+    Raises:
+        CameraConfigError: unreadable file, bad syntax, unknown keys or invalid values.
+    """
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CameraConfigError(f"cannot read camera config {path}: {error.strerror or error}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise CameraConfigError(
+            f"camera config {path} is not valid {path.suffix or 'YAML'}: {error}"
+        ) from None
+    try:
+        return CamerasFile.model_validate(data if data is not None else {}).cameras
+    except ValidationError as error:
+        raise CameraConfigError(f"camera config {path}: {_format_validation_error(error)}") from None

@@ -1,0 +1,537 @@
+"""Per-camera motion screening: small grey frame → background subtraction → cleanup → blobs → events.
+
+One ``Screener`` per camera keeps that camera's background model and event state. Each frame gives a
+``FrameResult`` (motion, score, regions, and the events that started or ended with it); an event carries the
+camera, zone, start/end, boxes, peak score and a JPEG snapshot of the full-resolution frame at its peak.
+
+What keeps trees, rain and the IR switch quiet, cheapest first:
+- the frame is screened small and grey (``processing_width``), so sensor noise averages out;
+- a 3×3 opening and a 5×5 median remove speckle and thin swaying twigs;
+- blobs below ``min_area`` (share of the frame) are ignored, and a blob must overlap itself for
+  ``persistence`` consecutive screened frames before it counts;
+- optionally, pixels that have been foreground in a large share of recent frames (leaves, water) are
+  ignored: an adaptive per-pixel threshold on top of the subtractor's own per-pixel model;
+- whole-frame changes (most pixels' brightness jumping, colour collapsing to IR grey, the subtractor
+  marking most of the frame) are recognised: the background is rebuilt from the new picture and the
+  following ``relearn_frames`` frames are not screened, so the change never becomes an event.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vision.errors import ImageDecodeError
+from vision.motion.config import CameraConfig, CntParams
+from vision.motion.frames import FrameLimits, decode_frame, decode_frame_small
+from vision.motion.subtractors import FOREGROUND_LEVEL, make_subtractor
+
+Box = tuple[int, int, int, int]
+
+# Width of the thumbnail that whole-frame changes are measured on: big enough for a stable share,
+# small enough to cost nothing, and blurred enough by INTER_AREA that sensor noise and rain do not count.
+_THUMB_WIDTH = 64
+# Below this mean colourfulness (0..255) a picture counts as grey, so grey-to-grey changes never look
+# like a colour switch.
+_MIN_CHROMA = 6.0
+# Frames a fresh subtractor needs after the frame it was built from: measured on a static noisy scene,
+# KNN marks everything moving for its first 3 frames, MOG2 misses (or calls shadow) a new object for 4.
+_WARMUP_FRAMES = {"knn": 3, "mog2": 5, "gsoc": 1, "cnt": 15}
+# Most blobs a frame may hold before the smallest are dropped (a frame of snow should not cost O(n²)).
+_MAX_BLOBS = 64
+
+
+@dataclass(frozen=True)
+class Region:
+    """A moving region in one frame.
+
+    Attributes:
+        box: ``(x1, y1, x2, y2)`` in pixels of the full-resolution frame.
+        area: share of the frame its foreground covers.
+        zone: the zone holding the bottom centre of the box, or None.
+    """
+
+    box: Box
+    area: float
+    zone: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"box": list(self.box), "area": round(self.area, 5), "zone": self.zone}
+
+
+@dataclass
+class MotionEvent:
+    """Something moved for a while on one camera.
+
+    Attributes:
+        id: unique id (hex).
+        camera: camera id.
+        start: time (seconds since the epoch) the moving object was first seen.
+        end: time of the last frame with movement.
+        zone: zone of the largest region at the peak, or None.
+        zones: every zone the movement touched.
+        boxes: boxes of the frame at the peak, full-resolution pixels.
+        peak_score: highest frame score during the event.
+        frames: screened frames with movement.
+        snapshot: JPEG of the full-resolution frame at the peak with the boxes drawn (set when it ends).
+    """
+
+    id: str
+    camera: str
+    start: float
+    end: float
+    zone: str | None = None
+    zones: list[str] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+    peak_score: float = 0.0
+    frames: int = 0
+    snapshot: bytes | None = None
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What screening one frame found.
+
+    Attributes:
+        motion: confirmed movement in this frame.
+        score: share of the frame covered by confirmed moving regions (0..1).
+        regions: the confirmed moving regions.
+        event_id: id of the event this frame's movement belongs to, or None.
+        scene_change: the frame was recognised as a whole-frame change (or falls in the relearning after one)
+            and was not screened.
+        started: the event that started with this frame, if any.
+        ended: events that ended with this frame (cool-down elapsed, or split at ``max_event_s``).
+        foreground: the cleaned foreground mask at processing size (255 moving), for pixel-level scoring.
+    """
+
+    motion: bool
+    score: float
+    regions: list[Region]
+    event_id: str | None
+    scene_change: bool
+    started: MotionEvent | None
+    ended: list[MotionEvent]
+    foreground: np.ndarray
+
+
+@dataclass
+class _Candidate:
+    box: Box  # processing-frame pixels
+    area_px: int
+    streak: int
+    since: float
+
+
+@dataclass
+class _Peak:
+    frame: np.ndarray | None
+    encoded: bytes | None
+    size: tuple[int, int]  # full-resolution (width, height)
+
+
+class Screener:
+    """Screens one camera's frames for movement and turns it into events.
+
+    Not thread-safe: give each camera its own screener and feed it from one thread (or under a lock).
+    """
+
+    def __init__(self, camera: str, config: CameraConfig | None = None) -> None:
+        """Create a screener for ``camera`` with ``config`` (defaults when None)."""
+        self.camera = camera
+        self.config = config or CameraConfig()
+        self._opening = (
+            cv2.getStructuringElement(cv2.MORPH_RECT, (self.config.opening_px,) * 2)
+            if self.config.opening_px > 1
+            else None
+        )
+        self.reset()
+
+    # ---- public API -------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget the background, the tracks and any event in progress."""
+        self._subtractor: Any = None
+        self._small_size: tuple[int, int] | None = None  # processing (width, height)
+        self._full_size: tuple[int, int] | None = None
+        self._allowed: np.ndarray | None = None  # 255 where not masked
+        self._zone_map: np.ndarray | None = None  # zone index + 1 per pixel, 0 outside
+        self._zone_names: list[str] = list(self.config.zones)
+        self._flicker: np.ndarray | None = None
+        self._prev_thumb: np.ndarray | None = None
+        self._prev_chroma: float | None = None
+        self._relearn_left = 0
+        self._candidates: list[_Candidate] = []
+        self._event: MotionEvent | None = None
+        self._peak: _Peak | None = None
+        self._last_motion = 0.0
+        self.frames_seen = 0
+        self.scene_changes = 0
+
+    def process(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult:
+        """Screen one full-resolution frame (BGR or grey uint8).
+
+        Args:
+            frame: the picture; it is copied only when it becomes an event's peak.
+            timestamp: seconds since the epoch; now when None. Must not go backwards.
+
+        Returns:
+            The frame's result.
+        """
+        if frame.dtype != np.uint8 or frame.ndim not in (2, 3):
+            raise ImageDecodeError("a frame must be a uint8 grey or BGR image")
+        height, width = frame.shape[:2]
+        small, chroma = self._shrink(frame)
+        return self._screen(small, chroma, (width, height), timestamp, frame=frame, encoded=None)
+
+    def process_encoded(
+        self, data: bytes, timestamp: float | None = None, limits: FrameLimits | None = None
+    ) -> FrameResult:
+        """Screen one encoded frame (JPEG or PNG), decoding it straight to the small size when possible.
+
+        The frame is fully checked and decoded before any state changes, so a corrupt frame raises and
+        leaves the camera's background and events as they were.
+
+        Raises:
+            ImageDecodeError, UnsupportedImageType, ImageTooLarge: see ``vision.errors``.
+        """
+        decoded = decode_frame_small(data, self.config.processing_width, limits)
+        small, chroma = self._shrink(decoded.image)
+        return self._screen(small, chroma, decoded.full_size, timestamp, frame=None, encoded=data)
+
+    def flush(self, timestamp: float | None = None) -> MotionEvent | None:
+        """End the event in progress, if any (end of a file, camera removed); returns it with its snapshot."""
+        if self._event is None:
+            return None
+        return self._close_event()
+
+    @property
+    def event_in_progress(self) -> MotionEvent | None:
+        """The event in progress (no snapshot yet), or None."""
+        return self._event
+
+    # ---- preparing the small frame ----------------------------------------------------------------------
+
+    def _shrink(self, frame: np.ndarray) -> tuple[np.ndarray, float | None]:
+        """Small frame at the processing width (grey unless ``colour``) and its colourfulness (None: grey)."""
+        height, width = frame.shape[:2]
+        small_width = min(self.config.processing_width, width)
+        small_height = max(1, round(height * small_width / width))
+        if (width, height) != (small_width, small_height):
+            # INTER_AREA averages, which is what takes sensor noise out before subtraction.
+            frame = cv2.resize(frame, (small_width, small_height), interpolation=cv2.INTER_AREA)
+        if frame.ndim == 2:
+            return frame, None
+        if frame.shape[2] == 4:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+        chroma = _colourfulness(frame)
+        return (frame if self.config.colour else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)), chroma
+
+    def _setup(self, small_size: tuple[int, int], full_size: tuple[int, int]) -> None:
+        """(Re)build the per-size state: masks, zones, flicker map, background."""
+        width, height = small_size
+        self._small_size, self._full_size = small_size, full_size
+        self._allowed = None
+        if self.config.masks:
+            allowed = np.full((height, width), 255, np.uint8)
+            cv2.fillPoly(allowed, [_to_pixels(polygon, width, height) for polygon in self.config.masks], 0)
+            self._allowed = allowed
+        self._zone_map = None
+        if self.config.zones:
+            zone_map = np.zeros((height, width), np.uint8)
+            # Reverse order so that where zones overlap the first listed wins.
+            for index in reversed(range(len(self._zone_names))):
+                polygon = self.config.zones[self._zone_names[index]]
+                cv2.fillPoly(zone_map, [_to_pixels(polygon, width, height)], index + 1)
+            self._zone_map = zone_map
+            if self.config.require_zone:
+                in_zone = np.where(zone_map > 0, 255, 0).astype(np.uint8)
+                self._allowed = in_zone if self._allowed is None else cv2.bitwise_and(self._allowed, in_zone)
+        self._flicker = np.zeros((height, width), np.float32) if self.config.flicker_suppression < 1 else None
+        self._subtractor = None
+        self._prev_thumb = None
+        self._prev_chroma = None
+        self._candidates = []
+
+    # ---- screening --------------------------------------------------------------------------------------
+
+    def _screen(
+        self,
+        small: np.ndarray,
+        chroma: float | None,
+        full_size: tuple[int, int],
+        timestamp: float | None,
+        frame: np.ndarray | None,
+        encoded: bytes | None,
+    ) -> FrameResult:
+        now = time.time() if timestamp is None else float(timestamp)
+        small_size = (small.shape[1], small.shape[0])
+        if small_size != self._small_size or full_size != self._full_size:
+            self._setup(small_size, full_size)
+        self.frames_seen += 1
+        thumb = cv2.resize(
+            small,
+            (_THUMB_WIDTH, max(1, round(small.shape[0] * _THUMB_WIDTH / small.shape[1]))),
+            interpolation=cv2.INTER_AREA,
+        )
+        if thumb.ndim == 3:
+            thumb = cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY)
+        whole_frame = self._is_whole_frame_change(thumb, chroma)
+        self._prev_thumb, self._prev_chroma = thumb, chroma
+
+        if self._subtractor is None or whole_frame:
+            self._relearn(small, chroma, count_as_change=whole_frame)
+            return self._quiet_result(small, now, scene_change=whole_frame)
+
+        raw = self._subtractor.apply(small)
+        if self._relearn_left > 0:
+            self._relearn_left -= 1
+            return self._quiet_result(small, now, scene_change=True)
+
+        _, moving = cv2.threshold(raw, FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)
+        if self.config.scene_change.enabled:
+            share = cv2.countNonZero(moving) / moving.size
+            if share > self.config.scene_change.foreground_share:
+                # Shake or a change the thumbnail test missed: the subtractor calls most of the frame new.
+                self._relearn(small, chroma, count_as_change=True)
+                return self._quiet_result(small, now, scene_change=True)
+
+        foreground = self._clean(moving)
+        return self._track(foreground, now, frame, encoded)
+
+    def _is_whole_frame_change(self, thumb: np.ndarray, chroma: float | None) -> bool:
+        rule = self.config.scene_change
+        if not rule.enabled or self._prev_thumb is None or self._prev_thumb.shape != thumb.shape:
+            return False
+        changed = cv2.countNonZero(
+            cv2.threshold(cv2.absdiff(thumb, self._prev_thumb), rule.pixel_delta, 255, cv2.THRESH_BINARY)[1]
+        )
+        if changed > rule.changed_share * thumb.size:
+            return True
+        if chroma is not None and self._prev_chroma is not None:
+            high, low = max(chroma, self._prev_chroma), min(chroma, self._prev_chroma)
+            # Colour to IR grey (or back): colourfulness collapses by a large factor in one step.
+            if high >= _MIN_CHROMA and high > rule.chroma_ratio * max(low, 0.5):
+                return True
+        return False
+
+    def _relearn(self, small: np.ndarray, chroma: float | None, count_as_change: bool) -> None:
+        """Start a fresh background from ``small``; screening resumes after ``relearn_frames`` frames."""
+        self._subtractor = make_subtractor(self.config.subtractor)
+        if getattr(self.config.subtractor, "detect_shadows", False):
+            # The shadow test asks "darker, same colour?": on a grey picture (IR night mode, or grey
+            # screening) every darker object passes it, so it would hide dark clothing and legs.
+            colourful = small.ndim == 3 and chroma is not None and chroma >= _MIN_CHROMA
+            self._subtractor.setDetectShadows(colourful)
+        # Learning rate 1 makes this frame the whole background model at once (MOG2/KNN); a fresh model
+        # then learns fast by itself because OpenCV's automatic rate starts at 1/(2·frames).
+        self._subtractor.apply(small, learningRate=1.0)
+        self._candidates = []
+        if self._flicker is not None:
+            self._flicker[:] = 0
+        self._relearn_left = self._warmup_frames()
+        if count_as_change:
+            self.scene_changes += 1
+
+    def _warmup_frames(self) -> int:
+        """Frames a fresh subtractor needs before its foreground means something (measured, see module)."""
+        if self.config.scene_change.relearn_frames is not None:
+            return self.config.scene_change.relearn_frames
+        params = self.config.subtractor
+        if isinstance(params, CntParams):
+            return params.min_pixel_stability
+        return _WARMUP_FRAMES[params.kind]
+
+    def _clean(self, moving: np.ndarray) -> np.ndarray:
+        if self._opening is not None:
+            moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, self._opening)
+        if self.config.median_px > 1:
+            moving = cv2.medianBlur(moving, self.config.median_px)
+        if self._flicker is not None:
+            # Share of recent frames each pixel was foreground in (0..255 scale); leaves and ripples sit high.
+            cv2.accumulateWeighted(moving, self._flicker, 1.0 / self.config.flicker_window)
+            steady = self._flicker < 255.0 * self.config.flicker_suppression
+            moving = cv2.bitwise_and(moving, steady.view(np.uint8) * np.uint8(255))
+        if self._allowed is not None:
+            moving = cv2.bitwise_and(moving, self._allowed)
+        return moving
+
+    # ---- blobs, tracks and events ------------------------------------------------------------------------
+
+    def _blobs(self, foreground: np.ndarray) -> list[tuple[Box, int]]:
+        """Connected blobs grouped with near neighbours (a walker's legs and body are one region)."""
+        count, _, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+        if count <= 1:
+            return []
+        frame_px = foreground.size
+        # Crumbs under a tenth of the minimum area cannot make a region on their own or by grouping much.
+        crumb = max(2, int(0.1 * self.config.min_area * frame_px))
+        rows = [row for row in stats[1:] if row[cv2.CC_STAT_AREA] >= crumb]
+        rows.sort(key=lambda row: -int(row[cv2.CC_STAT_AREA]))
+        blobs: list[tuple[list[int], int]] = []
+        for row in rows[:_MAX_BLOBS]:
+            x, y, w, h, area = (int(v) for v in row[:5])
+            blobs.append(([x, y, x + w, y + h], area))
+        gap = max(2, foreground.shape[1] // 64)
+        merged = True
+        while merged and len(blobs) > 1:
+            merged = False
+            for i in range(len(blobs)):
+                for j in range(i + 1, len(blobs)):
+                    if _near(blobs[i][0], blobs[j][0], gap):
+                        a, b = blobs[i][0], blobs[j][0]
+                        box = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                        blobs[i] = (box, blobs[i][1] + blobs[j][1])
+                        del blobs[j]
+                        merged = True
+                        break
+                if merged:
+                    break
+        return [((b[0], b[1], b[2], b[3]), area) for b, area in blobs]
+
+    def _track(
+        self, foreground: np.ndarray, now: float, frame: np.ndarray | None, encoded: bytes | None
+    ) -> FrameResult:
+        frame_px = foreground.size
+        min_px = self.config.min_area * frame_px
+        gap = max(2, foreground.shape[1] // 32)
+        candidates: list[_Candidate] = []
+        for box, area_px in self._blobs(foreground):
+            if area_px < min_px:
+                continue
+            previous = [c for c in self._candidates if _near(list(c.box), list(box), gap)]
+            streak = 1 + max((c.streak for c in previous), default=0)
+            since = min((c.since for c in previous), default=now)
+            candidates.append(_Candidate(box, area_px, streak, since))
+        self._candidates = candidates
+        confirmed = [c for c in candidates if c.streak >= self.config.persistence]
+        regions = [self._region(c, frame_px) for c in confirmed]
+        score = min(1.0, sum(r.area for r in regions))
+
+        ended: list[MotionEvent] = []
+        started: MotionEvent | None = None
+        if self._event is not None and (
+            (not regions and now - self._last_motion >= self.config.cooldown_s)
+            or (regions and now - self._event.start >= self.config.max_event_s)
+        ):
+            ended.append(self._close_event())
+        if regions:
+            if self._event is None:
+                start = min(c.since for c in confirmed)
+                if ended:  # split by max_event_s: the new event starts where the old one stopped
+                    start = now
+                self._event = MotionEvent(id=uuid.uuid4().hex, camera=self.camera, start=start, end=now)
+                started = self._event
+            self._update_event(regions, score, now, frame, encoded)
+        event_id = self._event.id if (regions and self._event is not None) else None
+        return FrameResult(
+            motion=bool(regions),
+            score=score,
+            regions=regions,
+            event_id=event_id,
+            scene_change=False,
+            started=started,
+            ended=ended,
+            foreground=foreground,
+        )
+
+    def _region(self, candidate: _Candidate, frame_px: int) -> Region:
+        assert self._small_size is not None and self._full_size is not None
+        sx = self._full_size[0] / self._small_size[0]
+        sy = self._full_size[1] / self._small_size[1]
+        x1, y1, x2, y2 = candidate.box
+        zone = None
+        if self._zone_map is not None:
+            foot_x = min((x1 + x2) // 2, self._small_size[0] - 1)
+            foot_y = min(y2 - 1, self._small_size[1] - 1)
+            index = int(self._zone_map[foot_y, foot_x])
+            zone = self._zone_names[index - 1] if index else None
+        box = (
+            int(x1 * sx),
+            int(y1 * sy),
+            min(self._full_size[0], round(x2 * sx)),
+            min(self._full_size[1], round(y2 * sy)),
+        )
+        return Region(box=box, area=candidate.area_px / frame_px, zone=zone)
+
+    def _update_event(
+        self, regions: list[Region], score: float, now: float, frame: np.ndarray | None, encoded: bytes | None
+    ) -> None:
+        event = self._event
+        assert event is not None and self._full_size is not None
+        event.end = now
+        event.frames += 1
+        self._last_motion = now
+        for region in regions:
+            if region.zone is not None and region.zone not in event.zones:
+                event.zones.append(region.zone)
+        if score > event.peak_score or self._peak is None:
+            event.peak_score = score
+            event.boxes = [r.box for r in regions]
+            event.zone = max(regions, key=lambda r: r.area).zone
+            # Keep what is needed to draw the snapshot later: encoding a JPEG on every new peak would cost
+            # more than the whole screening. The caller may reuse its frame buffer, hence the copy.
+            self._peak = _Peak(
+                frame=frame.copy() if frame is not None else None, encoded=encoded, size=self._full_size
+            )
+
+    def _close_event(self) -> MotionEvent:
+        event = self._event
+        assert event is not None
+        event.snapshot = self._snapshot(event)
+        self._event, self._peak = None, None
+        return event
+
+    def _snapshot(self, event: MotionEvent) -> bytes | None:
+        peak = self._peak
+        if peak is None:
+            return None
+        picture = peak.frame
+        if picture is None and peak.encoded is not None:
+            try:
+                picture = decode_frame(peak.encoded)
+            except ImageDecodeError:
+                return None
+        if picture is None:
+            return None
+        picture = cv2.cvtColor(picture, cv2.COLOR_GRAY2BGR) if picture.ndim == 2 else picture.copy()
+        thickness = max(1, picture.shape[1] // 400)
+        for x1, y1, x2, y2 in event.boxes:
+            cv2.rectangle(picture, (x1, y1), (x2 - 1, y2 - 1), (0, 0, 255), thickness)
+        ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, self.config.snapshot_quality])
+        return jpeg.tobytes() if ok else None
+
+    def _quiet_result(self, small: np.ndarray, now: float, scene_change: bool) -> FrameResult:
+        ended: list[MotionEvent] = []
+        if self._event is not None and now - self._last_motion >= self.config.cooldown_s:
+            ended.append(self._close_event())
+        return FrameResult(
+            motion=False,
+            score=0.0,
+            regions=[],
+            event_id=None,
+            scene_change=scene_change,
+            started=None,
+            ended=ended,
+            foreground=np.zeros(small.shape[:2], np.uint8),
+        )
+
+
+def _colourfulness(bgr: np.ndarray) -> float:
+    """Mean spread between the largest and smallest channel (0 for grey), on a coarse subsample."""
+    sample = bgr[::8, ::8].astype(np.int16)
+    return float((sample.max(axis=2) - sample.min(axis=2)).mean())
+
+
+def _near(a: list[int], b: list[int], gap: int) -> bool:
+    """Boxes ``[x1, y1, x2, y2]`` overlap once each is grown by ``gap`` pixels."""
+    return a[0] - gap < b[2] and b[0] - gap < a[2] and a[1] - gap < b[3] and b[1] - gap < a[3]
+
+
+def _to_pixels(polygon: list[tuple[float, float]], width: int, height: int) -> np.ndarray:
+    return np.array([[round(x * (width - 1)), round(y * (height - 1))] for x, y in polygon], np.int32)

@@ -1,0 +1,51 @@
+"""Background subtractors by name: OpenCV's MOG2 and KNN and the opencv-contrib ``bgsegm`` ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+
+from vision.motion.config import CntParams, GsocParams, KnnParams, Mog2Params
+
+SUBTRACTOR_KINDS = ("mog2", "knn", "gsoc", "cnt")
+
+# MOG2 and KNN mark shadows 127 and movement 255; anything above this is movement.
+FOREGROUND_LEVEL = 200
+
+
+def available_kinds() -> tuple[str, ...]:
+    """Subtractor kinds this OpenCV build offers (``gsoc`` and ``cnt`` need opencv-contrib)."""
+    contrib = hasattr(cv2, "bgsegm")
+    return tuple(kind for kind in SUBTRACTOR_KINDS if kind in ("mog2", "knn") or contrib)
+
+
+def make_subtractor(params: Mog2Params | KnnParams | GsocParams | CntParams) -> Any:
+    """A fresh OpenCV background subtractor for ``params``.
+
+    Raises:
+        ValueError: the kind needs opencv-contrib and this OpenCV build lacks it.
+    """
+    if isinstance(params, Mog2Params):
+        return cv2.createBackgroundSubtractorMOG2(
+            history=params.history, varThreshold=params.var_threshold, detectShadows=params.detect_shadows
+        )
+    if isinstance(params, KnnParams):
+        return cv2.createBackgroundSubtractorKNN(
+            history=params.history, dist2Threshold=params.dist2_threshold, detectShadows=params.detect_shadows
+        )
+    if not hasattr(cv2, "bgsegm"):
+        raise ValueError(f"subtractor {params.kind!r} needs opencv-contrib (cv2.bgsegm)")
+    if isinstance(params, GsocParams):
+        return cv2.bgsegm.createBackgroundSubtractorGSOC(
+            nSamples=params.n_samples,
+            replaceRate=params.replace_rate,
+            propagationRate=params.propagation_rate,
+            hitsThreshold=params.hits_threshold,
+        )
+    return cv2.bgsegm.createBackgroundSubtractorCNT(
+        minPixelStability=params.min_pixel_stability,
+        useHistory=params.use_history,
+        maxPixelStability=params.max_pixel_stability,
+        isParallel=False,
+    )
