@@ -1,0 +1,61 @@
+"""Screening metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision.train.metrics import (
+    auroc,
+    average_precision,
+    box_iou,
+    covered,
+    detection_rate_at_far,
+    threshold_at_far,
+)
+
+
+def test_auroc_counts_ties_as_half_and_needs_both_classes() -> None:
+    assert auroc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == pytest.approx(0.75)
+    assert auroc([0.5, 0.5], [False, True]) == pytest.approx(0.5)
+    assert auroc([0.2, 0.3], [True, True]) is None
+    rng = np.random.default_rng(0)
+    scores, labels = rng.random(200), rng.random(200) < 0.3
+    pairs = [(p > n) + 0.5 * (p == n) for p in scores[labels] for n in scores[~labels]]
+    assert auroc(scores, labels) == pytest.approx(np.mean(pairs))
+
+
+def test_threshold_lets_at_most_the_target_share_of_clean_scans_alarm() -> None:
+    clean = np.linspace(0.0, 0.99, 100)
+    threshold = threshold_at_far(clean, 0.05)
+    assert (clean >= threshold).sum() == 5
+    assert threshold_at_far(clean, 0.0) > clean.max()
+    with pytest.raises(ValueError, match="no clean scans"):
+        threshold_at_far([], 0.05)
+
+
+def test_detection_rate_at_far() -> None:
+    scores = [0.1, 0.2, 0.3, 0.9, 0.25, 0.95]
+    labels = [False, False, False, False, True, True]
+    # With 4 clean scans a 25% budget lets the 0.9 alarm, so the threshold sits just above 0.3.
+    assert detection_rate_at_far(scores, labels, 0.25) == pytest.approx(0.5)
+    assert detection_rate_at_far(scores, labels, 0.0) == pytest.approx(0.5)
+
+
+def test_boxes_iou_and_coverage() -> None:
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+    assert covered((10, 10, 20, 20), (0, 0, 100, 100))  # a large region that contains the object
+    assert not covered((10, 10, 20, 20), (30, 30, 40, 40))
+
+
+def test_average_precision_ranks_by_score() -> None:
+    truths = [(0, (0.0, 0.0, 10.0, 10.0)), (1, (0.0, 0.0, 10.0, 10.0))]
+    perfect = [(0, 0.9, (0.0, 0.0, 10.0, 10.0)), (1, 0.8, (1.0, 0.0, 10.0, 10.0))]
+    assert average_precision(perfect, truths) == pytest.approx(1.0)
+    # A false positive ranked first: precision 1/2 then 2/3; the envelope lifts both steps to 2/3.
+    noisy = [(0, 0.95, (50.0, 50.0, 60.0, 60.0)), *perfect]
+    assert average_precision(noisy, truths) == pytest.approx(2 / 3)
+    # Ranked last instead, it costs nothing.
+    assert average_precision([*perfect, (0, 0.1, (50.0, 50.0, 60.0, 60.0))], truths) == pytest.approx(1.0)
+    assert average_precision([], truths) == 0.0
+    assert average_precision(perfect, []) is None
