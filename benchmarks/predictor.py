@@ -57,7 +57,7 @@ def torch_eager(predictor: Predictor, image: np.ndarray, threads: int) -> Callab
 
     torch.set_num_threads(threads)
     widths = tuple(predictor.card["architecture"]["widths"])
-    model = ThreatOutputs(build_model(widths)).eval()  # type: ignore[arg-type]
+    model = ThreatOutputs(build_model(widths)).eval()
 
     def call() -> object:
         with torch.inference_mode():

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 
 Box = tuple[float, float, float, float]
+Scores = Sequence[float] | np.ndarray
+Labels = Sequence[bool] | np.ndarray
 
 
-def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+def auroc(scores: Scores, labels: Labels) -> float | None:
     """Area under the ROC curve (ties count one half); ``None`` without both classes."""
     s, y = np.asarray(scores, np.float64), np.asarray(labels, bool)
     positives, negatives = s[y], s[~y]
@@ -26,7 +28,7 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     return float(u / (len(positives) * len(negatives)))
 
 
-def threshold_at_far(clean_scores: Sequence[float], false_alarm_rate: float) -> float:
+def threshold_at_far(clean_scores: Scores, false_alarm_rate: float) -> float:
     """The lowest threshold at which at most ``false_alarm_rate`` of clean scans alarm (score >= t).
 
     Args:
