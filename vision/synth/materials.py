@@ -1,13 +1,20 @@
-"""Materials (composition, density) and their attenuation at a scanner's low and high energies.
+"""Materials (composition, density) and the polychromatic dual-energy physics of each scanner spectrum.
 
 Runtime code reads the committed table ``attenuation.json`` (plain numpy, no xraydb). The table is built
-from xraydb's Elam cross-sections by ``python -m vision.synth.materials --rebuild``: for every spectrum in
-``SPECTRA`` the mass attenuation of each material is averaged over the energy-integrating detector signal
-of the low and the high detector (Kramers bremsstrahlung spectrum, source filtration, the front
-scintillator for the low channel, an inter-detector copper filter and a thick scintillator for the high
-channel). The spectrum is pre-hardened by a typical load (``hardening_water_mm`` of water), so the
-single effective coefficient per channel stands for the mid-range of real bag contents; beam hardening
-beyond that is not modelled (documented limitation).
+from xraydb's Elam cross-sections by ``python -m vision.synth.materials --rebuild`` and holds, per spectrum
+in ``SPECTRA``:
+
+- the energy grid and the signal weight of each energy in the low and the high detector (Kramers
+  bremsstrahlung, source filtration, a thin front scintillator for the low channel, a copper filter and a
+  thick scintillator for the high channel; energy-integrating detectors);
+- the attenuation of two basis materials (polyethylene and copper) on that grid;
+- for every material, its basis decomposition (mm of polyethylene and of copper equivalent to 1 mm of the
+  material, a least-squares fit of mu(E) over the spectrum) and its thin-sample effective attenuation.
+
+A scene is projected as two basis line integrals; each channel's transmission is then the polychromatic
+sum T = Σ_E w(E) exp(-mu_PE(E)·B_PE - mu_Cu(E)·B_Cu), looked up in a precomputed 2-D table. Beam hardening
+(R falls with thickness, steel looks less dense than a monochromatic model says) comes out of that sum.
+The basis fit is exact between absorption edges; lead's K edge (88 keV) is approximated.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import functools
 import json
 import pathlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -109,17 +117,16 @@ class Spectrum:
     low_scintillator_csi_mm: float
     inter_filter_cu_mm: float
     high_scintillator_cdwo4_mm: float
-    hardening_water_mm: float
 
 
 SPECTRA: dict[str, Spectrum] = {
     s.key: s
     for s in (
-        Spectrum("kv140", 140, 2.0, 0.0, 0.3, 0.4, 3.0, 30.0),
-        Spectrum("kv160", 160, 2.5, 0.0, 0.4, 0.6, 3.0, 30.0),
-        Spectrum("kv180", 180, 3.0, 0.1, 0.5, 1.0, 4.0, 30.0),
-        Spectrum("kv300", 300, 3.0, 1.0, 0.6, 2.0, 6.0, 100.0),
-        Spectrum("kv450", 450, 3.0, 2.0, 0.8, 3.0, 8.0, 150.0),
+        Spectrum("kv140", 140, 2.0, 0.1, 0.3, 0.4, 3.0),
+        Spectrum("kv160", 160, 2.5, 0.2, 0.4, 0.6, 3.0),
+        Spectrum("kv180", 180, 3.0, 0.3, 0.5, 1.0, 4.0),
+        Spectrum("kv300", 300, 3.0, 1.0, 0.6, 2.0, 6.0),
+        Spectrum("kv450", 450, 3.0, 2.0, 0.8, 3.0, 8.0),
     )
 }
 
@@ -142,7 +149,7 @@ def detector_weights(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray, np.nda
     """
     import xraydb
 
-    energies = np.arange(15e3, spectrum.tube_kvp * 1e3, 1e3)
+    energies = np.arange(15e3, spectrum.tube_kvp * 1e3, 2e3)
     photons = (spectrum.tube_kvp * 1e3 - energies) / energies
 
     def transmission(formula: str, density: float, mm: float) -> np.ndarray:
@@ -156,7 +163,6 @@ def detector_weights(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray, np.nda
 
     beam = photons * transmission("Al", 2.7, spectrum.source_filter_al_mm)
     beam *= transmission("Cu", 8.96, spectrum.source_filter_cu_mm)
-    beam *= transmission("H2O", 1.0, spectrum.hardening_water_mm)
     low = beam * energies * absorbed("CsI", 4.51, spectrum.low_scintillator_csi_mm)
     behind = beam * transmission("CsI", 4.51, spectrum.low_scintillator_csi_mm)
     behind *= transmission("Cu", 8.96, spectrum.inter_filter_cu_mm)
@@ -171,47 +177,141 @@ def effective_mass_attenuation(material: Material, spectrum: Spectrum) -> tuple[
     return float((w_low * mu).sum()), float((w_high * mu).sum())
 
 
+BASIS: tuple[str, str] = ("polyethylene", "copper")
+
+
+def basis_fit(material: Material, energies: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """(mm of polyethylene, mm of copper) whose mu(E) best matches 1 mm of ``material`` (needs xraydb).
+
+    Relative least squares over the spectrum, weighted by the detector signal.
+    """
+    target = _mass_attenuation(material, energies) * material.density_g_cm3
+    cols = [_mass_attenuation(MATERIALS[b], energies) * MATERIALS[b].density_g_cm3 for b in BASIS]
+    a = np.stack(cols, 1) / target[:, None]
+    sw = np.sqrt(weights)
+    coef, *_ = np.linalg.lstsq(a * sw[:, None], sw, rcond=None)
+    return float(coef[0]), float(coef[1])
+
+
 def build_table() -> dict[str, object]:
     """Compute the whole coefficient table with xraydb."""
-    spectra: dict[str, dict[str, list[float]]] = {}
+    spectra: dict[str, object] = {}
     for key, spectrum in SPECTRA.items():
-        spectra[key] = {}
+        energies, w_low, w_high = detector_weights(spectrum)
+        basis_mu = [
+            _mass_attenuation(MATERIALS[b], energies) * MATERIALS[b].density_g_cm3 / 10.0 for b in BASIS
+        ]
+        materials: dict[str, object] = {}
         for name, material in MATERIALS.items():
             low, high = effective_mass_attenuation(material, spectrum)
-            spectra[key][name] = [round(low, 7), round(high, 7)]
+            c_pe, c_cu = basis_fit(material, energies, w_low + w_high)
+            materials[name] = {"mass_attenuation": [round(low, 7), round(high, 7)], "basis_mm": [c_pe, c_cu]}
+        spectra[key] = {
+            "energy_kev": [round(e / 1e3, 3) for e in energies],
+            "weight_low": [float(w) for w in w_low],
+            "weight_high": [float(w) for w in w_high],
+            "basis_mu_per_mm": [[float(v) for v in mu] for mu in basis_mu],
+            "materials": materials,
+        }
     return {
-        "units": "mass attenuation cm^2/g, detector-weighted [low, high]",
+        "units": "mass_attenuation: cm^2/g [low, high], thin sample; basis_mm: mm of (PE, Cu) per mm",
+        "basis": list(BASIS),
         "density_g_cm3": {name: m.density_g_cm3 for name, m in MATERIALS.items()},
         "spectra": spectra,
     }
 
 
 @functools.lru_cache(maxsize=1)
-def load_table() -> dict[str, object]:
+def load_table() -> dict[str, Any]:
     """The committed coefficient table (no xraydb needed)."""
-    table: dict[str, object] = json.loads(TABLE_PATH.read_text())
+    table: dict[str, Any] = json.loads(TABLE_PATH.read_text())
     return table
 
 
 @functools.cache
 def linear_attenuation_per_mm(material: str, spectrum: str) -> tuple[float, float]:
-    """Linear attenuation (1/mm) of ``material`` at its nominal density, low and high channel.
+    """Thin-sample linear attenuation (1/mm) of ``material`` at nominal density, low and high channel.
 
     Raises:
         KeyError: unknown material or spectrum.
     """
-    table = load_table()
-    spectra = table["spectra"]
-    assert isinstance(spectra, dict)
-    low, high = spectra[spectrum][material]
+    low, high = load_table()["spectra"][spectrum]["materials"][material]["mass_attenuation"]
     density = MATERIALS[material].density_g_cm3
     return low * density / 10.0, high * density / 10.0
 
 
+@functools.cache
+def basis_per_mm(material: str, spectrum: str) -> tuple[float, float]:
+    """mm of (polyethylene, copper) equivalent to 1 mm of ``material`` for ``spectrum``."""
+    c_pe, c_cu = load_table()["spectra"][spectrum]["materials"][material]["basis_mm"]
+    return float(c_pe), float(c_cu)
+
+
 def dual_energy_ratio(material: str, spectrum: str) -> float:
-    """R = ln T_low / ln T_high for ``material`` (independent of thickness in this model)."""
+    """Thin-sample R = ln T_low / ln T_high of ``material``."""
     low, high = linear_attenuation_per_mm(material, spectrum)
     return low / high
+
+
+# Basis line-integral ranges of the lookup tables (beyond: clamped, the pixel is black anyway).
+BASIS_MAX_MM: tuple[float, float] = (4000.0, 300.0)
+LUT_SIZE = 256
+
+
+class SpectrumModel:
+    """Polychromatic transmission of a spectrum's two channels as a function of the basis line integrals.
+
+    The attenuation -ln T of each channel is tabulated on a square-root spaced grid of (B_PE, B_Cu) so a
+    bilinear lookup (``cv2.remap``) gives it per pixel at the cost of one remap.
+    """
+
+    def __init__(self, spectrum: str) -> None:
+        entry = load_table()["spectra"][spectrum]
+        self.key = spectrum
+        mu_pe, mu_cu = (np.asarray(m, np.float64) for m in entry["basis_mu_per_mm"])
+        axis = np.linspace(0.0, 1.0, LUT_SIZE) ** 2
+        b_pe, b_cu = axis * BASIS_MAX_MM[0], axis * BASIS_MAX_MM[1]
+        e_pe = np.exp(-np.outer(b_pe, mu_pe))  # (N, E)
+        e_cu = np.exp(-np.outer(b_cu, mu_cu))
+        self.att: dict[str, np.ndarray] = {}
+        for channel in ("low", "high"):
+            w = np.asarray(entry[f"weight_{channel}"], np.float64)
+            t = (e_cu * w) @ e_pe.T  # rows: B_Cu, columns: B_PE
+            self.att[channel] = (-np.log(np.maximum(t, 1e-300))).astype(np.float32)
+
+    def grid_coordinates(self, b_pe: np.ndarray, b_cu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional table coordinates (x along B_PE, y along B_Cu) of basis line-integral images."""
+        scale = np.float32(LUT_SIZE - 1)
+        x = np.sqrt(np.clip(b_pe * np.float32(1.0 / BASIS_MAX_MM[0]), 0.0, 1.0)) * scale
+        y = np.sqrt(np.clip(b_cu * np.float32(1.0 / BASIS_MAX_MM[1]), 0.0, 1.0)) * scale
+        return x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
+
+    def attenuation(self, b_pe: np.ndarray, b_cu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(-ln T_low, -ln T_high) for basis line-integral images (float32, any shape)."""
+        import cv2
+
+        x, y = self.grid_coordinates(b_pe, b_cu)
+        low = cv2.remap(self.att["low"], x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        high = cv2.remap(self.att["high"], x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return low, high
+
+    def material_curve(self, material: str, thickness_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(-ln T_low, -ln T_high) of ``material`` alone at each thickness (exact sums, no table)."""
+        entry = load_table()["spectra"][self.key]
+        c_pe, c_cu = basis_per_mm(material, self.key)
+        mu = c_pe * np.asarray(entry["basis_mu_per_mm"][0]) + c_cu * np.asarray(entry["basis_mu_per_mm"][1])
+        path = np.exp(-np.outer(np.asarray(thickness_mm, np.float64), mu))
+        out = []
+        for channel in ("low", "high"):
+            w = np.asarray(entry[f"weight_{channel}"], np.float64)
+            out.append(-np.log(np.maximum(path @ w, 1e-300)))
+        return out[0], out[1]
+
+
+@functools.cache
+def spectrum_model(spectrum: str) -> SpectrumModel:
+    """The cached ``SpectrumModel`` of ``spectrum``."""
+    return SpectrumModel(spectrum)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -223,10 +323,15 @@ def main(argv: list[str] | None = None) -> None:
         TABLE_PATH.write_text(json.dumps(build_table(), indent=1, sort_keys=True) + "\n")
         load_table.cache_clear()
         linear_attenuation_per_mm.cache_clear()
+        basis_per_mm.cache_clear()
         print(f"wrote {TABLE_PATH}")
     for key in SPECTRA:
-        ratios = sorted((dual_energy_ratio(m, key), m) for m in MATERIALS)
-        print(key, " ".join(f"{m}={r:.2f}" for r, m in ratios))
+        model = spectrum_model(key)
+        ratios = []
+        for m in MATERIALS:
+            low, high = model.material_curve(m, np.array([1.0]))
+            ratios.append((float(low[0] / high[0]), m))
+        print(key, " ".join(f"{m}={r:.2f}" for r, m in sorted(ratios)))
 
 
 if __name__ == "__main__":

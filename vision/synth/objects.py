@@ -79,13 +79,17 @@ def smooth_curve(
 
 
 def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: float) -> None:
-    """A folded garment: a soft, wrinkled slab of textile with seams; sometimes buttons or a zip."""
-    depth = ctx.u(15, 70)
-    base = shapes.rounded_box(
-        cx, cy, ctx.px(w_mm) / 2, ctx.px(h_mm) / 2, depth, angle, radius_px=ctx.px(min(w_mm, h_mm) * 0.25)
-    )
-    ctx.add(shapes.textured(base, ctx.rng, ctx.px(ctx.u(25, 70)), 0.45), "textile")
-    if ctx.chance(0.35):
+    """A folded garment: an irregular soft lump of textile with folds and seams; maybe buttons or a zip."""
+    depth = ctx.u(10, 45)
+    hw, hh = ctx.px(w_mm) / 2, ctx.px(h_mm) / 2
+    base = shapes.blob(cx, cy, hw, hh, depth, angle, ctx.rng, jitter=0.3, softness=0.3)
+    ctx.add(shapes.textured(base, ctx.rng, ctx.px(ctx.u(20, 60)), 0.5), "textile")
+    for _ in range(int(ctx.rng.integers(1, 5))):
+        # Folds and seams: thin ridges of doubled cloth.
+        start = (cx + ctx.u(-0.6, 0.6) * hw, cy + ctx.u(-0.6, 0.6) * hh)
+        pts = smooth_curve(ctx, start, ctx.u(0.4, 1.2) * max(hw, hh), 0.8, steps=8)
+        ctx.add(shapes.polyline(pts, ctx.px(ctx.u(3, 10)), ctx.pixel_mm).scaled(ctx.u(0.4, 1.0)), "textile")
+    if ctx.chance(0.3):
         for k in range(int(ctx.rng.integers(3, 7))):
             x, y = at(ctx, cx, cy, angle, -w_mm * 0.3 + k * w_mm * 0.12, ctx.u(-5, 5))
             ctx.add(
@@ -98,13 +102,14 @@ def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: flo
 
 def zip_row(ctx: Ctx, cx: float, cy: float, angle: float, length_mm: float) -> None:
     """Zip teeth: a row of small metal dots with a slider (rows of blue dots on real screens)."""
-    n = max(int(length_mm / 3.0), 2)
-    pitch = length_mm / n
     material = "brass" if ctx.chance(0.5) else "aluminium"
-    for k in range(n):
-        x, y = at(ctx, cx, cy, angle, -length_mm / 2 + k * pitch, (k % 2 - 0.5) * 1.2)
-        ctx.add(shapes.rounded_box(x, y, ctx.px(1.4), ctx.px(1.8), 2.0, angle, 0.6), material)
-    x, y = at(ctx, cx, cy, angle, length_mm / 2, 0)
+    bend = ctx.u(-0.15, 0.15)
+    t = np.linspace(-0.5, 0.5, 12)
+    pts = place(ctx, cx, cy, angle, np.stack([t * length_mm, bend * length_mm * (t * t - 0.25)], 1))
+    ctx.add(
+        shapes.dashed(pts, max(ctx.px(2.0), 0.8), max(ctx.px(1.5), 0.8), max(ctx.px(6), 1.0), 2.5), material
+    )
+    x, y = float(pts[-1][0]), float(pts[-1][1])
     ctx.add(shapes.rounded_box(x, y, ctx.px(10), ctx.px(5), 4.0, angle, 1.0), "zinc")
 
 
@@ -428,6 +433,110 @@ def electronics_small(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
     ctx.add(shapes.rounded_box(x, y, ctx.px(w * 0.2), ctx.px(h * 0.3), 8, angle, 1), "battery")
 
 
+def pen(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A ballpoint pen: plastic or metal barrel, spring, clip and refill tip."""
+    length = ctx.u(120, 150)
+    metal = ctx.chance(0.3)
+    ctx.add(
+        shapes.tube(
+            cx, cy, ctx.px(length) / 2, ctx.px(5), ctx.px(0.8 if not metal else 0.4), ctx.pixel_mm, angle
+        ),
+        "stainless_steel" if metal else "polycarbonate",
+    )
+    ctx.add(shapes.cylinder(cx, cy, ctx.px(length * 0.4), ctx.px(1.2), ctx.pixel_mm, angle), "polyethylene")
+    x, y = at(ctx, cx, cy, angle, length * 0.3, 0)
+    ctx.add(shapes.rounded_box(x, y, ctx.px(8), ctx.px(1.5), 3, angle, 0.5), "steel")
+    x, y = at(ctx, cx, cy, angle, -length * 0.35, 6)
+    ctx.add(shapes.rounded_box(x, y, ctx.px(22), ctx.px(1.5), 1.0, angle, 0.5), "stainless_steel")
+
+
+def glasses(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Spectacles in a case: thin metal frames around two lenses, hinges; a hard case sometimes."""
+    for side in (-1, 1):
+        x, y = at(ctx, cx, cy, angle, side * 32, 0)
+        ctx.add(
+            shapes.rounded_box_ellipse(x, y, ctx.px(25), ctx.px(18), 3, angle, ctx.px(3)), "polycarbonate"
+        )
+        t = np.linspace(0, 2 * math.pi, 30)
+        ring = place(ctx, x, y, angle, np.stack([25 * np.cos(t), 18 * np.sin(t)], 1))
+        ctx.add(shapes.polyline(ring, ctx.px(1.0), ctx.pixel_mm), "stainless_steel")
+    if ctx.chance(0.5):
+        ctx.add(shapes.box_shell(cx, cy, ctx.px(80), ctx.px(30), 40, 1.0, ctx.pixel_mm, angle), "aluminium")
+
+
+def batteries(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Loose AA or 18650 cells: small dense cylinders, bright blue-black dots on screens."""
+    big = ctx.chance(0.3)
+    for _ in range(int(ctx.rng.integers(1, 6))):
+        x, y = cx + ctx.px(ctx.u(-30, 30)), cy + ctx.px(ctx.u(-30, 30))
+        a = angle + ctx.u(-0.3, 0.3)
+        ctx.add(
+            shapes.tube(
+                x, y, ctx.px(32 if big else 25), ctx.px(9 if big else 7), ctx.px(0.4), ctx.pixel_mm, a
+            ),
+            "steel",
+        )
+        ctx.add(
+            shapes.cylinder(x, y, ctx.px(31 if big else 24), ctx.px(8.5 if big else 6.5), ctx.pixel_mm, a),
+            "battery" if big else "zinc",
+        )
+
+
+def watch(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A wrist watch: steel case, movement, bracelet links or a strap."""
+    ctx.add(shapes.disc(cx, cy, ctx.px(20), 10, edge_px=ctx.px(3)), "stainless_steel")
+    ctx.add(shapes.disc(cx, cy, ctx.px(14), 4), "brass")
+    for side in (-1, 1):
+        pts = place(
+            ctx, cx, cy, angle, np.array([[0, side * 20], [side * 10, side * 70], [side * 30, side * 110]])
+        )
+        if ctx.chance(0.5):
+            ctx.add(shapes.dashed(pts, ctx.px(5), ctx.px(1), ctx.px(18), 3.5), "stainless_steel")
+        else:
+            ctx.add(shapes.polyline(pts, ctx.px(9), ctx.pixel_mm).scaled(0.2), "leather")
+
+
+def hanger(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A wire coat hanger: a long thin steel triangle with a hook."""
+    w = ctx.u(350, 420)
+    pts = np.array([[-w / 2, 80], [0, 0], [w / 2, 80], [-w / 2, 80]])
+    ctx.add(shapes.polyline(place(ctx, cx, cy, angle, pts), ctx.px(1.2), ctx.pixel_mm), "steel")
+    arc = [[12 * math.sin(t), -42 + 12 * math.cos(t)] for t in np.linspace(math.pi, 2.0 * math.pi, 8)]
+    hook = np.array([[0.0, 0.0], [0.0, -30.0], *arc])
+    ctx.add(shapes.polyline(place(ctx, cx, cy, angle, hook), ctx.px(1.2), ctx.pixel_mm), "steel")
+
+
+def food_pack(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Packed food: a bag of sweets, a jar, cheese or sausage: soft organic lumps."""
+    style = ctx.rng.choice(["bag", "jar", "slab"])
+    if style == "bag":
+        patch = shapes.blob(
+            cx, cy, ctx.px(ctx.u(50, 110)), ctx.px(ctx.u(40, 80)), ctx.u(15, 45), angle, ctx.rng
+        )
+        ctx.add(shapes.textured(patch, ctx.rng, ctx.px(12), 0.5), "food")
+    elif style == "jar":
+        r = ctx.u(35, 50)
+        ctx.add(shapes.disc(cx, cy, ctx.px(r), ctx.u(80, 120), edge_px=ctx.px(4)), "food")
+        ring = np.array([[r * math.cos(t), r * math.sin(t)] for t in np.linspace(0, 2 * math.pi, 40)])
+        ctx.add(shapes.polyline(place(ctx, cx, cy, 0, ring), ctx.px(4), ctx.pixel_mm).scaled(8), "glass")
+        ctx.add(shapes.disc(cx, cy, ctx.px(r + 1), 0.3), "steel")
+    else:
+        ctx.add(
+            shapes.blob(
+                cx,
+                cy,
+                ctx.px(ctx.u(60, 120)),
+                ctx.px(ctx.u(25, 45)),
+                ctx.u(30, 60),
+                angle,
+                ctx.rng,
+                jitter=0.1,
+                softness=0.5,
+            ),
+            "food",
+        )
+
+
 BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
     "laptop": laptop,
     "power_bank": power_bank,
@@ -446,6 +555,12 @@ BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
     "charger": charger,
     "electronics_small": electronics_small,
     "cable": lambda ctx, x, y, a: cable(ctx, x, y, ctx.u(300, 1200)),
+    "pen": pen,
+    "glasses": glasses,
+    "batteries": batteries,
+    "watch": watch,
+    "hanger": hanger,
+    "food_pack": food_pack,
 }
 
 

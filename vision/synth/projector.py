@@ -1,8 +1,10 @@
 """The projector: Beer–Lambert per energy and the detector (blur, Poisson and read-out noise, line artefacts).
 
-Objects composite multiplicatively in transmission, T = T_scene · T_object, which is the same as adding
-line integrals of attenuation, A = -ln T = Σ μ·t. The canvas therefore accumulates A_low and A_high, one
-bounding box at a time, and exponentiates once at the end.
+Objects composite multiplicatively in transmission, T = T_scene · T_object: along a ray the attenuations
+add, mu(E)·t summed over objects, at every energy. Each material is a mix of two basis materials
+(polyethylene and copper, see ``materials``), so the canvas accumulates just two basis line integrals, one
+bounding box at a time; the polychromatic transmission of each detector channel (with beam hardening) is
+looked up once per pixel at the end.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vision.synth.materials import linear_attenuation_per_mm
+from vision.synth.materials import basis_per_mm, linear_attenuation_per_mm, spectrum_model
 from vision.synth.profiles import ScannerProfile
 from vision.synth.shapes import Patch
 
@@ -42,9 +44,11 @@ class Canvas:
 
     def __init__(self, height: int, width: int, pixel_mm: float, spectrum: str) -> None:
         self.height, self.width, self.pixel_mm, self.spectrum = height, width, pixel_mm, spectrum
-        self.att_low = np.zeros((height, width), np.float32)
-        self.att_high = np.zeros((height, width), np.float32)
+        self.basis_pe = np.zeros((height, width), np.float32)
+        self.basis_cu = np.zeros((height, width), np.float32)
         self.instances: list[Instance] = []
+        # When set (float32 H×W in [0, 1]), every added patch is confined to this region (inside a bag).
+        self.region: np.ndarray | None = None
 
     def add(self, patch: Patch, material: str, instance: Instance | Sequence[Instance] | None = None) -> None:
         """Add ``patch`` (thickness in mm) of ``material``; record it for ``instance`` (one or several)."""
@@ -57,15 +61,25 @@ class Canvas:
         if ye <= ys or xe <= xs:
             return
         mm = patch.mm[ys - y0 : ye - y0, xs - x0 : xe - x0]
-        mu_low, mu_high = linear_attenuation_per_mm(material, self.spectrum)
-        self.att_low[ys:ye, xs:xe] += mm * np.float32(mu_low)
-        att_high = mm * np.float32(mu_high)
-        self.att_high[ys:ye, xs:xe] += att_high
+        if self.region is not None:
+            # Contents of a bag or box cannot poke through its walls.
+            mm = mm * self.region[ys:ye, xs:xe]
+        c_pe, c_cu = basis_per_mm(material, self.spectrum)
+        self.basis_pe[ys:ye, xs:xe] += mm * np.float32(c_pe)
+        self.basis_cu[ys:ye, xs:xe] += mm * np.float32(c_cu)
+        if instance is None:
+            return
+        # A threat's own (thin-sample) high-energy attenuation decides its mask.
+        att_high = mm * np.float32(linear_attenuation_per_mm(material, self.spectrum)[1])
         if isinstance(instance, Instance):
             instance.parts.append(Patch(ys, xs, att_high))
         elif instance is not None:
             for inst in instance:
                 inst.parts.append(Patch(ys, xs, att_high))
+
+    def attenuation(self) -> tuple[np.ndarray, np.ndarray]:
+        """(-ln T_low, -ln T_high) of the whole scene, polychromatic, before the detector."""
+        return spectrum_model(self.spectrum).attenuation(self.basis_pe, self.basis_cu)
 
     def new_instance(self, label: str) -> Instance:
         """Start a labelled threat; add its parts with ``add(..., instance=...)``."""

@@ -14,31 +14,59 @@ import functools
 import cv2
 import numpy as np
 
-from vision.synth.materials import dual_energy_ratio
+from vision.synth.materials import dual_energy_ratio, linear_attenuation_per_mm, spectrum_model
 from vision.synth.profiles import ScannerProfile, get_profile
 
 # Hue (degrees) at the ratio of each reference material; between them the hue is interpolated in log R.
 HUE_ANCHORS: tuple[tuple[str, float], ...] = (
-    ("polyethylene", 24.0),
-    ("water", 30.0),
-    ("tobacco", 42.0),
-    ("beryl", 70.0),
-    ("aluminium", 105.0),
-    ("pcb", 140.0),
-    ("battery", 185.0),
+    ("polyethylene", 26.0),
+    ("water", 34.0),
+    ("paper", 40.0),
+    ("tobacco", 52.0),
+    ("beryl", 80.0),
+    ("aluminium", 120.0),
+    ("pcb", 150.0),
+    ("battery", 195.0),
     ("steel", 215.0),
-    ("zinc", 225.0),
+    ("zinc", 222.0),
 )
 # Below this high-energy attenuation the ratio is mostly noise: the colour fades to white (pale objects).
-COLOUR_ONSET = 0.04
+COLOUR_ONSET = 0.015
 _EPS = np.float32(1e-4)
 
 
+# The hue table spans high-energy attenuation 0..HUE_ATT_MAX and ln R in 0..HUE_LOG_R_MAX.
+HUE_ATT_MAX = 10.0
+HUE_LOG_R_MAX = 1.4
+HUE_TABLE_SIZE = (96, 192)
+
+
 @functools.cache
-def _anchors(spectrum: str) -> tuple[np.ndarray, np.ndarray]:
-    log_r = np.array([np.log(dual_energy_ratio(m, spectrum)) for m, _ in HUE_ANCHORS], np.float32)
-    hues = np.array([h for _, h in HUE_ANCHORS], np.float32)
-    return np.maximum.accumulate(log_r), hues
+def hue_table(spectrum: str) -> np.ndarray:
+    """Hue (degrees) over a grid of (high-energy attenuation, ln R), as workstations calibrate it.
+
+    For each attenuation the ratio of every anchor material at the thickness that gives that attenuation
+    is computed (beam hardening makes R fall with thickness), and hues are interpolated between anchors.
+    Rows: attenuation 0..``HUE_ATT_MAX``; columns: ln R 0..``HUE_LOG_R_MAX``.
+    """
+    model = spectrum_model(spectrum)
+    rows, cols = HUE_TABLE_SIZE
+    att_axis = np.linspace(0.0, HUE_ATT_MAX, rows)
+    att_axis[0] = 0.01
+    log_r_axis = np.linspace(0.0, HUE_LOG_R_MAX, cols)
+    anchor_log_r = np.empty((rows, len(HUE_ANCHORS)))
+    for k, (material, _) in enumerate(HUE_ANCHORS):
+        mu_high = linear_attenuation_per_mm(material, spectrum)[1]
+        thickness = np.geomspace(1e-3, 60.0, 400) / mu_high
+        low, high = model.material_curve(material, thickness)
+        anchor_log_r[:, k] = np.interp(att_axis, high, np.log(low / high))
+    hues = np.array([h for _, h in HUE_ANCHORS])
+    table = np.empty((rows, cols), np.float32)
+    for i in range(rows):
+        # Anchors must increase for interpolation; at extreme attenuation metals and organics converge.
+        xp = np.maximum.accumulate(anchor_log_r[i] + np.arange(len(hues)) * 1e-4)
+        table[i] = np.interp(log_r_axis, xp, hues)
+    return table
 
 
 def to_transmission(image: np.ndarray) -> np.ndarray:
@@ -90,16 +118,24 @@ def false_colour(
     else:
         sh, sl = att_high, att_low
     log_r = np.log(np.maximum(sl, _EPS) / np.maximum(sh, _EPS))
-    anchors, hues = _anchors(prof.spectrum)
     # Thin layers give a noisy ratio; pull it towards organic so faint areas are pale orange, as on screens.
-    confidence = np.clip(sh / np.float32(COLOUR_ONSET * 3), 0.0, 1.0)
-    log_r = anchors[1] + (log_r - anchors[1]) * confidence
-    hue = np.interp(log_r, anchors, hues).astype(np.float32) + np.float32(prof.hue_shift_deg)
+    organic = np.float32(np.log(dual_energy_ratio("water", prof.spectrum)))
+    confidence = np.clip((sh - np.float32(COLOUR_ONSET)) / np.float32(COLOUR_ONSET * 3), 0.0, 1.0)
+    log_r = organic + (log_r - organic) * confidence
+    rows, cols = HUE_TABLE_SIZE
+    x = np.clip(log_r * np.float32((cols - 1) / HUE_LOG_R_MAX), 0.0, cols - 1).astype(np.float32)
+    y = np.clip(sh * np.float32((rows - 1) / HUE_ATT_MAX), 0.0, rows - 1).astype(np.float32)
+    hue = cv2.remap(hue_table(prof.spectrum), x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    hue = np.asarray(hue, np.float32) + np.float32(prof.hue_shift_deg)
     # Brightness: a slow power curve of the high-energy attenuation, black at the profile's black level.
     level = np.clip(att_high / np.float32(prof.black_level), 0.0, 1.0)
     value = 1.0 - level ** np.float32(prof.brightness_gamma)
-    onset = np.clip(sh / np.float32(COLOUR_ONSET), 0.0, 1.0)
-    saturation = np.clip(np.float32(0.75 * prof.saturation) * onset ** np.float32(0.7), 0.0, 1.0)
+    # Below the onset (belt noise, residual streaks) the display stays white, then colour fades in.
+    onset = np.clip((sh - np.float32(COLOUR_ONSET)) / np.float32(COLOUR_ONSET * 4), 0.0, 1.0)
+    # Denser material shows deeper colour (dark orange, not brown-grey), as on real displays.
+    depth = np.clip(sh * np.float32(0.5), 0.0, 1.0)
+    saturation = np.float32(0.45 * prof.saturation) * np.sqrt(onset) * (0.8 + 0.6 * depth)
+    saturation = np.clip(saturation, 0.0, 1.0)
     hsv = np.empty((*att_high.shape, 3), np.uint8)
     hsv[..., 0] = np.mod(hue * np.float32(256.0 / 360.0), 256.0).astype(np.uint8)
     hsv[..., 1] = (saturation * 255.0).astype(np.uint8)

@@ -28,6 +28,7 @@ from vision.synth.objects import Ctx
 from vision.synth.profiles import PROFILES, TRAIN_PROFILES, ScannerProfile, get_profile
 from vision.synth.projector import MASK_MIN_ATTENUATION, Canvas, detect
 from vision.synth.render import false_colour
+from vision.synth.shapes import Patch
 
 
 @dataclass
@@ -104,7 +105,8 @@ def generate(
     spectrum = prof.vehicle_spectrum if kind == "vehicle" else prof.spectrum
     canvas = Canvas(height, width, fov_mm / width, spectrum)
     builder(Ctx(canvas, rng), with_threat)
-    high, low = detect(canvas.att_low, canvas.att_high, prof, rng)
+    att_low, att_high = canvas.attenuation()
+    high, low = detect(att_low, att_high, prof, rng)
     rgb = false_colour(high, low, prof)
     if prof.jpeg_quality > 0:
         rgb = _jpeg_round_trip(rgb, prof.jpeg_quality)
@@ -185,19 +187,19 @@ def _weighted(ctx: Ctx, weights: dict[str, float]) -> str:
 
 
 def _threat_count(ctx: Ctx) -> int:
-    return int(ctx.rng.choice([1, 2, 3], p=[0.7, 0.23, 0.07]))
+    return int(ctx.rng.choice([1, 2, 3], p=[0.72, 0.22, 0.06]))
 
 
 LUGGAGE_THREATS = {
-    "blade": 0.3,
+    "blade": 0.32,
     "firearm": 0.24,
     "firearm_part": 0.1,
     "ammunition": 0.08,
     "narcotics": 0.08,
     "cash": 0.05,
-    "cigarettes": 0.04,
+    "cigarettes": 0.03,
     "wildlife": 0.05,
-    "gemstones": 0.06,
+    "gemstones": 0.05,
 }
 PARCEL_THREATS = {
     "narcotics": 0.24,
@@ -211,44 +213,52 @@ PARCEL_THREATS = {
     "gemstones": 0.08,
 }
 LUGGAGE_ITEMS = {
-    "laptop": 0.5,
+    "laptop": 0.45,
     "power_bank": 0.6,
-    "bottle": 0.8,
+    "bottle": 0.7,
     "toiletries": 0.8,
     "shoe": 0.9,
-    "book": 0.6,
-    "hair_dryer": 0.3,
-    "pliers": 0.25,
-    "screwdriver": 0.2,
+    "book": 0.5,
+    "hair_dryer": 0.25,
+    "pliers": 0.2,
+    "screwdriver": 0.15,
     "keys_and_coins": 0.6,
-    "food_tin": 0.3,
-    "soap_or_chocolate": 0.5,
-    "umbrella": 0.35,
+    "food_tin": 0.2,
+    "soap_or_chocolate": 0.4,
+    "umbrella": 0.3,
     "belt": 0.5,
     "charger": 0.8,
-    "electronics_small": 0.6,
+    "electronics_small": 0.7,
     "cable": 1.0,
+    "pen": 0.6,
+    "glasses": 0.35,
+    "batteries": 0.4,
+    "watch": 0.3,
+    "hanger": 0.2,
+    "food_pack": 0.5,
 }
 
+Box = tuple[float, float, float, float]
 
-def _inside(ctx: Ctx, box: tuple[float, float, float, float], margin: float = 0.1) -> tuple[float, float]:
+
+def _inside(ctx: Ctx, box: Box, margin: float = 0.1) -> tuple[float, float]:
     cx, cy, hw, hh = box
     return (cx + ctx.u(-1 + margin, 1 - margin) * hw, cy + ctx.u(-1 + margin, 1 - margin) * hh)
 
 
-def _fill(
-    ctx: Ctx, box: tuple[float, float, float, float], items: dict[str, float], count: int, angle: float
-) -> None:
+def _fill(ctx: Ctx, box: Box, items: dict[str, float], count: int, angle: float) -> None:
     for _ in range(count):
         name = _weighted(ctx, items)
         x, y = _inside(ctx, box, 0.15)
-        a = angle + (ctx.u(-0.4, 0.4) if ctx.chance(0.6) else ctx.u(0, math.pi))
+        a = angle + (
+            ctx.u(-0.4, 0.4) + (math.pi / 2 if ctx.chance(0.3) else 0.0)
+            if ctx.chance(0.7)
+            else ctx.u(0, math.pi)
+        )
         ob.BENIGN[name](ctx, x, y, a)
 
 
-def _threats(
-    ctx: Ctx, box: tuple[float, float, float, float], weights: dict[str, float], angle: float
-) -> None:
+def _threats(ctx: Ctx, box: Box, weights: dict[str, float], angle: float) -> None:
     for _ in range(_threat_count(ctx)):
         name = _weighted(ctx, weights)
         x, y = _inside(ctx, box, 0.25)
@@ -256,8 +266,36 @@ def _threats(
         ob.THREATS[name](ctx, x, y, a)
 
 
-def _suitcase(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> None:
-    """Hard or soft case: shell, trolley rails and handle, wheels, corner feet, perimeter zip."""
+def _region(ctx: Ctx, outline_px: np.ndarray) -> np.ndarray:
+    """A float32 H×W interior mask (1 inside ``outline_px``) to confine contents."""
+    c = ctx.canvas
+    mask = np.zeros((c.height, c.width), np.uint8)
+    cv2.fillPoly(mask, [np.round(outline_px * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    return mask.astype(np.float32)
+
+
+def _rect(cx: float, cy: float, hw: float, hh: float, angle: float) -> np.ndarray:
+    ca, sa = math.cos(angle), math.sin(angle)
+    corners = np.array([[-hw, -hh], [hw, -hh], [hw, hh], [-hw, hh]], np.float64)
+    return (corners @ np.array([[ca, sa], [-sa, ca]]) + np.array([cx, cy])).astype(np.float32)
+
+
+def _ellipse(cx: float, cy: float, hw: float, hh: float, angle: float, squareness: float) -> np.ndarray:
+    t = np.linspace(0, 2 * math.pi, 64, endpoint=False)
+    ct, st = np.cos(t), np.sin(t)
+    e = 2.0 / (2.0 + 6.0 * squareness)
+    x = hw * np.sign(ct) * np.abs(ct) ** e
+    y = hh * np.sign(st) * np.abs(st) ** e
+    ca, sa = math.cos(angle), math.sin(angle)
+    return np.stack([cx + ca * x - sa * y, cy + sa * x + ca * y], 1).astype(np.float32)
+
+
+def _suitcase(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> np.ndarray:
+    """Hard or soft case: shell, trolley rails and handle, wheels, corner feet, perimeter zip.
+
+    Returns the interior outline in pixels. The case lies flat, long axis along local x; the telescopic
+    handle tubes run along the long axis near the back panel, the wheels sit at one short end.
+    """
     c = ctx.canvas
     hard = ctx.chance(0.5)
     depth = ctx.u(200, 300)
@@ -265,55 +303,73 @@ def _suitcase(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float
         shapes.box_shell(cx, cy, hw, hh, depth, 3.0 if hard else 2.0, c.pixel_mm, angle),
         "polycarbonate" if hard else "textile",
     )
-    side = 1 if ctx.chance(0.5) else -1
-    rail_r = ctx.px(ctx.u(7, 12))
-    for off in (-0.18, 0.18):
-        x, y = ob.at(ctx, cx, cy, angle, off * hw * 2 * c.pixel_mm, 0)
-        ctx.add(
-            shapes.tube(x + 0.0, y, hh * 0.92, rail_r, ctx.px(1.2), c.pixel_mm, angle + math.pi / 2),
-            "aluminium",
-        )
-    hx, hy = ob.at(ctx, cx, cy, angle, 0, side * (hh * c.pixel_mm - 20))
-    ctx.add(shapes.tube(hx, hy, hw * 0.4, ctx.px(10), ctx.px(1.5), c.pixel_mm, angle), "aluminium")
-    ctx.add(shapes.rounded_box(hx, hy, hw * 0.42, ctx.px(14), 30, angle, ctx.px(6)), "abs_plastic")
-    for sx in (-1, 1):
-        for sy in (-1, 1):
-            x, y = ob.at(ctx, cx, cy, angle, sx * (hw * c.pixel_mm - 30), sy * (hh * c.pixel_mm - 30))
-            if sy == -side and ctx.chance(0.9):
-                ctx.add(shapes.disc(x, y, ctx.px(25), 40), "rubber")
-                ctx.add(shapes.disc(x, y, ctx.px(5), 45), "steel")
-                ctx.add(shapes.rounded_box(x, y, ctx.px(30), ctx.px(30), 25, angle, ctx.px(6)), "abs_plastic")
-            else:
-                ctx.add(shapes.rounded_box(x, y, ctx.px(20), ctx.px(20), 20, angle, ctx.px(6)), "abs_plastic")
-    inset = ctx.px(8)
-    rect = np.array(
-        [
-            [-hw + inset, -hh + inset],
-            [hw - inset, -hh + inset],
-            [hw - inset, hh - inset],
-            [-hw + inset, hh - inset],
-            [-hw + inset, -hh + inset],
-        ]
+    if hard:
+        for k in range(int(ctx.rng.integers(0, 6))):
+            off = (k - 2.5) * hh * 0.3
+            pts = np.array([[-hw * 0.95, off], [hw * 0.95, off]]) * c.pixel_mm
+            ctx.add(
+                shapes.polyline(ob.place(ctx, cx, cy, angle, pts), ctx.px(4), c.pixel_mm).scaled(0.4),
+                "polycarbonate",
+            )
+    end = 1 if ctx.chance(0.5) else -1
+    spacing = ctx.u(90, 130)
+    rail_r = ctx.px(ctx.u(8, 12))
+    rail_len = hw * ctx.u(0.8, 0.95)
+    rail_material = "aluminium" if ctx.chance(0.7) else "steel"
+    wall = ctx.px(1.2 if rail_material == "aluminium" else 0.8)
+    for off in (-spacing, spacing):
+        x, y = ob.at(ctx, cx, cy, angle, end * (hw - rail_len) * c.pixel_mm, off)
+        ctx.add(shapes.tube(x, y, rail_len, rail_r, wall, c.pixel_mm, angle), rail_material)
+        ctx.add(shapes.tube(x, y, rail_len * 0.95, rail_r * 0.75, wall, c.pixel_mm, angle), rail_material)
+    hx, hy = ob.at(ctx, cx, cy, angle, end * (hw * c.pixel_mm - 25), 0)
+    ctx.add(shapes.rounded_box(hx, hy, ctx.px(22), ctx.px(spacing + 20), 30, angle, ctx.px(8)), "abs_plastic")
+    ctx.add(
+        shapes.tube(hx, hy, ctx.px(spacing), ctx.px(9), ctx.px(1.5), c.pixel_mm, angle + math.pi / 2),
+        "aluminium",
     )
-    ca, sa = math.cos(angle), math.sin(angle)
-    path = rect @ np.array([[ca, sa], [-sa, ca]]) + np.array([cx, cy])
+    for sy in (-1, 1):
+        x, y = ob.at(ctx, cx, cy, angle, -end * (hw * c.pixel_mm - 35), sy * (hh * c.pixel_mm - 35))
+        if ctx.chance(0.9):
+            ctx.add(shapes.disc(x, y, ctx.px(28), 45, edge_px=ctx.px(6)), "rubber")
+            ctx.add(shapes.cylinder(x, y, ctx.px(22), ctx.px(4), c.pixel_mm, angle), "steel")
+            ctx.add(shapes.rounded_box(x, y, ctx.px(38), ctx.px(38), 30, angle, ctx.px(8)), "abs_plastic")
+        x, y = ob.at(ctx, cx, cy, angle, end * (hw * c.pixel_mm - 25), sy * (hh * c.pixel_mm - 25))
+        ctx.add(shapes.rounded_box(x, y, ctx.px(22), ctx.px(22), 25, angle, ctx.px(8)), "abs_plastic")
+    if ctx.chance(0.6):
+        x, y = ob.at(ctx, cx, cy, angle, 0, -end * (hh * c.pixel_mm - 15))
+        ctx.add(shapes.rounded_box(x, y, ctx.px(70), ctx.px(14), 28, angle, ctx.px(6)), "abs_plastic")
+        for sx in (-1, 1):
+            x2, y2 = ob.at(ctx, x, y, angle, sx * 65, 0)
+            ctx.add(shapes.disc(x2, y2, ctx.px(5), 12), "steel")
+    inset = ctx.px(6)
+    path = _rect(cx, cy, hw - inset, hh - inset, angle)
+    path = np.concatenate([path, path[:1]])
     ctx.add(
         shapes.dashed(path, max(ctx.px(2.5), 1.0), max(ctx.px(1.5), 1.0), max(ctx.px(5), 1.0), 3.0),
         "brass" if ctx.chance(0.4) else "aluminium",
     )
     if not hard:
-        ctx.add(shapes.polyline(path, ctx.px(2.5), c.pixel_mm), "steel")
+        ctx.add(shapes.polyline(path, ctx.px(2.0), c.pixel_mm), "steel")
+    return _rect(cx, cy, hw - ctx.px(4), hh - ctx.px(4), angle)
 
 
-def _soft_bag(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> None:
-    """Backpack or duffel: textile shell, straps, buckles, zips."""
+def _soft_bag(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> np.ndarray:
+    """Backpack or duffel: textile shell, straps, buckles, zips; returns its interior outline."""
     c = ctx.canvas
-    outer = shapes.rounded_box_ellipse(cx, cy, hw, hh, ctx.u(150, 250), angle, min(hw, hh) * 0.3)
-    inner = shapes.rounded_box_ellipse(
-        cx, cy, hw - ctx.px(3), hh - ctx.px(3), ctx.u(140, 240), angle, min(hw, hh) * 0.3
+    outline = _ellipse(cx, cy, hw, hh, angle, ctx.u(0.2, 0.8))
+    region = _region(ctx, outline)
+    ys, xs = np.nonzero(region)
+    y0, x0 = int(ys.min()), int(xs.min())
+    sub = region[y0 : ys.max() + 1, x0 : xs.max() + 1].astype(np.uint8)
+    dist = cv2.distanceTransform(sub, cv2.DIST_L2, 3)
+    wall_px = max(ctx.px(2.0), 0.7)
+    # The textile shell seen edge-on at the rim, plus both faces everywhere.
+    shell = np.where(
+        sub > 0,
+        np.float32(3.0) + np.float32(ctx.u(60, 120)) * np.exp(-dist / np.float32(wall_px * 3)),
+        np.float32(0.0),
     )
-    shapes._paste_sub(outer, inner)
-    ctx.add(outer, "textile")
+    ctx.add(Patch(y0, x0, shell.astype(np.float32)), "textile")
     for _ in range(int(ctx.rng.integers(2, 5))):
         x, y = _inside(ctx, (cx, cy, hw, hh), 0.2)
         a = angle + ctx.u(-0.3, 0.3) + (math.pi / 2 if ctx.chance(0.5) else 0)
@@ -326,29 +382,51 @@ def _soft_bag(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float
             shapes.rounded_box(float(pts[0][0]), float(pts[0][1]), ctx.px(22), ctx.px(15), 8, angle, 2),
             "abs_plastic" if ctx.chance(0.7) else "zinc",
         )
+    if ctx.chance(0.5):
+        # Frame sheet or wire of a backpack.
+        for off in (-0.3, 0.3):
+            pts = np.array([[-hw * 0.85, hh * off], [hw * 0.85, hh * off]]) * c.pixel_mm
+            ctx.add(
+                shapes.polyline(ob.place(ctx, cx, cy, angle, pts), ctx.px(2.5), c.pixel_mm),
+                "aluminium" if ctx.chance(0.5) else "steel",
+            )
+    return _ellipse(cx, cy, hw - wall_px, hh - wall_px, angle, 0.5)
 
 
 def build_luggage(ctx: Ctx, with_threat: bool) -> None:
-    """A suitcase or bag on the belt with clothes, clutter and maybe threats."""
+    """A suitcase or bag on the belt: a lumpy fill of clothes, clutter, cables, maybe threats."""
     c = ctx.canvas
     cx, cy = c.width * ctx.u(0.42, 0.58), c.height * ctx.u(0.42, 0.58)
-    hw, hh = c.width * ctx.u(0.28, 0.44), c.height * ctx.u(0.3, 0.44)
-    angle = ctx.u(-0.12, 0.12) if ctx.chance(0.8) else ctx.u(-0.5, 0.5)
-    (_suitcase if ctx.chance(0.6) else _soft_bag)(ctx, cx, cy, hw, hh, angle)
-    box = (cx, cy, hw * 0.92, hh * 0.92)
-    for _ in range(int(ctx.rng.integers(3, 9))):
-        x, y = _inside(ctx, box, 0.3)
+    hw, hh = c.width * ctx.u(0.3, 0.45), c.height * ctx.u(0.3, 0.44)
+    if hh > hw:
+        hw, hh = hh, hw
+    angle = ctx.u(-0.1, 0.1) if ctx.chance(0.75) else ctx.u(-0.45, 0.45)
+    interior = (_suitcase if ctx.chance(0.6) else _soft_bag)(ctx, cx, cy, hw, hh, angle)
+    region = _region(ctx, interior)
+    c.region = region
+    if ctx.chance(0.85):
+        ys, xs = np.nonzero(region)
+        y0, x0 = int(ys.min()), int(xs.min())
+        sub = region[y0 : ys.max() + 1, x0 : xs.max() + 1].astype(np.uint8)
+        fill = shapes.field(sub, ctx.rng, ctx.px(ctx.u(60, 140)), ctx.u(30, 110), ctx.u(0.5, 0.9), ctx.px(30))
+        ctx.add(Patch(y0, x0, fill), "textile")
+    box = (cx, cy, hw * 0.95, hh * 0.95)
+    for _ in range(int(ctx.rng.integers(2, 7))):
+        x, y = _inside(ctx, box, 0.2)
         ob.clothes(
             ctx,
             x,
             y,
-            ctx.u(0.35, 0.9) * hw * 2 * c.pixel_mm,
+            ctx.u(0.3, 0.8) * hw * 2 * c.pixel_mm,
             ctx.u(0.3, 0.8) * hh * 2 * c.pixel_mm,
-            angle + ctx.u(-0.3, 0.3),
+            angle + ctx.u(-0.5, 0.5),
         )
-    _fill(ctx, box, LUGGAGE_ITEMS, int(ctx.rng.integers(5, 16)), angle)
+    _fill(ctx, box, LUGGAGE_ITEMS, int(ctx.rng.integers(6, 18)), angle)
+    for _ in range(int(ctx.rng.integers(0, 3))):
+        ob.cable(ctx, *_inside(ctx, box, 0.2), ctx.u(300, 1000))
     if with_threat:
         _threats(ctx, box, LUGGAGE_THREATS, angle)
+    c.region = None
 
 
 PARCEL_ITEMS = {

@@ -251,3 +251,38 @@ def dashed(points: np.ndarray, dash_px: float, gap_px: float, width_px: float, d
     cv2.polylines(mask, lines, False, 255, max(round(width_px), 1), lineType=cv2.LINE_8, shift=2)
     mm = mask.astype(np.float32) * np.float32(depth_mm / 255.0)
     return Patch(y0, x0, mm)
+
+
+def blob(
+    cx: float,
+    cy: float,
+    half_w: float,
+    half_h: float,
+    depth_mm: float,
+    angle: float,
+    rng: np.random.Generator,
+    jitter: float = 0.25,
+    softness: float = 0.35,
+) -> Patch:
+    """An irregular soft lump (garments, food, pouches): a jittered outline with a wide round rim."""
+    n = 14
+    t = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    r = 1.0 + jitter * rng.uniform(-1, 1, n)
+    r = (r + np.roll(r, 1) + np.roll(r, -1)) / 3.0
+    x, y = half_w * r * np.cos(t), half_h * r * np.sin(t)
+    c, s = math.cos(angle), math.sin(angle)
+    pts = np.stack([cx + c * x - s * y, cy + s * x + c * y], 1)
+    return polygon(pts, depth_mm, edge_px=max(softness * min(half_w, half_h), 1.0))
+
+
+def field(
+    mask: np.ndarray, rng: np.random.Generator, cell_px: float, depth_mm: float, amount: float, edge_px: float
+) -> np.ndarray:
+    """A lumpy fill of the region ``mask`` (uint8): thickness falling off over ``edge_px`` at its border."""
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    f = np.clip(dist / np.float32(max(edge_px, 0.5)), 0.0, 1.0)
+    base = np.sqrt(f * (2.0 - f))
+    coarse = low_frequency_noise(mask.shape, rng, cell_px)
+    fine = low_frequency_noise(mask.shape, rng, cell_px / 4)
+    mod = np.clip(1.0 + np.float32(amount) * (coarse + 0.4 * fine), 0.05, None)
+    return (base * mod * np.float32(depth_mm)).astype(np.float32)
