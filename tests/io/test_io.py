@@ -77,7 +77,6 @@ def test_sixteen_bit_tiff_and_rgba_png() -> None:
 
 
 def test_two_page_sixteen_bit_tiff_is_a_dual_energy_pair() -> None:
-    pytest.importorskip("vision.synth.render")
     high = np.full((16, 16), 50000, np.uint16)
     low = np.full((16, 16), 30000, np.uint16)
     ok, buffer = cv2.imencodemulti(".tiff", [high, low])
@@ -90,7 +89,6 @@ def test_two_page_sixteen_bit_tiff_is_a_dual_energy_pair() -> None:
 
 
 def test_dual_energy_channels_must_match_in_size() -> None:
-    pytest.importorskip("vision.synth.render")
     high = encode(np.full((8, 8), 40000, np.uint16), ".png")
     low = encode(np.full((8, 9), 20000, np.uint16), ".png")
     with pytest.raises(ImageDecodeError, match="differ in size"):
