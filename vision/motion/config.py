@@ -9,7 +9,7 @@ Example file::
 
     cameras:
       trail-3:
-        subtractor: {kind: knn, dist2_threshold: 400}
+        subtractor: {kind: mog2, var_threshold: 16}
         masks: [[[0, 0], [1, 0], [1, 0.08], [0, 0.08]]]   # the timestamp overlay
         zones:
           path: [[0.2, 0.5], [0.8, 0.5], [0.9, 1], [0.1, 1]]
@@ -129,10 +129,12 @@ class CameraConfig(_Strict):
         cooldown_s: seconds without movement that end an event.
         max_event_s: an event longer than this is closed and a new one opened.
         scene_change: whole-frame change recognition.
+        seed_jitter_px: a relearnt MOG2 background is seeded with the frame shifted by up to this
+            many pixels, so swaying leaves and slight shake are background from the start (0 turns it off).
         snapshot_quality: JPEG quality of the event snapshot.
     """
 
-    subtractor: SubtractorParams = Field(default_factory=KnnParams)
+    subtractor: SubtractorParams = Field(default_factory=Mog2Params)
     processing_width: int = Field(default=320, ge=32, le=1920)
     colour: bool = True
     masks: list[list[Point]] = Field(default_factory=list)
@@ -147,6 +149,7 @@ class CameraConfig(_Strict):
     cooldown_s: float = Field(default=2.0, ge=0)
     max_event_s: float = Field(default=300.0, gt=0)
     scene_change: SceneChangeConfig = Field(default_factory=SceneChangeConfig)
+    seed_jitter_px: int = Field(default=1, ge=0, le=3)
     snapshot_quality: int = Field(default=85, ge=10, le=100)
 
     @field_validator("masks")

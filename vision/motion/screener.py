@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from vision.errors import ImageDecodeError
-from vision.motion.config import CameraConfig, CntParams
+from vision.motion.config import CameraConfig, CntParams, Mog2Params
 from vision.motion.frames import FrameLimits, decode_frame, decode_frame_small
 from vision.motion.subtractors import FOREGROUND_LEVEL, make_subtractor
 
@@ -331,12 +331,31 @@ class Screener:
         # Learning rate 1 makes this frame the whole background model at once (MOG2/KNN); a fresh model
         # then learns fast by itself because OpenCV's automatic rate starts at 1/(2·frames).
         self._subtractor.apply(small, learningRate=1.0)
+        if self.config.seed_jitter_px > 0 and isinstance(self.config.subtractor, Mog2Params):
+            self._seed_with_jitter(small)
         self._candidates = []
         if self._flicker is not None:
             self._flicker[:] = 0
         self._relearn_left = self._warmup_frames()
         if count_as_change:
             self.scene_changes += 1
+
+    def _seed_with_jitter(self, small: np.ndarray) -> None:
+        """Teach a fresh MOG2 model that edges may move a pixel or so, as ViBe seeds from neighbours.
+
+        A model built from one frame flags every leaf that sways until it has seen the sway; seeded with
+        copies of the frame shifted by up to ``seed_jitter_px`` (learning rate 1/n: the running mean and
+        variance), edge pixels start with a variance that accepts small displacements, so relearning after
+        an IR switch in wind stays quiet. (KNN gains nothing from this: measured, see benchmarks.motion.)
+        """
+        jitter = self.config.seed_jitter_px
+        steps = range(-jitter, jitter + 1)
+        offsets = [(dx, dy) for dx in steps for dy in steps if dx or dy]
+        size = (small.shape[1], small.shape[0])
+        for count, (dx, dy) in enumerate(offsets, start=2):
+            shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+            shifted = cv2.warpAffine(small, shift, size, borderMode=cv2.BORDER_REPLICATE)
+            self._subtractor.apply(shifted, learningRate=1.0 / count)
 
     def _warmup_frames(self) -> int:
         """Frames a fresh subtractor needs before its foreground means something (measured, see module)."""
