@@ -1,9 +1,233 @@
-"""`triage` commands of this area (placeholder until the owning issue lands)."""
+"""`triage watch` (screen a camera source, print or post events) and `triage motion-eval` (CDnet scoring)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import pathlib
+import sys
+import time
+from typing import Annotated, Any
+
 import typer
+
+from service.commands._errors import cli_errors
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``watch`` and ``motion-eval`` to ``app``."""
+    app.command("watch")(watch)
+    app.command("motion-eval")(motion_eval)
+
+
+def iso_time(timestamp: float) -> str:
+    """Seconds since the epoch as ISO 8601 UTC with milliseconds (``2026-11-23T18:30:00.123Z``)."""
+    moment = dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_line(event: Any, snapshot: str | None) -> dict[str, Any]:
+    """The JSON object ``triage watch`` prints for a finished event."""
+    return {
+        "camera": event.camera,
+        "start": iso_time(event.start),
+        "end": iso_time(event.end),
+        "zone": event.zone,
+        "boxes": [list(box) for box in event.boxes],
+        "peak_score": round(event.peak_score, 4),
+        "snapshot": snapshot,
+    }
+
+
+def _load_config(config: pathlib.Path | None, camera: str) -> Any:
+    from vision.motion.config import CameraConfig, check_camera_id, load_cameras_file
+
+    check_camera_id(camera)
+    if config is None:
+        return CameraConfig()
+    cameras = load_cameras_file(config)
+    if camera not in cameras:
+        known = ", ".join(sorted(cameras)) or "none"
+        raise ValueError(f"camera {camera!r} is not in {config} (it has: {known})")
+    return cameras[camera]
+
+
+def watch(
+    source: Annotated[
+        str, typer.Argument(help="rtsp:// or http(s):// URL, video file, or folder of JPEG/PNG")
+    ],
+    camera: Annotated[str, typer.Option(help="camera id")],
+    server: Annotated[
+        str | None, typer.Option(help="post frames to this service (key in TRIAGE_API_KEY)")
+    ] = None,
+    fps: Annotated[float, typer.Option(min=0.1, max=60.0, help="frames screened per second")] = 5.0,
+    config: Annotated[
+        pathlib.Path | None, typer.Option(help="camera config file (YAML/JSON, strict)")
+    ] = None,
+    snapshots: Annotated[
+        pathlib.Path, typer.Option(help="folder for event snapshots (without --server)")
+    ] = pathlib.Path("snapshots"),
+    realtime: Annotated[
+        bool, typer.Option(help="read files at their real rate, not as fast as possible")
+    ] = False,
+    max_reconnects: Annotated[
+        int, typer.Option(min=0, help="failed reconnections before giving up on a stream (0: never)")
+    ] = 10,
+    timeout: Annotated[
+        float, typer.Option(min=0.5, help="stream open/read and HTTP timeout, seconds")
+    ] = 10.0,
+) -> None:
+    """Screen SOURCE for movement; print one JSON line per finished event, or post frames to --server."""
+    from vision.motion.source import LiveOptions, open_source
+
+    with cli_errors():
+        camera_config = _load_config(config, camera)
+        options = LiveOptions(open_timeout_s=timeout, read_timeout_s=timeout, max_reconnects=max_reconnects)
+        frame_source = open_source(source, fps, realtime=realtime, options=options)
+    try:
+        with cli_errors():
+            if server:
+                _post_frames(frame_source, server, camera, timeout)
+            else:
+                _screen_locally(frame_source, camera, camera_config, snapshots)
+    finally:
+        frame_source.close()
+
+
+def _screen_locally(frame_source: Any, camera: str, camera_config: Any, snapshots: pathlib.Path) -> None:
+    from vision.errors import ImageDecodeError, ImageTooLarge, UnsupportedImageType
+    from vision.motion.screener import Screener
+
+    screener = Screener(camera, camera_config)
+    snapshots.mkdir(parents=True, exist_ok=True)
+
+    def report(event: Any) -> None:
+        path = None
+        if event.snapshot is not None:
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(event.start))
+            path = snapshots / f"{camera}-{stamp}-{event.id[:8]}.jpg"
+            path.write_bytes(event.snapshot)
+        print(json.dumps(event_line(event, str(path) if path else None)), flush=True)
+
+    try:
+        for frame in frame_source.frames():
+            try:
+                if frame.encoded is not None:
+                    result = screener.process_encoded(frame.encoded, frame.timestamp)
+                else:
+                    result = screener.process(frame.image, frame.timestamp)
+            except (ImageDecodeError, UnsupportedImageType, ImageTooLarge) as error:
+                # One bad frame in a folder must not end the watch; the screener's state is untouched.
+                print(f"warning: frame {frame.index}: {error}", file=sys.stderr)
+                continue
+            for event in result.ended:
+                report(event)
+    except KeyboardInterrupt:
+        pass
+    last = screener.flush()
+    if last is not None:
+        report(last)
+
+
+def _post_frames(frame_source: Any, server: str, camera: str, timeout: float) -> None:
+    import cv2
+    import httpx
+
+    key = os.environ.get("TRIAGE_API_KEY")
+    if not key:
+        raise ValueError("--server needs the API key in TRIAGE_API_KEY")
+    url = f"/v1/cameras/{camera}/frames"
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=timeout) as client:
+        try:
+            for frame in frame_source.frames():
+                if frame.encoded is not None:
+                    body = frame.encoded
+                    content_type = "image/png" if body.startswith(b"\x89PNG") else "image/jpeg"
+                else:
+                    ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+                    if not ok:
+                        continue
+                    body, content_type = jpeg.tobytes(), "image/jpeg"
+                answer = _post_with_retry(client, url, body, content_type, frame.index)
+                if answer is not None and answer.get("event_id"):
+                    print(json.dumps(answer), flush=True)
+        except KeyboardInterrupt:
+            pass
+
+
+def _post_with_retry(
+    client: Any, url: str, body: bytes, content_type: str, index: int, attempts: int = 5
+) -> dict[str, Any] | None:
+    """POST one frame; retry transport errors and 5xx with backoff; 4xx other than 400 are fatal."""
+    import httpx
+
+    delay = 0.5
+    for attempt in range(attempts):
+        try:
+            response = client.post(url, content=body, headers={"Content-Type": content_type})
+        except httpx.HTTPError as error:
+            if attempt == attempts - 1:
+                raise ValueError(f"cannot reach the service: {error}") from None
+            time.sleep(delay)
+            delay *= 2
+            continue
+        if response.status_code < 400:
+            answer: dict[str, Any] = response.json()
+            return answer
+        detail = _detail(response)
+        if response.status_code in (400, 413, 415):
+            print(
+                f"warning: frame {index}: service refused it ({response.status_code}): {detail}",
+                file=sys.stderr,
+            )
+            return None
+        if response.status_code < 500 or attempt == attempts - 1:
+            raise ValueError(f"service answered {response.status_code}: {detail}")
+        time.sleep(delay)
+        delay *= 2
+    return None
+
+
+def _detail(response: Any) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return str(response.text)[:200]
+
+
+def motion_eval(
+    input_dir: Annotated[
+        pathlib.Path, typer.Option("--input", help="CDnet input folder (or its sequence folder)")
+    ],
+    groundtruth: Annotated[
+        pathlib.Path, typer.Option(help="CDnet groundtruth folder (or its sequence folder)")
+    ],
+    roi: Annotated[pathlib.Path | None, typer.Option(help="ROI.bmp (default: the sequence's)")] = None,
+    temporal_roi: Annotated[
+        pathlib.Path | None, typer.Option(help="temporalROI.txt (default: the sequence's)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    config: Annotated[
+        pathlib.Path | None, typer.Option(help="camera config file to take settings from")
+    ] = None,
+    camera: Annotated[str, typer.Option(help="camera id in --config")] = "cdnet",
+) -> None:
+    """Score motion screening on a CDnet 2014 sequence: precision, recall, F-measure, frames per second."""
+    from vision.motion.cdnet import evaluate, find_sequence
+
+    with cli_errors():
+        camera_config = _load_config(config, camera)
+        sequence = find_sequence(input_dir, groundtruth, roi, temporal_roi)
+        result = evaluate(sequence, camera_config, progress=not as_json and sys.stderr.isatty())
+    summary = result.to_dict()
+    if as_json:
+        print(json.dumps(summary))
+        return
+    print(
+        f"precision {summary['precision']:.4f}  recall {summary['recall']:.4f}  "
+        f"F-measure {summary['f_measure']:.4f}  fps {summary['fps']:.1f}  frames {summary['frames']}"
+    )
+    if result.confusion.tp + result.confusion.fn == 0:
+        print("note: no moving pixels in the scored frames; recall and F-measure are 0 by convention")

@@ -44,6 +44,7 @@ class Scenario:
         width, height: frame size in pixels.
         warmup_frames: frames before the temporal region of interest (the background is learnt on them).
         walkers: people crossing along the trail, spread over the scored frames.
+        walker_speed: multiplies the walkers' pace (about 3 to 4.5 px per frame at 320 px width).
         animals: four-legged animals crossing.
         cars: vehicles crossing a road (a traffic-like scene instead of a trail).
         trees: tree canopies; ``sway_px`` is their largest sway in pixels at 320 px width.
@@ -62,6 +63,7 @@ class Scenario:
     height: int = 240
     warmup_frames: int = 50
     walkers: int = 2
+    walker_speed: float = 1.0
     animals: int = 0
     cars: int = 0
     trees: int = 2
@@ -250,7 +252,7 @@ class _Scene:
             )
             foot = rng.uniform(0.70, 0.84) * spec.height
             height = (0.22 + 0.4 * (foot / spec.height - 0.6)) * spec.height
-            speed = rng.uniform(3.0, 4.5) * unit * (1 if i % 2 == 0 else -1)
+            speed = rng.uniform(3.0, 4.5) * unit * spec.walker_speed * (1 if i % 2 == 0 else -1)
             colour = tuple(int(c) for c in rng.integers(20, 200, 3))
             colour2 = tuple(int(c) for c in rng.integers(20, 120, 3))
             movers.append(_Mover("walker", start, -1.0, foot, speed, height, colour, colour2))  # type: ignore[arg-type]
