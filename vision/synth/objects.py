@@ -79,16 +79,32 @@ def smooth_curve(
 
 
 def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: float) -> None:
-    """A folded garment: an irregular soft lump of textile with folds and seams; maybe buttons or a zip."""
-    depth = ctx.u(10, 45)
+    """A garment: a folded stack (layers with crisp edges) or a crumpled lump, with folds and seams."""
     hw, hh = ctx.px(w_mm) / 2, ctx.px(h_mm) / 2
-    base = shapes.blob(cx, cy, hw, hh, depth, angle, ctx.rng, jitter=0.3, softness=0.3)
-    ctx.add(shapes.textured(base, ctx.rng, ctx.px(ctx.u(20, 60)), 0.5), "textile")
+    material = "textile" if ctx.chance(0.85) else "leather"
+    if ctx.chance(0.55):
+        # Folded: 2-5 slightly offset layers of cloth, each a thin slab with a small rounded edge.
+        for _ in range(int(ctx.rng.integers(1, 5))):
+            x = cx + ctx.u(-0.08, 0.08) * hw
+            y = cy + ctx.u(-0.08, 0.08) * hh
+            layer = shapes.rounded_box(
+                x,
+                y,
+                hw * ctx.u(0.75, 1.0),
+                hh * ctx.u(0.75, 1.0),
+                ctx.u(3, 10),
+                angle + ctx.u(-0.05, 0.05),
+                radius_px=ctx.px(ctx.u(3, 12)),
+            )
+            ctx.add(shapes.textured(layer, ctx.rng, ctx.px(ctx.u(15, 40)), 0.35), material)
+    else:
+        base = shapes.blob(cx, cy, hw, hh, ctx.u(10, 40), angle, ctx.rng, jitter=0.3, softness=0.25)
+        ctx.add(shapes.textured(base, ctx.rng, ctx.px(ctx.u(15, 50)), 0.6), material)
     for _ in range(int(ctx.rng.integers(1, 5))):
         # Folds and seams: thin ridges of doubled cloth.
         start = (cx + ctx.u(-0.6, 0.6) * hw, cy + ctx.u(-0.6, 0.6) * hh)
         pts = smooth_curve(ctx, start, ctx.u(0.4, 1.2) * max(hw, hh), 0.8, steps=8)
-        ctx.add(shapes.polyline(pts, ctx.px(ctx.u(3, 10)), ctx.pixel_mm).scaled(ctx.u(0.4, 1.0)), "textile")
+        ctx.add(shapes.polyline(pts, ctx.px(ctx.u(2, 8)), ctx.pixel_mm).scaled(ctx.u(0.4, 1.0)), material)
     if ctx.chance(0.3):
         for k in range(int(ctx.rng.integers(3, 7))):
             x, y = at(ctx, cx, cy, angle, -w_mm * 0.3 + k * w_mm * 0.12, ctx.u(-5, 5))
@@ -96,7 +112,7 @@ def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: flo
                 shapes.disc(x, y, ctx.px(ctx.u(5, 8)), ctx.u(2, 3)),
                 "brass" if ctx.chance(0.3) else "abs_plastic",
             )
-    if ctx.chance(0.3):
+    if ctx.chance(0.35):
         zip_row(ctx, cx, cy, angle + ctx.u(-0.3, 0.3), ctx.u(120, 300))
 
 
@@ -122,7 +138,7 @@ def cable(ctx: Ctx, cx: float, cy: float, length_mm: float) -> None:
     if ctx.chance(0.6):
         x, y = float(pts[-1][0]), float(pts[-1][1])
         a = ctx.u(0, math.pi)
-        ctx.add(shapes.rounded_box(x, y, ctx.px(12), ctx.px(7), 12, a, ctx.px(2)), "abs_plastic")
+        ctx.add(shapes.rounded_box(x, y, ctx.px(12), ctx.px(7), 12, a, ctx.px(2)), "abs_fr")
         ctx.add(shapes.rounded_box(x, y, ctx.px(4), ctx.px(3), 3, a, 1), "steel")
 
 
@@ -146,7 +162,7 @@ def pcb(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: float) 
 def laptop(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
     """A laptop: aluminium or plastic shell, board, battery cells, keyboard, hinge and screws."""
     w, h = ctx.u(280, 360), ctx.u(190, 250)
-    shell = "aluminium" if ctx.chance(0.5) else "abs_plastic"
+    shell = "aluminium" if ctx.chance(0.5) else "abs_fr"
     ctx.add(shapes.box_shell(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, 18, 1.2, ctx.pixel_mm, angle), shell)
     ctx.add(shapes.rounded_box(cx, cy, ctx.px(w) / 2 - 2, ctx.px(h) / 2 - 2, 2.5, angle, 1), "glass")
     bx, by = at(ctx, cx, cy, angle, 0, h * 0.25)
@@ -169,7 +185,7 @@ def power_bank(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
     )
     ctx.add(
         shapes.box_shell(cx, cy, ctx.px(w) / 2 + 1, ctx.px(h) / 2 + 1, 22, 1.0, ctx.pixel_mm, angle),
-        "aluminium" if ctx.chance(0.4) else "abs_plastic",
+        "aluminium" if ctx.chance(0.4) else "abs_fr",
     )
     x, y = at(ctx, cx, cy, angle, w * 0.42, 0)
     pcb(ctx, x, y, w * 0.12, h * 0.8, angle)
@@ -214,7 +230,10 @@ def toiletries(ctx: Ctx, cx: float, cy: float) -> None:
         a = ctx.u(0, math.pi)
         ln, r = ctx.u(50, 110), ctx.u(12, 25)
         ctx.add(shapes.tube(x, y, ctx.px(ln) / 2, ctx.px(r), ctx.px(0.8), ctx.pixel_mm, a), "polyethylene")
-        ctx.add(shapes.cylinder(x, y, ctx.px(ln) / 2, ctx.px(r - 1), ctx.pixel_mm, a), "shampoo")
+        ctx.add(
+            shapes.cylinder(x, y, ctx.px(ln) / 2, ctx.px(r - 1), ctx.pixel_mm, a),
+            str(ctx.rng.choice(["shampoo", "cosmetic", "toothpaste", "water"])),
+        )
     if ctx.chance(0.5):
         x, y, a = cx + ctx.px(ctx.u(-60, 60)), cy + ctx.px(ctx.u(-30, 30)), ctx.u(0, math.pi)
         ctx.add(shapes.tube(x, y, ctx.px(70), ctx.px(25), ctx.px(0.5), ctx.pixel_mm, a), "aluminium")
@@ -240,7 +259,10 @@ def shoe(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
             [-length / 2, width * 0.3],
         ]
     )
-    ctx.add(shapes.polygon(place(ctx, cx, cy, angle, pts), ctx.u(20, 35), edge_px=ctx.px(10)), "rubber")
+    ctx.add(
+        shapes.polygon(place(ctx, cx, cy, angle, pts), ctx.u(20, 35), edge_px=ctx.px(10)),
+        "rubber_filled" if ctx.chance(0.6) else "rubber",
+    )
     ctx.add(
         shapes.textured(
             shapes.ellipsoid(cx, cy, ctx.px(length * 0.45), ctx.px(width * 0.45), 40, angle),
@@ -263,7 +285,10 @@ def shoe(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
 def book(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
     """A book or magazine: a dense paper block (look-alike of banknote bundles)."""
     w, h = ctx.u(130, 240), ctx.u(180, 300)
-    ctx.add(shapes.rounded_box(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, ctx.u(8, 45), angle, ctx.px(3)), "paper")
+    ctx.add(
+        shapes.rounded_box(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, ctx.u(8, 45), angle, ctx.px(3)),
+        "magazine" if ctx.chance(0.35) else "paper",
+    )
 
 
 def hair_dryer(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
@@ -423,7 +448,7 @@ def electronics_small(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
     w, h = ctx.u(60, 140), ctx.u(40, 90)
     ctx.add(
         shapes.box_shell(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, ctx.u(25, 50), 1.5, ctx.pixel_mm, angle),
-        "abs_plastic",
+        "abs_fr",
     )
     pcb(ctx, cx, cy, w * 0.8, h * 0.7, angle)
     if ctx.chance(0.6):

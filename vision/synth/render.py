@@ -20,15 +20,13 @@ from vision.synth.profiles import ScannerProfile, get_profile
 # Hue (degrees) at the ratio of each reference material; between them the hue is interpolated in log R.
 HUE_ANCHORS: tuple[tuple[str, float], ...] = (
     ("polyethylene", 26.0),
-    ("water", 34.0),
-    ("paper", 40.0),
-    ("tobacco", 52.0),
-    ("beryl", 80.0),
-    ("aluminium", 120.0),
-    ("pcb", 150.0),
-    ("battery", 195.0),
-    ("steel", 215.0),
-    ("zinc", 222.0),
+    ("water", 32.0),
+    ("paper", 39.0),
+    ("tobacco", 50.0),
+    ("beryl", 72.0),
+    ("aluminium", 118.0),
+    ("pcb", 165.0),
+    ("steel", 212.0),
 )
 # Below this high-energy attenuation the ratio is mostly noise: the colour fades to white (pale objects).
 COLOUR_ONSET = 0.015
@@ -132,9 +130,9 @@ def false_colour(
     value = 1.0 - level ** np.float32(prof.brightness_gamma)
     # Below the onset (belt noise, residual streaks) the display stays white, then colour fades in.
     onset = np.clip((sh - np.float32(COLOUR_ONSET)) / np.float32(COLOUR_ONSET * 4), 0.0, 1.0)
-    # Denser material shows deeper colour (dark orange, not brown-grey), as on real displays.
-    depth = np.clip(sh * np.float32(0.5), 0.0, 1.0)
-    saturation = np.float32(0.45 * prof.saturation) * np.sqrt(onset) * (0.8 + 0.6 * depth)
+    # Denser material shows deeper colour (vivid dark orange, not brown-grey), as on real displays.
+    depth = 1.0 - np.exp(sh * np.float32(-1.0 / 0.6))
+    saturation = np.float32(prof.saturation) * np.sqrt(onset) * (np.float32(0.22) + np.float32(0.6) * depth)
     saturation = np.clip(saturation, 0.0, 1.0)
     hsv = np.empty((*att_high.shape, 3), np.uint8)
     hsv[..., 0] = np.mod(hue * np.float32(256.0 / 360.0), 256.0).astype(np.uint8)

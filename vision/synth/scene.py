@@ -313,14 +313,19 @@ def _suitcase(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float
             )
     end = 1 if ctx.chance(0.5) else -1
     spacing = ctx.u(90, 130)
-    rail_r = ctx.px(ctx.u(8, 12))
+    rail_r = ctx.px(ctx.u(9, 13))
     rail_len = hw * ctx.u(0.8, 0.95)
-    rail_material = "aluminium" if ctx.chance(0.7) else "steel"
-    wall = ctx.px(1.2 if rail_material == "aluminium" else 0.8)
+    rail_material = "aluminium" if ctx.chance(0.5) else "steel"
+    wall = ctx.px(2.0 if rail_material == "aluminium" else 1.0)
     for off in (-spacing, spacing):
+        # Telescopic handle: nested tubes with a steel latch rod inside, and a base plate at the far end.
         x, y = ob.at(ctx, cx, cy, angle, end * (hw - rail_len) * c.pixel_mm, off)
         ctx.add(shapes.tube(x, y, rail_len, rail_r, wall, c.pixel_mm, angle), rail_material)
         ctx.add(shapes.tube(x, y, rail_len * 0.95, rail_r * 0.75, wall, c.pixel_mm, angle), rail_material)
+        ctx.add(shapes.cylinder(x, y, rail_len * 0.9, ctx.px(1.5), c.pixel_mm, angle), "steel")
+        bx, by = ob.at(ctx, cx, cy, angle, -end * (hw * c.pixel_mm - 60), off)
+        ctx.add(shapes.rounded_box(bx, by, ctx.px(30), ctx.px(20), 20, angle, ctx.px(5)), "abs_fr")
+        ctx.add(shapes.rounded_box(bx, by, ctx.px(12), ctx.px(8), 6, angle, 2), "steel")
     hx, hy = ob.at(ctx, cx, cy, angle, end * (hw * c.pixel_mm - 25), 0)
     ctx.add(shapes.rounded_box(hx, hy, ctx.px(22), ctx.px(spacing + 20), 30, angle, ctx.px(8)), "abs_plastic")
     ctx.add(
@@ -404,14 +409,14 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
     interior = (_suitcase if ctx.chance(0.6) else _soft_bag)(ctx, cx, cy, hw, hh, angle)
     region = _region(ctx, interior)
     c.region = region
-    if ctx.chance(0.85):
+    if ctx.chance(0.7):
         ys, xs = np.nonzero(region)
         y0, x0 = int(ys.min()), int(xs.min())
         sub = region[y0 : ys.max() + 1, x0 : xs.max() + 1].astype(np.uint8)
-        fill = shapes.field(sub, ctx.rng, ctx.px(ctx.u(60, 140)), ctx.u(30, 110), ctx.u(0.5, 0.9), ctx.px(30))
+        fill = shapes.field(sub, ctx.rng, ctx.px(ctx.u(60, 140)), ctx.u(10, 60), ctx.u(0.5, 0.9), ctx.px(30))
         ctx.add(Patch(y0, x0, fill), "textile")
     box = (cx, cy, hw * 0.95, hh * 0.95)
-    for _ in range(int(ctx.rng.integers(2, 7))):
+    for _ in range(int(ctx.rng.integers(3, 10))):
         x, y = _inside(ctx, box, 0.2)
         ob.clothes(
             ctx,
@@ -421,8 +426,8 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
             ctx.u(0.3, 0.8) * hh * 2 * c.pixel_mm,
             angle + ctx.u(-0.5, 0.5),
         )
-    _fill(ctx, box, LUGGAGE_ITEMS, int(ctx.rng.integers(6, 18)), angle)
-    for _ in range(int(ctx.rng.integers(0, 3))):
+    _fill(ctx, box, LUGGAGE_ITEMS, int(ctx.rng.integers(10, 26)), angle)
+    for _ in range(int(ctx.rng.integers(0, 5))):
         ob.cable(ctx, *_inside(ctx, box, 0.2), ctx.u(300, 1000))
     if with_threat:
         _threats(ctx, box, LUGGAGE_THREATS, angle)
