@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -15,7 +15,7 @@ from vision.infer import Predictor
 _bearer = HTTPBearer(auto_error=False, description="An API key from `triage keys create`.")
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     """The running app's state."""
     state: AppState = request.app.state.triage
     return state
@@ -49,14 +49,14 @@ def get_principal(
     return principal
 
 
-def require_scope(*scopes: str) -> Callable[..., Principal]:
+def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting keys that hold any of ``scopes`` (``admin`` holds all).
 
     Raises:
         HTTPException: 403 when the key lacks every one of them.
     """
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not any(principal.allows(scope) for scope in scopes):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
@@ -75,7 +75,7 @@ AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
 AnyKey = Annotated[Principal, Depends(get_principal)]
 
 
-def get_predictor(state: StateDep) -> Predictor:
+async def get_predictor(state: StateDep) -> Predictor:
     """The predictor serving now, taken once so the request keeps it through a hot swap.
 
     Raises:

@@ -1,0 +1,215 @@
+"""End-to-end cost of the HTTP service against the bare predictor, measured side by side in one run.
+
+Starts ``triage serve`` (uvicorn, one worker) on loopback with a throw-away store, then on the same
+1024×768 scan measures: the bare ``Predictor.predict`` p50 (in this process), the p50 of
+``POST /v1/scans`` as a client sees it (upload, decode, inference, atomic image write, commit, answer),
+their ratio (goal ≤ 1.3), and scans per second with 4 concurrent clients against the bare predictor's
+sequential rate.
+
+Run: ``python -m benchmarks.service [--model DIR] [--requests N]``. Without a model in ``models/`` it exports
+an untrained model of the default architecture and input size (same compute as a trained one) and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+import cv2
+import httpx
+
+from vision.errors import ModelLoadError
+from vision.infer import Predictor, default_model_dir
+from vision.io import decode_image
+
+CLIENTS = 4
+ROUNDS = 3
+
+
+def benchmark_model(scratch: pathlib.Path, given: str | None) -> tuple[pathlib.Path, str]:
+    """The model to measure and a note on where it came from."""
+    if given:
+        return pathlib.Path(given), "given"
+    try:
+        return default_model_dir(), "bundled"
+    except ModelLoadError:
+        from vision.preprocess import PreprocessSpec
+        from vision.train.export import export_model
+        from vision.train.model import build_model
+
+        folder = export_model(
+            build_model(),
+            scratch / "models" / "untrained" / "0",
+            name="untrained",
+            version="0",
+            spec=PreprocessSpec(),
+        )
+        return folder, "untrained stand-in (default architecture and input size; no model in models/)"
+
+
+def scan_png(width: int = 1024, height: int = 768) -> bytes:
+    """A simulated luggage scan of ``width``×``height`` as PNG."""
+    from vision.synth.scene import generate
+
+    rgb = generate("luggage", seed=7, size=(width, height)).rgb
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    return data.tobytes()
+
+
+def start_server(model: pathlib.Path, scratch: pathlib.Path, key: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``triage serve`` on a free loopback port; returns the process and its base URL once ready."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(
+        os.environ,
+        TRIAGE_DATA_DIR=str(scratch / "data"),
+        TRIAGE_MODEL_DIR=str(model),
+        TRIAGE_ADMIN_KEY=key,
+        TRIAGE_MAX_IN_FLIGHT="16",
+        TRIAGE_LOG_LEVEL="WARNING",
+    )
+    log = open(scratch / "serve.log", "wb")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise SystemExit("server did not become ready: " + (scratch / "serve.log").read_text()[-1000:])
+
+
+def timed(action: Callable[[], object], repeat: int) -> list[float]:
+    """Seconds taken by each of ``repeat`` calls of ``action``."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def post_ok(client: httpx.Client, upload: tuple[str, bytes, str]) -> None:
+    """Post one scan and insist on 201."""
+    response = client.post("/v1/scans", files={"file": upload})
+    assert response.status_code == 201, response.text
+
+
+def server_stages(metrics: str) -> dict[str, float]:
+    """Mean milliseconds per scan stage from the server's Prometheus histograms."""
+    means = {}
+    for stage in ("decode", "predict", "store", "total"):
+        total = re.search(rf'triage_scan_latency_seconds_sum{{stage="{stage}"}} (\S+)', metrics)
+        count = re.search(rf'triage_scan_latency_seconds_count{{stage="{stage}"}} (\S+)', metrics)
+        if total and count and float(count.group(1)):
+            means[stage] = 1000 * float(total.group(1)) / float(count.group(1))
+    return means
+
+
+def p50_ms(samples: list[float]) -> float:
+    """Median in milliseconds."""
+    return statistics.median(samples) * 1000
+
+
+def main() -> None:
+    """Run the benchmark and print the numbers."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--requests", type=int, default=40, help="sequential requests per measurement")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = pathlib.Path(tmp)
+        model, origin = benchmark_model(scratch, args.model)
+        png = scan_png()
+        rgb = decode_image(png).rgb
+        predictor = Predictor(model, threads=2)
+        key = secrets.token_urlsafe(32)
+        server, base = start_server(model, scratch, key)
+        try:
+            headers = {"Authorization": f"Bearer {key}"}
+            jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])[
+                1
+            ]
+            uploads = {
+                "png": ("scan.png", png, "image/png"),
+                "jpeg": ("scan.jpg", jpeg.tobytes(), "image/jpeg"),
+            }
+            bare: list[float] = []
+            served: dict[str, list[float]] = {"png": [], "jpeg": []}
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+                for _ in range(3):  # warm both paths
+                    predictor.predict(rgb)
+                    assert client.post("/v1/scans", files={"file": uploads["png"]}).status_code == 201
+                # Blocks, alternated over rounds: drift of the machine hits both sides alike, and neither
+                # side's idle worker threads run in the other's measurement.
+                block = max(args.requests // ROUNDS, 3)
+                for _ in range(ROUNDS):
+                    bare += timed(lambda: predictor.predict(rgb), block)
+                    for name, upload in uploads.items():
+                        served[name] += timed(lambda u=upload: post_ok(client, u), block)  # type: ignore[misc]
+                stages = server_stages(client.get("/metrics").text)
+            files = {"file": uploads["png"]}
+            done = 0
+            lock = threading.Lock()
+            per_client = max(args.requests // 2, 5)
+
+            def worker() -> None:
+                nonlocal done
+                with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+                    for _ in range(per_client):
+                        assert client.post("/v1/scans", files=files).status_code == 201
+                        with lock:
+                            done += 1
+
+            threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            concurrent_rate = done / (time.perf_counter() - start)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+    bare_p50 = p50_ms(bare)
+    print(
+        f"model: {model.parent.name}/{model.name} ({origin}); image 1024x768 (PNG {len(png) / 1e6:.2f} MB); "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {len(bare)} samples per p50"
+    )
+    print(f"bare Predictor.predict p50          {bare_p50:8.1f} ms")
+    for name, samples in served.items():
+        print(
+            f"POST /v1/scans ({name:4}) p50         {p50_ms(samples):8.1f} ms   ratio served/bare "
+            f"{p50_ms(samples) / bare_p50:5.2f}  (goal <= 1.3)"
+        )
+    print("server-side means per stage: " + ", ".join(f"{k} {v:.1f} ms" for k, v in stages.items()))
+    print(
+        f"scans/s, {CLIENTS} concurrent clients (png)  {concurrent_rate:8.2f}      "
+        f"bare sequential {1000 / bare_p50:.2f}/s, ratio {concurrent_rate / (1000 / bare_p50):.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
