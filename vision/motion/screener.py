@@ -166,6 +166,7 @@ class Screener:
         self._prev_thumb: np.ndarray | None = None
         self._prev_chroma: float | None = None
         self._relearn_left = 0
+        self._relearning_change = False
         self._candidates: list[_Candidate] = []
         self._event: MotionEvent | None = None
         self._peak: _Peak | None = None
@@ -291,7 +292,7 @@ class Screener:
         raw = self._subtractor.apply(small)
         if self._relearn_left > 0:
             self._relearn_left -= 1
-            return self._quiet_result(small, now, scene_change=True)
+            return self._quiet_result(small, now, scene_change=self._relearning_change)
 
         _, moving = cv2.threshold(raw, FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)
         if self.config.scene_change.enabled:
@@ -337,6 +338,7 @@ class Screener:
         if self._flicker is not None:
             self._flicker[:] = 0
         self._relearn_left = self._warmup_frames()
+        self._relearning_change = count_as_change
         if count_as_change:
             self.scene_changes += 1
 

@@ -1,0 +1,146 @@
+"""Screening behaviour on synthetic trail sequences: walkers make one event, trees and the IR switch none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.motion.conftest import run_screener
+from vision.errors import ImageDecodeError
+from vision.motion.config import CameraConfig, SceneChangeConfig
+from vision.motion.screener import Screener
+from vision.motion.trail import TrailFrame
+
+Sequence = Callable[..., list[TrailFrame]]
+
+
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    width = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+def test_walker_crossing_gives_one_event_with_a_box_on_the_walker(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    events, results = run_screener(frames)
+    assert len(events) == 1
+    event = events[0]
+    assert event.snapshot is not None and event.snapshot.startswith(b"\xff\xd8")
+    assert event.end > event.start and event.peak_score > 0
+    # The event's boxes are those of its peak frame; they must sit on the walker in that frame.
+    peak = max(range(len(results)), key=lambda i: results[i].score)
+    walker_box = frames[peak].boxes[0]
+    assert len(event.boxes) == 1
+    assert iou(event.boxes[0], walker_box) > 0.5
+    # Every frame with motion lies while the walker is in view.
+    assert all(frames[i].boxes for i, r in enumerate(results) if r.motion)
+
+
+def test_swaying_trees_alone_give_no_event(tiny_sequence: Sequence) -> None:
+    events, results = run_screener(tiny_sequence("trees_only", frames=80))
+    assert events == []
+    assert not any(r.motion for r in results)
+
+
+def test_ir_switch_gives_no_event_with_the_rule_and_events_without(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("ir_only", frames=70, ir_frame=35)
+    events, results = run_screener(frames)
+    assert events == []
+    assert any(r.scene_change for r in results[36:40])
+    # Screening resumes within a few frames of the switch.
+    assert not any(r.scene_change for r in results[45:])
+    without_rule = CameraConfig(scene_change=SceneChangeConfig(enabled=False))
+    events_without, _ = run_screener(frames, without_rule)
+    assert len(events_without) >= 1
+
+
+def test_ir_switch_in_wind_gives_no_event(tiny_sequence: Sequence) -> None:
+    events, _ = run_screener(tiny_sequence("ir_wind", frames=70, ir_frame=35))
+    assert events == []
+
+
+def test_walker_is_found_again_after_a_lighting_change(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("lighting", frames=90, walkers=1, walker_speed=1.5, lighting_frame=40)
+    events, results = run_screener(frames)
+    assert len(events) >= 1
+    assert any(r.scene_change for r in results[40:44])
+    assert any(r.motion for r in results[50:] if r is not None)
+
+
+def test_masked_walker_gives_no_event(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    # The walker keeps to the trail in the lower half of the frame; mask that half out.
+    masked = CameraConfig(masks=[[(0, 0.5), (1, 0.5), (1, 1), (0, 1)]])
+    events, _ = run_screener(frames, masked)
+    assert events == []
+
+
+def test_regions_and_events_carry_the_zone_of_their_foot_point(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    halves: dict[str, list[tuple[float, float]]] = {"left": [(0, 0), (0.5, 0), (0.5, 1), (0, 1)], "right": [(0.5, 0), (1, 0), (1, 1), (0.5, 1)]}
+    zones = CameraConfig(zones=halves)
+    events, results = run_screener(frames, zones)
+    assert len(events) == 1
+    assert set(events[0].zones) == {"left", "right"}  # the walker crosses the whole frame
+    for result in results:
+        for region in result.regions:
+            foot_x = (region.box[0] + region.box[2]) / 2
+            assert region.zone == ("left" if foot_x < 80 else "right") or abs(foot_x - 80) < 3
+
+
+def test_require_zone_ignores_movement_outside_zones(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    sky_only = CameraConfig(zones={"sky": [(0, 0), (1, 0), (1, 0.2), (0, 0.2)]}, require_zone=True)
+    events, _ = run_screener(frames, sky_only)
+    assert events == []
+
+
+def test_cooldown_splits_two_walkers_far_apart_in_time(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    empty = [frames[5]] * 30  # thirty frames with nobody in view (6 s at 5 fps) between the two crossings
+    events, _ = run_screener(frames + empty + frames[10:], CameraConfig(cooldown_s=2.0))
+    assert len(events) == 2
+    assert events[1].start - events[0].end > 2.0
+
+
+def test_corrupt_frame_raises_and_leaves_the_state_alone(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    encoded = [cv2.imencode(".jpg", f.image)[1].tobytes() for f in frames]
+    clean = Screener("a")
+    disturbed = Screener("b")
+    for index, data in enumerate(encoded):
+        t = index / 5.0
+        expected = clean.process_encoded(data, t)
+        if index in (20, 40):
+            with pytest.raises(ImageDecodeError):
+                disturbed.process_encoded(data[: len(data) // 2], t)
+            with pytest.raises(ImageDecodeError):
+                disturbed.process_encoded(b"not an image at all", t)
+        got = disturbed.process_encoded(data, t)
+        assert got.motion == expected.motion
+        assert [r.box for r in got.regions] == [r.box for r in expected.regions]
+    assert disturbed.frames_seen == clean.frames_seen
+
+
+def test_encoded_frames_are_screened_at_reduced_size_with_full_size_boxes() -> None:
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8), (0, 0), 3)
+    screener = Screener("hd")
+    result = None
+    for index in range(60):
+        frame = background.copy()
+        if index >= 48:
+            x = 20 * index - 500
+            cv2.rectangle(frame, (x, 300), (x + 120, 600), (30, 40, 220), -1)
+        data = cv2.imencode(".jpg", frame)[1].tobytes()
+        result = screener.process_encoded(data, index / 5.0)
+    assert result is not None and result.motion
+    assert result.foreground.shape == (180, 320)  # decoded at 1/4 scale straight from the JPEG
+    x1, y1, x2, y2 = result.regions[0].box
+    x = 20 * 59 - 500
+    assert abs(x1 - x) <= 12 and abs(y1 - 300) <= 12 and abs(x2 - (x + 121)) <= 12 and abs(y2 - 601) <= 12
