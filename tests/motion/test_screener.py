@@ -82,7 +82,10 @@ def test_masked_walker_gives_no_event(tiny_sequence: Sequence) -> None:
 
 def test_regions_and_events_carry_the_zone_of_their_foot_point(tiny_sequence: Sequence) -> None:
     frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
-    halves: dict[str, list[tuple[float, float]]] = {"left": [(0, 0), (0.5, 0), (0.5, 1), (0, 1)], "right": [(0.5, 0), (1, 0), (1, 1), (0.5, 1)]}
+    halves: dict[str, list[tuple[float, float]]] = {
+        "left": [(0, 0), (0.5, 0), (0.5, 1), (0, 1)],
+        "right": [(0.5, 0), (1, 0), (1, 1), (0.5, 1)],
+    }
     zones = CameraConfig(zones=halves)
     events, results = run_screener(frames, zones)
     assert len(events) == 1
