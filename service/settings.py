@@ -70,7 +70,6 @@ class Settings(BaseSettings):
     inference_concurrency: int = Field(default=1, gt=0, description="predictions run at once")
     inference_threads: int = Field(default=2, gt=0, description="onnxruntime intra-op threads")
     retry_after_s: int = Field(default=1, gt=0)
-    page_size_max: int = Field(default=200, gt=0)
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import threading
 
 from fastapi.testclient import TestClient
 
@@ -89,3 +90,25 @@ def test_default_model_is_the_promoted_one(
     default = Settings(**{**settings.model_dump(), "model_dir": None})
     with TestClient(create_app(default)) as client:
         assert served_version(client, admin) == "0.0.2"
+
+
+def test_hot_swap_drops_no_request(client: TestClient, admin: dict[str, str]) -> None:
+    results: list[tuple[int, str]] = []
+
+    def post_many() -> None:
+        for seed in range(6):
+            files = {"file": ("scan.png", png_bytes(seed=seed), "image/png")}
+            response = client.post("/v1/scans", files=files, headers=admin)
+            results.append((response.status_code, response.json().get("model", {}).get("version", "")))
+
+    workers = [threading.Thread(target=post_many) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for version in ("0.0.2", "0.0.1", "0.0.2"):
+        assert client.post(f"/v1/models/tiny-threat/{version}/promote", headers=admin).status_code == 200
+    for worker in workers:
+        worker.join()
+    assert len(results) == 18
+    assert all(code == 201 for code, _ in results), results
+    assert {version for _, version in results} <= {"0.0.1", "0.0.2"}
+    assert served_version(client, admin) == "0.0.2"
