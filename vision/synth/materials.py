@@ -288,10 +288,12 @@ class SpectrumModel:
 
     def grid_coordinates(self, b_pe: np.ndarray, b_cu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional table coordinates (x along B_PE, y along B_Cu) of basis line-integral images."""
-        scale = np.float32(LUT_SIZE - 1)
-        x = np.sqrt(np.clip(b_pe * np.float32(1.0 / BASIS_MAX_MM[0]), 0.0, 1.0)) * scale
-        y = np.sqrt(np.clip(b_cu * np.float32(1.0 / BASIS_MAX_MM[1]), 0.0, 1.0)) * scale
-        return x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
+        import cv2
+
+        # Beyond the table the lookup replicates its border, so only negative sums need clamping.
+        x = cv2.sqrt(np.maximum(b_pe, np.float32(0.0)) * np.float32((LUT_SIZE - 1) ** 2 / BASIS_MAX_MM[0]))
+        y = cv2.sqrt(np.maximum(b_cu, np.float32(0.0)) * np.float32((LUT_SIZE - 1) ** 2 / BASIS_MAX_MM[1]))
+        return x, y
 
     def attenuation(self, b_pe: np.ndarray, b_cu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(-ln T_low, -ln T_high) for basis line-integral images (float32, any shape)."""

@@ -79,14 +79,20 @@ def smooth_curve(
 
 
 def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: float) -> None:
-    """A garment: a folded stack (layers with crisp edges) or a crumpled lump, with folds and seams."""
-    hw, hh = ctx.px(w_mm) / 2, ctx.px(h_mm) / 2
+    """A garment: a folded stack (layers with crisp edges) or a crumpled lump, with folds and seams.
+
+    Cloth is smooth at the pixel scale, so big garments are rendered on a grid twice as coarse.
+    """
+    f = 2 if min(w_mm, h_mm) > 60 * ctx.pixel_mm else 1
+    cx_f, cy_f = cx / f, cy / f
+    hw, hh = ctx.px(w_mm) / 2 / f, ctx.px(h_mm) / 2 / f
     material = "textile" if ctx.chance(0.85) else "leather"
+    parts: list[Patch] = []
     if ctx.chance(0.55):
-        # Folded: 2-5 slightly offset layers of cloth, each a thin slab with a small rounded edge.
+        # Folded: 1-4 slightly offset layers of cloth, each a thin slab with a small rounded edge.
         for _ in range(int(ctx.rng.integers(1, 5))):
-            x = cx + ctx.u(-0.08, 0.08) * hw
-            y = cy + ctx.u(-0.08, 0.08) * hh
+            x = cx_f + ctx.u(-0.08, 0.08) * hw
+            y = cy_f + ctx.u(-0.08, 0.08) * hh
             layer = shapes.rounded_box(
                 x,
                 y,
@@ -94,17 +100,19 @@ def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: flo
                 hh * ctx.u(0.75, 1.0),
                 ctx.u(3, 10),
                 angle + ctx.u(-0.05, 0.05),
-                radius_px=ctx.px(ctx.u(3, 12)),
+                radius_px=ctx.px(ctx.u(3, 12)) / f,
             )
-            ctx.add(shapes.textured(layer, ctx.rng, ctx.px(ctx.u(15, 40)), 0.35), material)
+            parts.append(shapes.textured(layer, ctx.rng, ctx.px(ctx.u(15, 40)) / f, 0.35))
     else:
-        base = shapes.blob(cx, cy, hw, hh, ctx.u(10, 40), angle, ctx.rng, jitter=0.3, softness=0.25)
-        ctx.add(shapes.textured(base, ctx.rng, ctx.px(ctx.u(15, 50)), 0.6), material)
+        base = shapes.blob(cx_f, cy_f, hw, hh, ctx.u(10, 40), angle, ctx.rng, jitter=0.3, softness=0.25)
+        parts.append(shapes.textured(base, ctx.rng, ctx.px(ctx.u(15, 50)) / f, 0.6))
     for _ in range(int(ctx.rng.integers(1, 5))):
         # Folds and seams: thin ridges of doubled cloth.
-        start = (cx + ctx.u(-0.6, 0.6) * hw, cy + ctx.u(-0.6, 0.6) * hh)
+        start = (cx_f + ctx.u(-0.6, 0.6) * hw, cy_f + ctx.u(-0.6, 0.6) * hh)
         pts = smooth_curve(ctx, start, ctx.u(0.4, 1.2) * max(hw, hh), 0.8, steps=8)
-        ctx.add(shapes.polyline(pts, ctx.px(ctx.u(2, 8)), ctx.pixel_mm).scaled(ctx.u(0.4, 1.0)), material)
+        fold = shapes.polyline(pts, max(ctx.px(ctx.u(2, 8)) / f, 0.8), ctx.pixel_mm * f)
+        parts.append(fold.scaled(ctx.u(0.4, 1.0)))
+    ctx.add(shapes.upsample(shapes.merge(parts), f), material)
     if ctx.chance(0.3):
         for k in range(int(ctx.rng.integers(3, 7))):
             x, y = at(ctx, cx, cy, angle, -w_mm * 0.3 + k * w_mm * 0.12, ctx.u(-5, 5))
@@ -144,19 +152,21 @@ def cable(ctx: Ctx, cx: float, cy: float, length_mm: float) -> None:
 
 def pcb(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: float) -> None:
     """A circuit board with chips, connectors and screws: the fine texture of electronics."""
-    ctx.add(shapes.rounded_box(cx, cy, ctx.px(w_mm) / 2, ctx.px(h_mm) / 2, 1.6, angle, 1), "pcb")
+    parts: dict[str, list[Patch]] = {"pcb": [], "ceramic": [], "copper": [], "steel": []}
+    parts["pcb"].append(shapes.rounded_box(cx, cy, ctx.px(w_mm) / 2, ctx.px(h_mm) / 2, 1.6, angle, 1))
     for _ in range(int(ctx.rng.integers(6, 20))):
         x, y = at(ctx, cx, cy, angle, ctx.u(-0.45, 0.45) * w_mm, ctx.u(-0.45, 0.45) * h_mm)
         cw, ch = ctx.u(2, 14), ctx.u(2, 14)
-        ctx.add(
-            shapes.rounded_box(x, y, ctx.px(cw) / 2, ctx.px(ch) / 2, ctx.u(1, 3), angle, 0.7),
-            "ceramic" if ctx.chance(0.5) else "pcb",
-        )
+        chip = shapes.rounded_box(x, y, ctx.px(cw) / 2, ctx.px(ch) / 2, ctx.u(1, 3), angle, 0.7)
+        parts["ceramic" if ctx.chance(0.5) else "pcb"].append(chip)
         if ctx.chance(0.4):
-            ctx.add(shapes.rounded_box(x, y, ctx.px(cw) / 2, ctx.px(ch) / 2, 0.3, angle, 0.5), "copper")
+            parts["copper"].append(chip.scaled(0.15))
     for _ in range(int(ctx.rng.integers(2, 6))):
         x, y = at(ctx, cx, cy, angle, ctx.u(-0.48, 0.48) * w_mm, ctx.u(-0.48, 0.48) * h_mm)
-        ctx.add(shapes.disc(x, y, ctx.px(1.5), 5), "steel")
+        parts["steel"].append(shapes.disc(x, y, ctx.px(1.5), 5))
+    # One canvas update per material: boards carry dozens of tiny parts.
+    for material, patches in parts.items():
+        ctx.add(shapes.merge(patches), material)
 
 
 def laptop(ctx: Ctx, cx: float, cy: float, angle: float) -> None:

@@ -9,6 +9,7 @@ looked up once per pixel at the end.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -101,6 +102,25 @@ class Canvas:
         return y0, x0, acc
 
 
+_NOISE_BANK_SIZE = 1 << 22
+
+
+@functools.cache
+def _noise_bank() -> np.ndarray:
+    """A fixed bank of standard normal deviates; each image reads a random window of it (fast, seeded)."""
+    return np.random.default_rng(20261123).standard_normal(_NOISE_BANK_SIZE, dtype=np.float32)
+
+
+def gaussian_noise(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Standard normal noise of ``shape``: a window of the bank at an offset drawn from ``rng``."""
+    bank = _noise_bank()
+    n = shape[0] * shape[1]
+    if n > bank.size // 2:
+        return rng.standard_normal(shape, dtype=np.float32)
+    start = int(rng.integers(0, bank.size - n))
+    return bank[start : start + n].reshape(shape)
+
+
 def detect(
     att_low: np.ndarray, att_high: np.ndarray, profile: ScannerProfile, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -113,22 +133,15 @@ def detect(
     height = att_high.shape[0]
     # Detector rows are fixed along the belt (horizontal in the image): their gain errors make streaks.
     row_gain = np.asarray(1.0 + profile.line_gain_sigma * rng.standard_normal(height), np.float32)
-    dead_rows: list[tuple[int, float]] = []
     if rng.random() < profile.dead_line_rate:
-        dead_rows.append((int(rng.integers(height)), float(rng.uniform(0.3, 1.15))))
+        row_gain[int(rng.integers(height))] *= np.float32(rng.uniform(0.3, 1.15))
     for att, photons in ((att_high, profile.photons_high), (att_low, profile.photons_low)):
-        t = np.exp(-att)
+        t = cv2.exp(-att)
         if profile.detector_blur_px > 0:
             t = cv2.GaussianBlur(t, (0, 0), profile.detector_blur_px)
-        # Poisson noise in the Gaussian limit (quanta per pixel are in the thousands where it matters).
-        noise = rng.standard_normal(t.shape, dtype=np.float32)
-        t = (
-            t
-            + noise * np.sqrt(t / np.float32(photons))
-            + np.float32(profile.electronic_noise) * rng.standard_normal(t.shape, dtype=np.float32)
-        )
+        # Quantum (Poisson, in its Gaussian limit: thousands of quanta per open pixel) and read-out noise.
+        sigma = cv2.sqrt(t * np.float32(1.0 / photons) + np.float32(profile.electronic_noise**2))
+        t += gaussian_noise(t.shape, rng) * sigma
         t *= row_gain[:, None]
-        for row, gain in dead_rows:
-            t[row] *= np.float32(gain)
-        out.append(np.clip(t, 1.0 / 65535.0, 1.0).astype(np.float32))
+        out.append(np.clip(t, np.float32(1.0 / 65535.0), np.float32(1.0)))
     return out[0], out[1]

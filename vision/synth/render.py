@@ -10,6 +10,7 @@ high/low pairs posted by scanners.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -33,10 +34,15 @@ COLOUR_ONSET = 0.015
 _EPS = np.float32(1e-4)
 
 
-# The hue table spans high-energy attenuation 0..HUE_ATT_MAX and ln R in 0..HUE_LOG_R_MAX.
-HUE_ATT_MAX = 10.0
+# Attenuation axes of all lookups are square-root spaced over 0..ATT_MAX (fine steps where it is thin).
+ATT_MAX = 12.0
+# The hue table spans ln R in 0..HUE_LOG_R_MAX.
 HUE_LOG_R_MAX = 1.4
-HUE_TABLE_SIZE = (96, 192)
+HUE_TABLE_SIZE = (128, 192)
+
+
+def _att_axis(n: int) -> np.ndarray:
+    return (np.arange(n, dtype=np.float64) / (n - 1)) ** 2 * ATT_MAX
 
 
 @functools.cache
@@ -45,12 +51,11 @@ def hue_table(spectrum: str) -> np.ndarray:
 
     For each attenuation the ratio of every anchor material at the thickness that gives that attenuation
     is computed (beam hardening makes R fall with thickness), and hues are interpolated between anchors.
-    Rows: attenuation 0..``HUE_ATT_MAX``; columns: ln R 0..``HUE_LOG_R_MAX``.
+    Rows: attenuation ``_att_axis``; columns: ln R 0..``HUE_LOG_R_MAX``.
     """
     model = spectrum_model(spectrum)
     rows, cols = HUE_TABLE_SIZE
-    att_axis = np.linspace(0.0, HUE_ATT_MAX, rows)
-    att_axis[0] = 0.01
+    att_axis = np.maximum(_att_axis(rows), 0.005)
     log_r_axis = np.linspace(0.0, HUE_LOG_R_MAX, cols)
     anchor_log_r = np.empty((rows, len(HUE_ANCHORS)))
     for k, (material, _) in enumerate(HUE_ANCHORS):
@@ -59,11 +64,15 @@ def hue_table(spectrum: str) -> np.ndarray:
         low, high = model.material_curve(material, thickness)
         anchor_log_r[:, k] = np.interp(att_axis, high, np.log(low / high))
     hues = np.array([h for _, h in HUE_ANCHORS])
+    # Thin layers give a noisy ratio: towards zero attenuation the ratio is pulled to water's, so faint
+    # areas are pale orange as on screens, not speckled.
+    organic = np.log(dual_energy_ratio("water", spectrum))
+    confidence = np.clip((att_axis - COLOUR_ONSET) / (COLOUR_ONSET * 3), 0.0, 1.0)
     table = np.empty((rows, cols), np.float32)
     for i in range(rows):
         # Anchors must increase for interpolation; at extreme attenuation metals and organics converge.
         xp = np.maximum.accumulate(anchor_log_r[i] + np.arange(len(hues)) * 1e-4)
-        table[i] = np.interp(log_r_axis, xp, hues)
+        table[i] = np.interp(organic + (log_r_axis - organic) * confidence[i], xp, hues)
     return table
 
 
@@ -108,34 +117,57 @@ def false_colour(
     t_high, t_low = to_transmission(high), to_transmission(low)
     if t_high.shape != t_low.shape:
         raise ValueError(f"high {t_high.shape} and low {t_low.shape} differ in shape")
-    att_high = -np.log(t_high)
-    att_low = -np.log(t_low)
+    att_high = cv2.log(t_high)
+    att_high *= np.float32(-1.0)
+    att_low = cv2.log(t_low)
+    att_low *= np.float32(-1.0)
     if prof.colour_smoothing_px > 0:
         sh = cv2.GaussianBlur(att_high, (0, 0), prof.colour_smoothing_px)
         sl = cv2.GaussianBlur(att_low, (0, 0), prof.colour_smoothing_px)
     else:
         sh, sl = att_high, att_low
-    log_r = np.log(np.maximum(sl, _EPS) / np.maximum(sh, _EPS))
-    # Thin layers give a noisy ratio; pull it towards organic so faint areas are pale orange, as on screens.
-    organic = np.float32(np.log(dual_energy_ratio("water", prof.spectrum)))
-    confidence = np.clip((sh - np.float32(COLOUR_ONSET)) / np.float32(COLOUR_ONSET * 3), 0.0, 1.0)
-    log_r = organic + (log_r - organic) * confidence
+    tables = _palette(prof)
+    # One square-root scaled attenuation image drives the hue row and the saturation lookup.
+    root = cv2.sqrt(sh * np.float32(1.0 / ATT_MAX))
+    log_r = cv2.log(np.maximum(sl, _EPS))
+    log_r -= cv2.log(np.maximum(sh, _EPS))
     rows, cols = HUE_TABLE_SIZE
-    x = np.clip(log_r * np.float32((cols - 1) / HUE_LOG_R_MAX), 0.0, cols - 1).astype(np.float32)
-    y = np.clip(sh * np.float32((rows - 1) / HUE_ATT_MAX), 0.0, rows - 1).astype(np.float32)
-    hue = cv2.remap(hue_table(prof.spectrum), x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    hue = np.asarray(hue, np.float32) + np.float32(prof.hue_shift_deg)
+    hue = cv2.remap(
+        tables.hue,
+        log_r * np.float32((cols - 1) / HUE_LOG_R_MAX),
+        root * np.float32(rows - 1),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    saturation = cv2.LUT(cv2.convertScaleAbs(root, alpha=255.0), tables.saturation)
+    q_raw = cv2.convertScaleAbs(cv2.sqrt(att_high * np.float32(1.0 / ATT_MAX)), alpha=255.0)
+    value = cv2.LUT(q_raw, tables.value)
+    return cv2.cvtColor(cv2.merge([hue, saturation, value]), cv2.COLOR_HSV2RGB_FULL)
+
+
+@dataclass(frozen=True)
+class _Palette:
+    hue: np.ndarray  # uint8 OpenCV full-range hue over (attenuation, ln R)
+    saturation: np.ndarray  # uint8 LUT over the square-root quantised smoothed attenuation
+    value: np.ndarray  # uint8 LUT over the square-root quantised attenuation
+
+
+@functools.cache
+def _palette(prof: ScannerProfile) -> _Palette:
+    """Lookup tables of a profile's palette, computed once."""
+    hue = hue_table(prof.spectrum) + np.float32(prof.hue_shift_deg)
+    hue_u8 = np.clip(np.round(hue * np.float32(256.0 / 360.0)), 0, 255).astype(np.uint8)
+    att = _att_axis(256)
     # Brightness: a slow power curve of the high-energy attenuation, black at the profile's black level.
-    level = np.clip(att_high / np.float32(prof.black_level), 0.0, 1.0)
-    value = 1.0 - level ** np.float32(prof.brightness_gamma)
+    level = np.clip(att / prof.black_level, 0.0, 1.0)
+    value = (1.0 - level**prof.brightness_gamma) * prof.background
     # Below the onset (belt noise, residual streaks) the display stays white, then colour fades in.
-    onset = np.clip((sh - np.float32(COLOUR_ONSET)) / np.float32(COLOUR_ONSET * 4), 0.0, 1.0)
+    onset = np.clip((att - COLOUR_ONSET) / (COLOUR_ONSET * 4), 0.0, 1.0)
     # Denser material shows deeper colour (vivid dark orange, not brown-grey), as on real displays.
-    depth = 1.0 - np.exp(sh * np.float32(-1.0 / 0.6))
-    saturation = np.float32(prof.saturation) * np.sqrt(onset) * (np.float32(0.22) + np.float32(0.6) * depth)
-    saturation = np.clip(saturation, 0.0, 1.0)
-    hsv = np.empty((*att_high.shape, 3), np.uint8)
-    hsv[..., 0] = np.mod(hue * np.float32(256.0 / 360.0), 256.0).astype(np.uint8)
-    hsv[..., 1] = (saturation * 255.0).astype(np.uint8)
-    hsv[..., 2] = (value * np.float32(prof.background)).astype(np.uint8)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
+    depth = 1.0 - np.exp(-att / 0.6)
+    saturation = np.clip(prof.saturation * np.sqrt(onset) * (0.22 + 0.6 * depth), 0.0, 1.0) * 255.0
+    return _Palette(
+        hue=hue_u8,
+        saturation=np.round(saturation).astype(np.uint8).reshape(256, 1),
+        value=np.round(value).astype(np.uint8).reshape(256, 1),
+    )

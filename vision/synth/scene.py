@@ -363,9 +363,8 @@ def _soft_bag(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float
     c = ctx.canvas
     outline = _ellipse(cx, cy, hw, hh, angle, ctx.u(0.2, 0.8))
     region = _region(ctx, outline)
-    ys, xs = np.nonzero(region)
-    y0, x0 = int(ys.min()), int(xs.min())
-    sub = region[y0 : ys.max() + 1, x0 : xs.max() + 1].astype(np.uint8)
+    x0, y0, w, h = cv2.boundingRect(region.astype(np.uint8))
+    sub = region[y0 : y0 + h, x0 : x0 + w].astype(np.uint8)
     dist = cv2.distanceTransform(sub, cv2.DIST_L2, 3)
     wall_px = max(ctx.px(2.0), 0.7)
     # The textile shell seen edge-on at the rim, plus both faces everywhere.
@@ -410,10 +409,16 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
     region = _region(ctx, interior)
     c.region = region
     if ctx.chance(0.7):
-        ys, xs = np.nonzero(region)
-        y0, x0 = int(ys.min()), int(xs.min())
-        sub = region[y0 : ys.max() + 1, x0 : xs.max() + 1].astype(np.uint8)
-        fill = shapes.field(sub, ctx.rng, ctx.px(ctx.u(60, 140)), ctx.u(10, 60), ctx.u(0.5, 0.9), ctx.px(30))
+        # The lumpy mass of packed clothes, rendered on a grid twice as coarse (it is smooth).
+        x0, y0, w, h = cv2.boundingRect(region.astype(np.uint8))
+        sub = cv2.resize(
+            region[y0 : y0 + h, x0 : x0 + w], (max(w // 2, 1), max(h // 2, 1)), interpolation=cv2.INTER_AREA
+        )
+        sub = (sub > 0.5).astype(np.uint8)
+        fill = shapes.field(
+            sub, ctx.rng, ctx.px(ctx.u(60, 140)) / 2, ctx.u(10, 60), ctx.u(0.5, 0.9), ctx.px(15)
+        )
+        fill = cv2.resize(fill, (fill.shape[1] * 2, fill.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
         ctx.add(Patch(y0, x0, fill), "textile")
     box = (cx, cy, hw * 0.95, hh * 0.95)
     for _ in range(int(ctx.rng.integers(3, 10))):

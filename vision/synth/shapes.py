@@ -30,6 +30,22 @@ class Patch:
 EMPTY = Patch(0, 0, np.zeros((0, 0), np.float32))
 
 
+def _pos(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) in place (cheaper than np.clip on the many small arrays of a scene)."""
+    return np.maximum(x, np.float32(0.0), out=x)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """x clipped to [0, 1] in place."""
+    np.maximum(x, np.float32(0.0), out=x)
+    return np.minimum(x, np.float32(1.0), out=x)
+
+
+def _round_edge(f: np.ndarray) -> np.ndarray:
+    """Chord profile of a round rim: sqrt(f·(2 - f)) for f in [0, 1] (1 well inside)."""
+    return np.sqrt(f * (np.float32(2.0) - f))
+
+
 def _frame(
     cx: float, cy: float, half_w: float, half_h: float, angle: float
 ) -> tuple[int, int, np.ndarray, np.ndarray]:
@@ -52,7 +68,7 @@ def ellipsoid(
     """An ellipsoid (or a soft blob): chord length 2c·sqrt(1 - (u/a)² - (v/b)²)."""
     y0, x0, u, v = _frame(cx, cy, half_w, half_h, angle)
     r2 = (u / np.float32(max(half_w, 0.5))) ** 2 + (v / np.float32(max(half_h, 0.5))) ** 2
-    mm = np.float32(depth_mm) * np.sqrt(np.clip(1.0 - r2, 0.0, None))
+    mm = np.float32(depth_mm) * np.sqrt(_pos(1.0 - r2))
     return Patch(y0, x0, mm.astype(np.float32, copy=False))
 
 
@@ -69,8 +85,8 @@ def rounded_box(
     y0, x0, u, v = _frame(cx, cy, half_w, half_h, angle)
     inside = np.minimum(np.float32(half_w) - np.abs(u), np.float32(half_h) - np.abs(v))
     r = np.float32(max(min(radius_px, half_w, half_h), 0.5))
-    f = np.clip(inside / r, 0.0, 1.0)
-    mm = np.float32(depth_mm) * np.sqrt(f * (2.0 - f))
+    f = _unit(inside / r)
+    mm = np.float32(depth_mm) * _round_edge(f)
     return Patch(y0, x0, mm.astype(np.float32, copy=False))
 
 
@@ -112,11 +128,11 @@ def cylinder(
     """A solid cylinder lying across the beam (rods, bottles, batteries): chord 2·sqrt(r² - v²)."""
     y0, x0, u, v = _frame(cx, cy, half_length + radius, radius, angle)
     if round_ends:
-        du = np.clip(np.abs(u) - np.float32(half_length), 0.0, None)
+        du = _pos(np.abs(u) - np.float32(half_length))
         d2 = v * v + du * du
     else:
         d2 = np.where(np.abs(u) <= half_length, v * v, np.float32(1e9))
-    mm = np.float32(2.0 * pixel_mm) * np.sqrt(np.clip(np.float32(radius * radius) - d2, 0.0, None))
+    mm = np.float32(2.0 * pixel_mm) * np.sqrt(_pos(np.float32(radius * radius) - d2))
     return Patch(y0, x0, mm.astype(np.float32, copy=False))
 
 
@@ -148,8 +164,8 @@ def rounded_box_ellipse(
     y0, x0, u, v = _frame(cx, cy, half_w, half_h, angle)
     rho = np.sqrt((u / np.float32(half_w)) ** 2 + (v / np.float32(half_h)) ** 2)
     inside = (1.0 - rho) * np.float32(min(half_w, half_h))
-    f = np.clip(inside / np.float32(max(edge_px, 0.5)), 0.0, 1.0)
-    mm = np.float32(depth_mm) * np.sqrt(f * (2.0 - f))
+    f = _unit(inside / np.float32(max(edge_px, 0.5)))
+    mm = np.float32(depth_mm) * _round_edge(f)
     return Patch(y0, x0, mm.astype(np.float32, copy=False))
 
 
@@ -162,8 +178,8 @@ def polygon(points: np.ndarray, depth_mm: float, edge_px: float = 2.0) -> Patch:
     local = np.round((pts - np.array([x0, y0], np.float32)) * 4).astype(np.int32)
     cv2.fillPoly(mask, [local], 255, lineType=cv2.LINE_8, shift=2)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    f = np.clip(dist / np.float32(max(edge_px, 0.5)), 0.0, 1.0)
-    mm = np.float32(depth_mm) * np.sqrt(f * (2.0 - f))
+    f = _unit(dist / np.float32(max(edge_px, 0.5)))
+    mm = np.float32(depth_mm) * _round_edge(f)
     return Patch(y0, x0, mm.astype(np.float32, copy=False))
 
 
@@ -189,16 +205,19 @@ def polyline(points: np.ndarray, radius_px: float, pixel_mm: float) -> Patch:
     pad = math.ceil(radius_px) + 2
     x0, y0 = math.floor(pts[:, 0].min()) - pad, math.floor(pts[:, 1].min()) - pad
     x1, y1 = math.ceil(pts[:, 0].max()) + pad + 1, math.ceil(pts[:, 1].max()) + pad + 1
-    line = np.full((y1 - y0, x1 - x0), 255, np.uint8)
     local = np.round((pts - np.array([x0, y0], np.float32)) * 4).astype(np.int32)
+    if radius_px < 2.5:
+        # Thin wires: an antialiased line carrying the wire's cross-section area per unit length.
+        line = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        width = max(round(2 * radius_px), 1)
+        cv2.polylines(line, [local], False, 255, width, lineType=cv2.LINE_AA, shift=2)
+        mean_chord_mm = math.pi * radius_px * radius_px * pixel_mm / width
+        return Patch(y0, x0, line.astype(np.float32) * np.float32(mean_chord_mm / 255.0))
+    line = np.full((y1 - y0, x1 - x0), 255, np.uint8)
     cv2.polylines(line, [local], False, 0, 1, lineType=cv2.LINE_8, shift=2)
     dist = cv2.distanceTransform(line, cv2.DIST_L2, 3)
     r = np.float32(radius_px)
-    mm = np.float32(2.0 * pixel_mm) * np.sqrt(np.clip(r * r - dist * dist, 0.0, None))
-    if radius_px < 0.7:
-        # A sub-pixel wire still attenuates: spread its cross-section area over the line pixels.
-        area_mm2 = math.pi * (radius_px * pixel_mm) ** 2
-        mm = np.where(dist < 0.75, np.float32(area_mm2 / pixel_mm), np.float32(0.0)).astype(np.float32)
+    mm = np.float32(2.0 * pixel_mm) * np.sqrt(_pos(r * r - dist * dist))
     return Patch(y0, x0, mm.astype(np.float32, copy=False))
 
 
@@ -212,7 +231,7 @@ def _paste_sub(outer: Patch, inner: Patch) -> None:
         return
     region = outer.mm[ys:ye, xs:xe]
     region -= inner.mm[ys - oy : ye - oy, xs - ox : xe - ox]
-    np.clip(region, 0.0, None, out=region)
+    np.maximum(region, 0.0, out=region)
 
 
 def low_frequency_noise(shape: tuple[int, int], rng: np.random.Generator, cell_px: float) -> np.ndarray:
@@ -230,7 +249,7 @@ def textured(patch: Patch, rng: np.random.Generator, cell_px: float, amount: flo
         return patch
     noise = low_frequency_noise(patch.mm.shape, rng, cell_px)
     mm = patch.mm * (1.0 + np.float32(amount) * noise)
-    return Patch(patch.y0, patch.x0, np.clip(mm, 0.0, None).astype(np.float32))
+    return Patch(patch.y0, patch.x0, _pos(mm.astype(np.float32, copy=False)))
 
 
 def dashed(points: np.ndarray, dash_px: float, gap_px: float, width_px: float, depth_mm: float) -> Patch:
@@ -247,7 +266,8 @@ def dashed(points: np.ndarray, dash_px: float, gap_px: float, width_px: float, d
     x1, y1 = math.ceil(pts[:, 0].max()) + pad + 1, math.ceil(pts[:, 1].max()) + pad + 1
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     off = np.array([x0, y0], np.float32)
-    lines = [np.round((np.stack([p, q]) - off) * 4).astype(np.int32) for p, q in zip(a, b, strict=True)]
+    segments = np.round((np.stack([a, b], 1) - off) * 4).astype(np.int32)
+    lines = list(segments)
     cv2.polylines(mask, lines, False, 255, max(round(width_px), 1), lineType=cv2.LINE_8, shift=2)
     mm = mask.astype(np.float32) * np.float32(depth_mm / 255.0)
     return Patch(y0, x0, mm)
@@ -280,9 +300,36 @@ def field(
 ) -> np.ndarray:
     """A lumpy fill of the region ``mask`` (uint8): thickness falling off over ``edge_px`` at its border."""
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    f = np.clip(dist / np.float32(max(edge_px, 0.5)), 0.0, 1.0)
+    f = _unit(dist / np.float32(max(edge_px, 0.5)))
     base = np.sqrt(f * (2.0 - f))
     coarse = low_frequency_noise(mask.shape, rng, cell_px)
     fine = low_frequency_noise(mask.shape, rng, cell_px / 4)
     mod = np.clip(1.0 + np.float32(amount) * (coarse + 0.4 * fine), 0.05, None)
     return (base * mod * np.float32(depth_mm)).astype(np.float32)
+
+
+def merge(patches: list[Patch]) -> Patch:
+    """Sum patches into one over the union of their boxes (one canvas update instead of many)."""
+    live = [p for p in patches if p.mm.size]
+    if not live:
+        return EMPTY
+    y0 = min(p.y0 for p in live)
+    x0 = min(p.x0 for p in live)
+    y1 = max(p.y0 + p.mm.shape[0] for p in live)
+    x1 = max(p.x0 + p.mm.shape[1] for p in live)
+    acc = np.zeros((y1 - y0, x1 - x0), np.float32)
+    for p in live:
+        acc[p.y0 - y0 : p.y0 - y0 + p.mm.shape[0], p.x0 - x0 : p.x0 - x0 + p.mm.shape[1]] += p.mm
+    return Patch(y0, x0, acc)
+
+
+def upsample(patch: Patch, factor: int) -> Patch:
+    """A patch rendered on a grid ``factor`` times coarser, brought back to canvas pixels.
+
+    Smooth, large objects (garments, bag fills) are rendered coarse: a quarter of the work at half size.
+    """
+    if factor == 1 or patch.mm.size == 0:
+        return patch
+    h, w = patch.mm.shape
+    mm = cv2.resize(patch.mm, (w * factor, h * factor), interpolation=cv2.INTER_LINEAR)
+    return Patch(patch.y0 * factor, patch.x0 * factor, mm)
