@@ -141,7 +141,6 @@ def detect(
             t = cv2.GaussianBlur(t, (0, 0), profile.detector_blur_px)
         # Quantum (Poisson, in its Gaussian limit: thousands of quanta per open pixel) and read-out noise.
         sigma = cv2.sqrt(t * np.float32(1.0 / photons) + np.float32(profile.electronic_noise**2))
-        t += gaussian_noise(t.shape, rng) * sigma
-        t *= row_gain[:, None]
+        t = (t + gaussian_noise(t.shape, rng) * sigma) * row_gain[:, None]
         out.append(np.clip(t, np.float32(1.0 / 65535.0), np.float32(1.0)))
     return out[0], out[1]

@@ -117,10 +117,8 @@ def false_colour(
     t_high, t_low = to_transmission(high), to_transmission(low)
     if t_high.shape != t_low.shape:
         raise ValueError(f"high {t_high.shape} and low {t_low.shape} differ in shape")
-    att_high = cv2.log(t_high)
-    att_high *= np.float32(-1.0)
-    att_low = cv2.log(t_low)
-    att_low *= np.float32(-1.0)
+    att_high = np.negative(cv2.log(t_high))
+    att_low = np.negative(cv2.log(t_low))
     if prof.colour_smoothing_px > 0:
         sh = cv2.GaussianBlur(att_high, (0, 0), prof.colour_smoothing_px)
         sl = cv2.GaussianBlur(att_low, (0, 0), prof.colour_smoothing_px)
@@ -129,8 +127,7 @@ def false_colour(
     tables = _palette(prof)
     # One square-root scaled attenuation image drives the hue row and the saturation lookup.
     root = cv2.sqrt(sh * np.float32(1.0 / ATT_MAX))
-    log_r = cv2.log(np.maximum(sl, _EPS))
-    log_r -= cv2.log(np.maximum(sh, _EPS))
+    log_r = np.subtract(cv2.log(np.maximum(sl, _EPS)), cv2.log(np.maximum(sh, _EPS)))
     rows, cols = HUE_TABLE_SIZE
     hue = cv2.remap(
         tables.hue,
