@@ -17,12 +17,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from starlette.requests import ClientDisconnect
 
 from service.auth import bootstrap_admin
 from service.limits import Admission, BodyLimitMiddleware
 from service.metrics import Metrics
 from service.models import ModelManager
-from service.observability import RequestContextMiddleware, configure_logging
+from service.observability import RequestContextMiddleware, configure_logging, request_id_var
 from service.routers import ROUTERS
 from service.settings import Settings
 from service.state import AppState
@@ -141,9 +142,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def unexpected_error(_request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=error)
+        request_id = request_id_var.get() or "unknown"
         return JSONResponse(
-            {"detail": "internal error; nothing was stored (see the server log)"}, status_code=500
+            {"detail": f"internal error; see the server log for request {request_id}"}, status_code=500
         )
+
+    async def client_gone(_request: Request, _error: Exception) -> JSONResponse:
+        # The client hung up mid-upload: nothing was stored and nobody reads this answer.
+        return JSONResponse({"detail": "client disconnected before the upload was complete"}, status_code=400)
 
     async def store_unavailable(_request: Request, error: Exception) -> JSONResponse:
         logger.error("store unavailable", exc_info=error)
@@ -155,4 +161,5 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(VisionError, vision_error)
     app.add_exception_handler(OperationalError, store_unavailable)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, unexpected_error)
