@@ -11,6 +11,7 @@ from __future__ import annotations
 import pathlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from vision.errors import VisionError
 from vision.motion.config import CameraConfig
-from vision.motion.screener import Screener
+from vision.motion.screener import FrameResult, Screener
 
 _INPUT_NAME = re.compile(r"^in(\d+)\.(jpe?g|png|bmp)$", re.IGNORECASE)
 _GT_NAME = re.compile(r"^gt(\d+)\.(png|bmp)$", re.IGNORECASE)
@@ -209,7 +210,11 @@ def _read_grey(path: pathlib.Path) -> np.ndarray:
 
 
 def evaluate(
-    sequence: Sequence, config: CameraConfig | None = None, fps_assumed: float = 25.0, progress: bool = False
+    sequence: Sequence,
+    config: CameraConfig | None = None,
+    fps_assumed: float = 25.0,
+    progress: bool = False,
+    on_frame: Callable[[int, FrameResult], None] | None = None,
 ) -> Evaluation:
     """Screen every frame of ``sequence`` and score the cleaned foreground masks against the ground truth.
 
@@ -218,6 +223,7 @@ def evaluate(
         config: screening settings (defaults when None).
         fps_assumed: frame rate used to time-stamp frames (cool-down is in seconds; CDnet is mostly 25-30).
         progress: show a progress bar.
+        on_frame: called with each frame number and its result (for extra statistics).
 
     Returns:
         Pixel counts, frame counts and the screening rate.
@@ -237,6 +243,8 @@ def evaluate(
         result = screener.process_encoded(data, timestamp=number / fps_assumed)
         busy_s += time.perf_counter() - began
         events += len(result.ended)
+        if on_frame is not None:
+            on_frame(number, result)
         if number < first:
             continue
         groundtruth = _read_grey(sequence.groundtruth[number])
