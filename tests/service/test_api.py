@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import pathlib
+import threading
+import time
 
 import cv2
 import numpy as np
@@ -223,16 +225,42 @@ def test_request_byte_limit_declared_and_streamed(client: TestClient, scanner: d
 
 
 def test_full_queue_answers_503_with_retry_after(client: TestClient, scanner: dict[str, str]) -> None:
-    admission = client.app.state.triage.admission  # type: ignore[attr-defined]
-    admission.in_flight = admission.limit  # as if that many scans were running
+    state = client.app.state.triage  # type: ignore[attr-defined]
+    predictor = state.models.current
+    entered, release = threading.Event(), threading.Event()
+    real_predict = predictor.predict
+
+    def slow_predict(rgb: np.ndarray) -> object:
+        entered.set()
+        release.wait(30)
+        return real_predict(rgb)
+
+    predictor.predict = slow_predict  # every admitted scan now waits in inference until released
+    limit = state.admission.limit
+    answers: list[int] = []
+    holders = [
+        threading.Thread(target=lambda: answers.append(post_scan(client, scanner).status_code))
+        for _ in range(limit)
+    ]
     try:
+        for holder in holders:
+            holder.start()
+        assert entered.wait(30)
+        deadline = time.monotonic() + 30
+        while state.admission.in_flight < limit and time.monotonic() < deadline:
+            time.sleep(0.01)
         busy = post_scan(client, scanner)
     finally:
-        admission.in_flight = 0
+        release.set()
+        for holder in holders:
+            holder.join(60)
+        del predictor.predict
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
     assert "busy" in busy.json()["detail"]
+    assert answers == [201] * limit  # the admitted ones were not disturbed
     assert post_scan(client, scanner).status_code == 201
-    assert "triage_scans_rejected_total 1.0" in client.get("/metrics").text
+    metrics = client.get("/metrics").text
+    assert "triage_scans_rejected_total 1.0" in metrics and "triage_scans_in_flight 0.0" in metrics
 
 
 def test_disk_failure_gives_503_and_no_row(client: TestClient, scanner: dict[str, str], monkeypatch) -> None:
