@@ -142,7 +142,7 @@ def run(folder: pathlib.Path, config: CameraConfig) -> tuple[float, float, int, 
     return c.f_measure, c.false_positive_rate, evaluation.events, float(np.percentile(blobs, 99))
 
 
-SUBTRACTORS = {
+SUBTRACTORS: dict[str, Mog2Params | KnnParams | GsocParams | CntParams] = {
     "mog2": Mog2Params(),
     "knn": KnnParams(),
     "gsoc": GsocParams(),
