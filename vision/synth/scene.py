@@ -695,24 +695,43 @@ def _car_top(ctx: Ctx) -> dict[str, tuple[float, float, float, float]]:
 
 
 def _conceal(ctx: Ctx, spot: tuple[float, float, float, float], where: str) -> None:
-    """Fill a void with contraband; the whole anomalous mass is a ``concealment`` instance."""
+    """Build a hidden compartment in a void and fill it with contraband.
+
+    The ``concealment`` instance is the whole anomalous mass: the compartment's added walls or plates and
+    its load. The load is also labelled with its own class (narcotics, cash, cigarettes), which wins over
+    ``concealment`` in the class map, so the compartment shows as a rim around it.
+    """
     c = ctx.canvas
     cx, cy, hw, hh = spot
     conceal = c.new_instance("concealment")
+    wall_material = "steel" if ctx.chance(0.7) else "wood"
+    wall_mm = ctx.u(1.0, 2.5) if wall_material == "steel" else ctx.u(8, 15)
+    depth = ctx.u(60, 160) * (3 if where in ("door_panel", "bumper") else 1)
+    ctx.add(
+        shapes.box_shell(cx, cy, hw * 1.1, hh * 1.1, depth + 2 * wall_mm, wall_mm, c.pixel_mm),
+        wall_material,
+        conceal,
+    )
+    if where in ("false_floor", "bumper", "door_panel") and ctx.chance(0.6):
+        # A welded-in double floor or panel: an extra sheet over the whole void.
+        ctx.add(shapes.rounded_box(cx, cy, hw * 1.15, hh * 1.15, 2.0, 0, 2), "steel", conceal)
     content = _weighted(ctx, {"narcotics": 0.55, "cash": 0.2, "cigarettes": 0.25})
-    material = {"narcotics": "cocaine", "cash": "banknote", "cigarettes": "tobacco"}[content]
+    material = {
+        "narcotics": str(ctx.rng.choice(["cocaine", "heroin", "cannabis"])),
+        "cash": "banknote",
+        "cigarettes": "tobacco",
+    }[content]
     inst = c.new_instance(content)
-    cols = max(int(hw * 2 / ctx.px(200)), 1)
+    fill = ctx.u(0.55, 1.0)
+    cols = max(int(hw * 2 * fill / ctx.px(200)), 1)
     rows = max(int(hh * 2 / ctx.px(110)), 1)
-    depth = ctx.u(40, 120) * (3 if where in ("door_panel", "bumper") else 1)
+    x_start = cx - hw
     for i in range(cols):
         for j in range(rows):
-            x = cx - hw + (i + 0.5) * 2 * hw / cols
+            x = x_start + (i + 0.5) * 2 * hw * fill / cols
             y = cy - hh + (j + 0.5) * 2 * hh / rows
-            brick = shapes.rounded_box(x, y, hw / cols * 0.92, hh / rows * 0.92, depth, 0, ctx.px(10))
+            brick = shapes.rounded_box(x, y, hw * fill / cols * 0.92, hh / rows * 0.92, depth, 0, ctx.px(10))
             ctx.add(shapes.textured(brick, ctx.rng, ctx.px(60), 0.1), material, [inst, conceal])
-    if where in ("false_floor", "bumper", "door_panel") and ctx.chance(0.6):
-        ctx.add(shapes.rounded_box(cx, cy, hw * 1.05, hh * 1.05, 3.0, 0, 2), "steel", conceal)
 
 
 def build_vehicle(ctx: Ctx, with_threat: bool) -> None:
