@@ -23,7 +23,12 @@ from service.auth import bootstrap_admin
 from service.limits import Admission, BodyLimitMiddleware
 from service.metrics import Metrics
 from service.models import ModelManager
-from service.observability import RequestContextMiddleware, configure_logging, request_id_var
+from service.observability import (
+    REQUEST_ID_HEADER,
+    REQUEST_ID_SCOPE_KEY,
+    RequestContextMiddleware,
+    configure_logging,
+)
 from service.routers import ROUTERS
 from service.settings import Settings
 from service.state import AppState
@@ -140,11 +145,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         code = next((c for cls, c in _STATUS_OF_ERROR if isinstance(error, cls)), 400)
         return JSONResponse({"detail": str(error) or type(error).__name__}, status_code=code)
 
-    async def unexpected_error(_request: Request, error: Exception) -> JSONResponse:
-        logger.exception("unhandled error", exc_info=error)
-        request_id = request_id_var.get() or "unknown"
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        request_id = request.scope.get(REQUEST_ID_SCOPE_KEY, "unknown")
+        logger.error("unhandled error", exc_info=error, extra={"request_id": request_id})
         return JSONResponse(
-            {"detail": f"internal error; see the server log for request {request_id}"}, status_code=500
+            {"detail": f"internal error; see the server log for request {request_id}"},
+            status_code=500,
+            headers={REQUEST_ID_HEADER: request_id},
         )
 
     async def client_gone(_request: Request, _error: Exception) -> JSONResponse:

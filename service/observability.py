@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.metrics import Metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_SCOPE_KEY = "triage.request_id"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -80,6 +81,8 @@ class RequestContextMiddleware:
         incoming = _header(scope, b"x-request-id")
         request_id = incoming if incoming and _SANE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        # Also in the scope: the last-resort 500 handler runs outside this middleware, after the reset.
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
         status = 500
         start = time.perf_counter()
 

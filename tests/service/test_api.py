@@ -13,6 +13,8 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from service.app import create_app
+from service.settings import Settings
 from service.store.tables import Scan
 from tests.service.conftest import MAX_PIXELS, bearer, new_key, png_bomb, png_bytes
 
@@ -303,3 +305,19 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
     assert {"file", "high", "low", "kind", "station"} <= set(upload["properties"])
     assert schema["components"]["schemas"]["ScanResult"]["examples"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_unexpected_error_is_a_500_naming_the_request(settings: Settings) -> None:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        headers = new_key(client, "scan")
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("a bug")
+
+        app.state.triage.images.read = broken
+        scan_id = post_scan(client, headers).json()["id"]
+        failed = client.get(f"/v1/scans/{scan_id}/overlay.png", headers=headers)
+    assert failed.status_code == 500
+    request_id = failed.headers["X-Request-ID"]
+    assert failed.json() == {"detail": f"internal error; see the server log for request {request_id}"}
