@@ -58,8 +58,8 @@ def test_instances_agree_with_the_class_map() -> None:
 @pytest.mark.parametrize("threat", sorted(objects.THREATS))
 def test_a_threats_mask_is_where_its_attenuation_is(threat: str) -> None:
     canvas = Canvas(200, 260, 1.5, "kv160")
-    getattr(objects, "THREATS")[threat](Ctx(canvas, np.random.default_rng(1)), 130, 100, 0.4)
-    att_low, att_high = canvas.attenuation()
+    objects.THREATS[threat](Ctx(canvas, np.random.default_rng(1)), 130, 100, 0.4)
+    _, att_high = canvas.attenuation()
     high = np.exp(-att_high).astype(np.float32)
     class_map, instances = _labels(canvas, high, PROFILES["aurora160"])
     assert instances and all(i.label == threat for i in instances)
