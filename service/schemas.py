@@ -65,7 +65,7 @@ class ScanResult(BaseModel):
     threshold: float
     model: ModelRef
     detections: list[DetectionOut]
-    latency_ms: float
+    latency_ms: float = Field(description="server time from the upload received to the verdict stored")
 
 
 class OperatorBox(BaseModel):

@@ -34,6 +34,7 @@ from service.schemas import (
 from service.state import AppState
 from service.store.base import utc_now
 from service.store.tables import Feedback, Scan
+from vision.infer import Predictor
 from vision.io import decode_dual_energy, decode_image
 from vision.overlay import decode_heatmap, render_overlay
 
@@ -191,7 +192,7 @@ async def create_scan(
 
 async def _run_pipeline(
     state: AppState,
-    predictor: Any,
+    predictor: Predictor,
     uploads: dict[str, Upload],
     kind: str | None,
     station: str | None,
