@@ -14,6 +14,7 @@ bytes whatever the number of worker processes.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import math
@@ -116,6 +117,22 @@ def _tiff_bytes(transmission: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def reuse_freed_memory() -> None:
+    """Ask glibc to keep freed image buffers for reuse instead of unmapping them.
+
+    A scan allocates dozens of full-frame float arrays; by default each one above 128 KiB is a fresh
+    mmap whose first touch page-faults every 4 KiB, which measured about a third of the simulator's time.
+    Does nothing where glibc's ``mallopt`` is not available.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 256 * 1024 * 1024)
+    libc.mallopt(m_trim_threshold, 512 * 1024 * 1024)
+
+
 def _run(job: Job) -> dict[str, Any]:
     scan = generate(job.kind, job.seed, job.profile, job.threat_probability)
     name = f"{job.index:06d}_{job.kind}"
@@ -185,13 +202,14 @@ def write_dataset(
     for sub in ("images", "masks", "raw"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     disable = quiet or not sys.stderr.isatty()
+    reuse_freed_memory()
     results: list[dict[str, Any]]
     if workers == 1 or count == 1:
         results = list(tqdm(map(_run, jobs), total=count, disable=disable, desc="synth", unit="scan"))
     else:
         chunk = max(1, min(8, math.ceil(count / (workers * 4))))
         ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
-        with ctx.Pool(min(workers, count)) as pool:
+        with ctx.Pool(min(workers, count), initializer=reuse_freed_memory) as pool:
             results = list(
                 tqdm(
                     pool.imap(_run, jobs, chunksize=chunk),
