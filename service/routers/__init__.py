@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routers import health, models, scans
+from service.routers import cameras, events, health, models, scans
 
-ROUTERS: list[APIRouter] = [health.router, scans.router, models.router]
+ROUTERS: list[APIRouter] = [health.router, scans.router, models.router, cameras.router, events.router]
