@@ -667,63 +667,81 @@ def knife(ctx: Ctx, cx: float, cy: float, angle: float, length_mm: float) -> Non
 
 
 def pistol(ctx: Ctx, cx: float, cy: float, angle: float, label: str = "firearm") -> None:
-    """A semi-automatic pistol: steel slide and barrel, polymer or steel frame and grip, loaded magazine."""
+    """A semi-automatic pistol in side view.
+
+    Steel slide with the barrel and recoil spring inside, a polymer or steel frame, a grip raked back
+    with a loaded steel magazine in it, trigger guard and trigger. Local frame: x towards the muzzle,
+    y down towards the grip; ``flip`` mirrors it (gun lying on its other side).
+    """
     inst = ctx.canvas.new_instance(label)
-    s = ctx.u(0.85, 1.15)
-    length = 185 * s
-    flip = -1 if ctx.chance(0.5) else 1
-    grip_tilt = math.radians(ctx.u(12, 22))
-    sx, sy = at(ctx, cx, cy, angle, 0, -flip * 10 * s)
+    s = ctx.u(0.8, 1.15)  # compact to full size
+    length, slide_h = 185 * s, 30 * s
+    flip = -1.0 if ctx.chance(0.5) else 1.0
+    rake = math.radians(ctx.u(14, 22))
+
+    def pt(x: float, y: float) -> tuple[float, float]:
+        return at(ctx, cx, cy, angle, x, flip * y)
+
+    def poly(points: list[tuple[float, float]]) -> np.ndarray:
+        return place(ctx, cx, cy, angle, np.array(points) * np.array([1.0, flip]))
+
+    steel_frame = ctx.chance(0.3)
+    frame_material = "steel" if steel_frame else "polymer_grip"
+    # Slide: a hollow steel block, thick where its side walls are seen edge-on.
+    sx, sy = pt(0, -slide_h / 2)
     ctx.add(
-        shapes.rounded_box(sx, sy, ctx.px(length) / 2, ctx.px(15 * s), ctx.u(9, 14), angle, ctx.px(3)),
+        shapes.rounded_box(sx, sy, ctx.px(length) / 2, ctx.px(slide_h) / 2, ctx.u(9, 13), angle, ctx.px(3)),
         "steel",
         inst,
     )
     ctx.add(
-        shapes.tube(sx, sy, ctx.px(length * 0.48), ctx.px(6.5 * s), ctx.px(2.2), ctx.pixel_mm, angle),
+        shapes.box_shell(sx, sy, ctx.px(length) / 2, ctx.px(slide_h) / 2, 25 * s, 3.0, ctx.pixel_mm, angle),
         "steel",
         inst,
     )
-    frame = "polymer_grip" if ctx.chance(0.7) else "steel"
-    fr = np.array(
-        [[-length / 2, 0], [length * 0.35, 0], [length * 0.35, 14], [-length * 0.1, 14], [-length * 0.2, 20]]
+    bx, by = pt(length * 0.05, -slide_h * 0.45)
+    ctx.add(
+        shapes.tube(bx, by, ctx.px(length * 0.45), ctx.px(7 * s), ctx.px(2.5), ctx.pixel_mm, angle),
+        "steel",
+        inst,
     )
-    gx = -length * 0.32
-    grip = np.array(
-        [
-            [gx + 25, 0],
-            [gx - 20, 0],
-            [gx - 20 - 105 * math.tan(grip_tilt), 105],
-            [gx + 25 - 105 * math.tan(grip_tilt), 105],
-        ]
+    coil = [(length * (0.05 + 0.4 * k / 24), -4 * s + (2.5 if k % 2 else -2.5) * s) for k in range(25)]
+    ctx.add(shapes.polyline(poly(coil), ctx.px(0.6), ctx.pixel_mm), "steel", inst)
+    # Frame (dust cover and trigger area) and the raked grip.
+    g0 = -length / 2 + 4 * s
+    g1 = g0 + 46 * s
+    drop = 105 * s
+    back = drop * math.tan(rake)
+    frame = [(g0, 0), (length * 0.42, 0), (length * 0.42, 12 * s), (g1 + 40 * s, 14 * s), (g1, 16 * s)]
+    grip = [(g0 - 4 * s, 0), (g1, 4 * s), (g1 - back, drop), (g0 - back - 6 * s, drop)]
+    depth = 12.0 if steel_frame else 30.0
+    ctx.add(shapes.polygon(poly(frame), depth, edge_px=ctx.px(3)), frame_material, inst)
+    ctx.add(shapes.polygon(poly(grip), depth, edge_px=ctx.px(6)), frame_material, inst)
+    # Magazine in the grip: a thin steel box, cartridges stacked across it.
+    mx, my = pt((g0 + g1) / 2 - back / 2 - 2 * s, drop * 0.52)
+    mag_angle = angle + flip * (math.pi / 2 + rake)
+    ctx.add(
+        shapes.box_shell(mx, my, ctx.px(drop * 0.5), ctx.px(16 * s), 24 * s, 0.8, ctx.pixel_mm, mag_angle),
+        "steel",
+        inst,
     )
-    for part in (fr, grip):
-        pts = part * np.array([1, flip]) * s + np.array([0, flip * 3 * s])
+    rounds = int(ctx.rng.integers(0, 9))
+    for k in range(rounds):
+        t = -drop * 0.42 + k * 11 * s
+        ox, oy = at(ctx, mx, my, mag_angle, t, (-2.5 if k % 2 else 2.5) * s)
         ctx.add(
-            shapes.polygon(place(ctx, cx, cy, angle, pts), 30 if frame != "steel" else 12, edge_px=ctx.px(5)),
-            frame,
-            inst,
+            shapes.rounded_box(ox, oy, ctx.px(4.5 * s), ctx.px(14 * s), 9 * s, mag_angle, 1.0), "brass", inst
         )
-    # Magazine with cartridges inside the grip.
-    mx = gx + 2 - 52 * math.tan(grip_tilt)
-    mag_angle = angle + flip * (math.pi / 2 + grip_tilt)
-    mcx, mcy = at(ctx, cx, cy, angle, mx * s, flip * 55 * s)
-    ctx.add(
-        shapes.box_shell(mcx, mcy, ctx.px(50 * s), ctx.px(13 * s), 22, 0.9, ctx.pixel_mm, mag_angle),
-        "steel",
-        inst,
-    )
-    for k in range(int(ctx.rng.integers(0, 8))):
-        x, y = at(ctx, mcx, mcy, mag_angle, -40 * s + k * 11 * s, 0)
-        ctx.add(shapes.rounded_box(x, y, ctx.px(4.5), ctx.px(10), 9, mag_angle, 1), "brass", inst)
-    # Trigger guard and trigger.
-    tg = np.array(
-        [[-length * 0.1 + 28 * math.cos(t), 14 + 22 * math.sin(t)] for t in np.linspace(0, math.pi, 14)]
-    )
-    tg = tg * np.array([1, flip]) * s
-    ctx.add(shapes.polyline(place(ctx, cx, cy, angle, tg), ctx.px(3), ctx.pixel_mm), frame, inst)
-    tx, ty = at(ctx, cx, cy, angle, -length * 0.1 * s, flip * 22 * s)
-    ctx.add(shapes.rounded_box(tx, ty, ctx.px(2.5), ctx.px(8), 5, angle + flip * 0.3, 1), "steel", inst)
+    # Trigger guard loop and trigger.
+    gx = g1 + 20 * s
+    loop = [(gx + 22 * s * math.cos(t), 12 * s + 20 * s * math.sin(t)) for t in np.linspace(0, math.pi, 16)]
+    ctx.add(shapes.polyline(poly(loop), ctx.px(3.0 * s), ctx.pixel_mm), frame_material, inst)
+    tx, ty = pt(gx - 2 * s, 20 * s)
+    ctx.add(shapes.rounded_box(tx, ty, ctx.px(2.5), ctx.px(9 * s), 6, angle + flip * 0.25, 1), "steel", inst)
+    # Sights, slide stop and pins: small steel details.
+    for x, y, w in ((length * 0.45, -slide_h - 2, 3), (-length * 0.42, -slide_h - 2, 5), (g1 - 5, 6, 4)):
+        px_, py_ = pt(x, y)
+        ctx.add(shapes.rounded_box(px_, py_, ctx.px(w * s), ctx.px(2.5 * s), 8, angle, 1), "steel", inst)
 
 
 def revolver(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
@@ -908,7 +926,7 @@ def cigarette_carton(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
     """A cigarette carton: ten packs of twenty sticks, seen as fine parallel stripes of tobacco."""
     inst = ctx.canvas.new_instance("cigarettes")
     w, h = 270.0, ctx.u(85, 95)
-    _y0, _x0, u, _v = shapes._frame(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, angle)
+    _y0, _x0, u, _v = shapes.local_frame(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, angle)
     base = shapes.rounded_box(cx, cy, ctx.px(w) / 2, ctx.px(h) / 2, 48, angle, ctx.px(2))
     stripes = 0.75 + 0.25 * np.cos(u * np.float32(2 * math.pi * ctx.pixel_mm / 7.8))
     packs = 0.8 + 0.2 * (np.abs(np.mod(u * ctx.pixel_mm, 54.0) - 27.0) > 1.0)

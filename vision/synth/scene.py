@@ -24,6 +24,7 @@ import numpy as np
 from vision.classes import SCENE_KINDS, category_id
 from vision.synth import objects as ob
 from vision.synth import shapes
+from vision.synth.materials import linear_attenuation_per_mm
 from vision.synth.objects import Ctx
 from vision.synth.profiles import PROFILES, TRAIN_PROFILES, ScannerProfile, get_profile
 from vision.synth.projector import MASK_MIN_ATTENUATION, Canvas, detect
@@ -441,6 +442,10 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
 
 PARCEL_ITEMS = {
     "book": 1.0,
+    "food_pack": 0.6,
+    "glasses": 0.2,
+    "watch": 0.3,
+    "batteries": 0.3,
     "bottle": 0.5,
     "electronics_small": 0.8,
     "shoe": 0.5,
@@ -455,153 +460,260 @@ PARCEL_ITEMS = {
 }
 
 
-def build_parcel(ctx: Ctx, with_threat: bool) -> None:
-    """One to three cartons or padded envelopes with packing and contents."""
+def _carton(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> None:
+    """A corrugated carton: walls seen edge-on at the rim, fluted faces, tape and sometimes staples."""
     c = ctx.canvas
-    n = int(ctx.rng.choice([1, 2, 3], p=[0.55, 0.3, 0.15]))
-    boxes = []
+    wall = ctx.u(3, 7)
+    shell = shapes.box_shell(cx, cy, hw, hh, ctx.u(80, 350), wall, c.pixel_mm, angle)
+    # Flutes of the corrugated board: fine stripes a few millimetres apart across the faces.
+    _, _, u, _ = shapes.local_frame(cx, cy, hw, hh, angle)
+    h, w = shell.mm.shape
+    flutes = 1.0 + 0.25 * np.cos(u[:h, :w] * np.float32(2 * math.pi * c.pixel_mm / ctx.u(4, 8)))
+    ctx.add(shapes.Patch(shell.y0, shell.x0, (shell.mm * flutes).astype(np.float32)), "cardboard")
+    tape_angle = angle + (0.0 if ctx.chance(0.5) else math.pi / 2)
+    ctx.add(shapes.rounded_box(cx, cy, max(hw, hh) * 1.02, ctx.px(25), 0.15, tape_angle, 1), "pvc")
+    for _ in range(int(ctx.rng.integers(0, 5))):
+        x, y = _inside(ctx, (cx, cy, hw * 0.97, hh * 0.97), 0.0)
+        ctx.add(shapes.rounded_box(x, y, ctx.px(6), ctx.px(0.6), 1.2, angle, 0.5), "steel")
+
+
+def _padded_envelope(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> None:
+    """A padded mailer: paper faces with a bubble-wrap lining (a regular dotted texture)."""
+    c = ctx.canvas
+    _, _, u, v = shapes.local_frame(cx, cy, hw, hh, angle)
+    pitch = np.float32(2 * math.pi * c.pixel_mm / ctx.u(8, 12))
+    bubbles = np.maximum(np.cos(u * pitch) * np.cos(v * pitch), np.float32(0.0)) * np.float32(ctx.u(4, 8))
+    body = shapes.rounded_box(cx, cy, hw, hh, 1.0, angle, ctx.px(10))
+    ctx.add(shapes.Patch(body.y0, body.x0, (body.mm * (1.0 + bubbles)).astype(np.float32)), "polyethylene")
+    ctx.add(body.scaled(0.6), "paper")
+
+
+def build_parcel(ctx: Ctx, with_threat: bool) -> None:
+    """One to three cartons or padded envelopes, each with packing and contents confined inside it."""
+    c = ctx.canvas
+    n = int(ctx.rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
+    threat_in = int(ctx.rng.integers(n))
     for k in range(n):
-        hw = c.width * ctx.u(0.15, 0.4) / math.sqrt(n)
-        hh = c.height * ctx.u(0.15, 0.4) / math.sqrt(n)
-        cx = c.width * ((k + 0.5) / n + ctx.u(-0.05, 0.05))
+        envelope = ctx.chance(0.3)
+        span = c.width * c.pixel_mm / n
+        w_mm = min(ctx.u(200, 520), span * 0.9)
+        h_mm = min(ctx.u(150, 380), c.height * c.pixel_mm * 0.85)
+        if envelope:
+            w_mm, h_mm = min(w_mm, 380), min(h_mm, 280)
+        hw, hh = ctx.px(w_mm) / 2, ctx.px(h_mm) / 2
+        cx = c.width * (k + 0.5) / n + ctx.u(-0.05, 0.05) * c.width / n
         cy = c.height * ctx.u(0.4, 0.6)
-        angle = ctx.u(-0.2, 0.2)
-        if ctx.chance(0.7):
-            ctx.add(
-                shapes.box_shell(cx, cy, hw, hh, ctx.u(80, 300), ctx.u(3, 7), c.pixel_mm, angle), "cardboard"
-            )
-            if ctx.chance(0.5):
-                crumple = shapes.rounded_box(cx, cy, hw * 0.9, hh * 0.9, ctx.u(20, 80), angle, hw * 0.2)
-                ctx.add(shapes.textured(crumple, ctx.rng, ctx.px(25), 0.8), "paper")
-        else:
-            env = shapes.rounded_box(cx, cy, hw, hh, ctx.u(6, 15), angle, ctx.px(15))
-            ctx.add(shapes.textured(env, ctx.rng, ctx.px(6), 0.5), "polyethylene")
-            ctx.add(shapes.rounded_box(cx, cy, hw, hh, 0.4, angle, 1), "paper")
-        boxes.append((cx, cy, hw * 0.85, hh * 0.85))
-        box = boxes[-1]
-        if ctx.chance(0.5):
+        angle = ctx.u(-0.25, 0.25)
+        (_padded_envelope if envelope else _carton)(ctx, cx, cy, hw, hh, angle)
+        c.region = _region(ctx, _rect(cx, cy, hw - ctx.px(5), hh - ctx.px(5), angle))
+        box = (cx, cy, hw * 0.9, hh * 0.9)
+        if not envelope and ctx.chance(0.6):
+            # Packing: crumpled paper or air cushions around the goods.
+            x0, y0, w, h = cv2.boundingRect(c.region.astype(np.uint8))
+            sub = c.region[y0 : y0 + h, x0 : x0 + w].astype(np.uint8)
+            fill = shapes.field(sub, ctx.rng, ctx.px(ctx.u(30, 70)), ctx.u(10, 40), 0.9, ctx.px(10))
+            ctx.add(Patch(y0, x0, fill), "paper" if ctx.chance(0.6) else "polyethylene")
+        if ctx.chance(0.4):
             x, y = _inside(ctx, box, 0.3)
-            ob.clothes(ctx, x, y, hw * c.pixel_mm, hh * c.pixel_mm, angle)
-        _fill(ctx, box, PARCEL_ITEMS, int(ctx.rng.integers(1, 6)), angle)
-    if with_threat:
-        _threats(ctx, boxes[int(ctx.rng.integers(len(boxes)))], PARCEL_THREATS, 0.0)
+            ob.clothes(ctx, x, y, w_mm * 0.7, h_mm * 0.7, angle)
+        _fill(ctx, box, PARCEL_ITEMS, int(ctx.rng.integers(1, 7 if not envelope else 3)), angle)
+        if with_threat and k == threat_in:
+            _threats(ctx, box, PARCEL_THREATS, angle)
+        c.region = None
 
 
 # ------------------------------------------------------------------ vehicles
 
 
-def _plate_edge(ctx: Ctx, pts_px: np.ndarray, path_mm: float, material: str = "steel") -> None:
-    """A sheet seen edge-on (roof, floor, sills): a thin line with a long path through metal."""
-    line = shapes.polyline(pts_px, max(ctx.px(2.0), 0.8), ctx.pixel_mm)
+def _plate_edge(ctx: Ctx, pts_px: np.ndarray, sheet_mm: float, material: str = "steel") -> None:
+    """A sheet seen edge-on (roof, floor, sills): a thin line whose pixels are partly covered by metal.
+
+    The sheet is thinner than a pixel, so the pixel keeps the transmission of its uncovered share:
+    A = -ln(1 - covered share), not the sheet's full path length.
+    """
+    covered = min(sheet_mm / ctx.pixel_mm, 0.95)
+    att = -math.log(1.0 - covered)
+    mu_high = linear_attenuation_per_mm(material, ctx.canvas.spectrum)[1]
+    line = shapes.polyline(pts_px, 0.6, ctx.pixel_mm)
     peak = float(line.mm.max()) if line.mm.size else 1.0
-    ctx.add(line.scaled(path_mm / max(peak, 1e-6) * 0.5), material)
+    ctx.add(line.scaled(att / mu_high / max(peak, 1e-6)), material)
+
+
+def _coil(
+    ctx: Ctx, x: float, y: float, length_mm: float, radius_mm: float, turns: int, angle: float, wire_mm: float
+) -> None:
+    """A coil spring (suspension, seat springs) seen from the side: a zigzag of steel wire."""
+    t = np.linspace(0.0, 1.0, turns * 8)
+    pts = np.stack([(t - 0.5) * length_mm, radius_mm * np.sin(t * turns * 2 * math.pi)], 1)
+    ctx.add(
+        shapes.polyline(ob.place(ctx, x, y, angle, pts), max(ctx.px(wire_mm / 2), 0.5), ctx.pixel_mm), "steel"
+    )
 
 
 def _wheel(ctx: Ctx, x: float, y: float, radius_mm: float, pairs: int) -> None:
-    """Wheel(s) seen from the side: tyre ring, rim, brake disc, hub; ``pairs`` overlapping wheels."""
+    """Wheel(s) seen from the side: tyre with its steel belt, rim with spokes, brake disc, hub, spring."""
+    rim_r = radius_mm * ctx.u(0.58, 0.7)
     outer = shapes.disc(x, y, ctx.px(radius_mm), 200 * pairs, edge_px=ctx.px(60))
-    inner = shapes.disc(x, y, ctx.px(radius_mm * 0.66), 200 * pairs, edge_px=ctx.px(10))
-    shapes._paste_sub(outer, inner)
+    shapes.subtract(outer, shapes.disc(x, y, ctx.px(rim_r), 200 * pairs, edge_px=ctx.px(10)))
     ctx.add(outer, "rubber")
-    ctx.add(shapes.disc(x, y, ctx.px(radius_mm * 0.66), 12 * pairs), "aluminium")
+    belt = np.array(
+        [[math.cos(t) * radius_mm * 0.93, math.sin(t) * radius_mm * 0.93] for t in np.linspace(0, 6.3, 90)]
+    )
+    ctx.add(
+        shapes.polyline(ob.place(ctx, x, y, 0.0, belt), ctx.px(6), ctx.pixel_mm).scaled(8.0 * pairs / 12),
+        "steel",
+    )
+    alloy = ctx.chance(0.6)
+    ctx.add(shapes.disc(x, y, ctx.px(rim_r), (8 if alloy else 3) * pairs), "aluminium" if alloy else "steel")
+    for k in range(int(ctx.rng.integers(5, 11)) if alloy else 0):
+        a = k * 2 * math.pi / 7 + ctx.u(0, 0.2)
+        spoke = np.array([[0.0, 0.0], [rim_r * 0.9, 0.0]])
+        ctx.add(
+            shapes.polyline(ob.place(ctx, x, y, a, spoke), ctx.px(15), ctx.pixel_mm).scaled(pairs),
+            "aluminium",
+        )
     ctx.add(shapes.disc(x, y, ctx.px(radius_mm * 0.45), 25 * pairs), "cast_iron")
-    ctx.add(shapes.disc(x, y, ctx.px(80), 100 * pairs), "steel")
+    ctx.add(shapes.disc(x, y, ctx.px(70), 90 * pairs), "steel")
+    _coil(ctx, x, y - ctx.px(radius_mm * 0.9), 300, 60, 6, math.pi / 2, 12)
 
 
 def _car_side(ctx: Ctx) -> dict[str, tuple[float, float, float, float]]:
-    """Side projection of a car; returns the places where concealments can go (cx, cy, hw, hh in px)."""
+    """Side projection of a car (beam across its width); returns where concealments can go."""
     c = ctx.canvas
-    length, height = ctx.u(4000, 4900), ctx.u(1400, 1800)
+    length, height = ctx.u(3900, 4900), ctx.u(1400, 1800)
     width = ctx.u(1650, 1900)
     x0 = (c.width - ctx.px(length)) / 2
-    ground = c.height * 0.88
+    ground = c.height * 0.9
 
     def p(xf: float, yf: float) -> tuple[float, float]:
         return x0 + ctx.px(length * xf), ground - ctx.px(height * yf)
 
-    sill, belt_line, roof = 0.22, 0.55, 1.0
-    body = np.array(
-        [
-            p(0.0, 0.25),
-            p(0.02, 0.52),
-            p(0.28, 0.6),
-            p(0.36, roof * 0.96),
-            p(0.44, roof),
-            p(0.78, roof),
-            p(0.9, 0.62),
-            p(1.0, 0.58),
-            p(1.0, 0.25),
-            p(0.98, 0.18),
-            p(0.02, 0.18),
-        ]
+    def arr(*points: tuple[float, float]) -> np.ndarray:
+        return np.array([p(*q) for q in points], np.float32)
+
+    sill, belt_line = 0.2, ctx.u(0.52, 0.6)
+    nose = ctx.u(0.45, 0.55)
+    body = arr(
+        (0.0, 0.22),
+        (0.01, nose),
+        (0.27, nose + 0.06),
+        (0.36, 0.96),
+        (0.44, 1.0),
+        (0.78, 1.0),
+        (0.9, belt_line + 0.07),
+        (1.0, belt_line + 0.02),
+        (1.0, 0.22),
+        (0.97, 0.16),
+        (0.03, 0.16),
     )
-    ctx.add(shapes.polygon(body, 2 * 0.9, edge_px=2), "steel")
-    glass = np.array([p(0.3, 0.6), p(0.37, 0.93), p(0.77, 0.95), p(0.86, 0.62)])
-    ctx.add(shapes.polygon(glass, 10, edge_px=2), "glass")
-    _plate_edge(ctx, np.array([p(0.36, roof * 0.96), p(0.44, roof), p(0.78, roof)], np.float32), width)
-    _plate_edge(ctx, np.array([p(0.12, sill), p(0.9, sill)], np.float32), width)
-    for xf in (0.36, 0.55, 0.8):
+    ctx.add(shapes.polygon(body, 1.6, edge_px=2), "steel")
+    ctx.add(
+        shapes.polygon(arr((0.3, sill), (0.3, belt_line), (0.86, belt_line), (0.86, sill)), 1.4, 2), "steel"
+    )
+    ctx.add(
+        shapes.polygon(arr((0.3, belt_line), (0.37, 0.93), (0.77, 0.95), (0.87, belt_line)), 8, 2), "glass"
+    )
+    _plate_edge(ctx, arr((0.36, 0.96), (0.44, 1.0), (0.78, 1.0), (0.9, belt_line + 0.07)), 0.8)
+    _plate_edge(ctx, arr((0.01, nose), (0.27, nose + 0.06)), 0.8)
+    _plate_edge(ctx, arr((0.05, sill), (0.95, sill)), 1.2)
+    for xf in (0.3, 0.56, 0.86):
         ctx.add(
             shapes.polyline(
-                np.array([p(xf, belt_line), p(xf + 0.02, 0.96)], np.float32), ctx.px(40), c.pixel_mm
-            ).scaled(0.1),
-            "steel",
-        )
-    # Engine bay: block, head, gearbox, battery, radiator.
-    ex, ey = p(0.12, 0.38)
-    ctx.add(shapes.rounded_box(ex, ey, ctx.px(300), ctx.px(220), 550, 0, ctx.px(30)), "cast_iron")
-    ctx.add(shapes.rounded_box(*p(0.2, 0.33), ctx.px(200), ctx.px(160), 350, 0, ctx.px(30)), "aluminium")
-    ctx.add(shapes.rounded_box(*p(0.05, 0.45), ctx.px(40), ctx.px(220), 600, 0, ctx.px(8)), "aluminium")
-    ctx.add(shapes.rounded_box(*p(0.2, 0.5), ctx.px(120), ctx.px(90), 170, 0, ctx.px(10)), "lead")
-    # Seats with frames and springs, dashboard, steering column.
-    for xf in (0.42, 0.65):
-        ctx.add(
-            shapes.textured(
-                shapes.rounded_box(*p(xf, 0.32), ctx.px(280), ctx.px(90), width * 0.8, 0.0, ctx.px(40)),
-                ctx.rng,
-                ctx.px(80),
-                0.2,
-            ),
-            "textile",
-        )
-        ctx.add(
-            shapes.textured(
-                shapes.rounded_box(
-                    *p(xf - 0.06, 0.55), ctx.px(80), ctx.px(280), width * 0.8, -0.25, ctx.px(40)
-                ),
-                ctx.rng,
-                ctx.px(80),
-                0.2,
-            ),
-            "textile",
-        )
-        ctx.add(
-            shapes.polyline(
-                np.array([p(xf - 0.07, 0.27), p(xf + 0.07, 0.27), p(xf + 0.06, 0.23)], np.float32),
-                ctx.px(12),
+                arr((xf, sill), (xf + (0.06 if xf < 0.5 else -0.03 if xf > 0.8 else 0.01), 0.97)),
+                ctx.px(45),
                 c.pixel_mm,
-            ).scaled(4),
+            ).scaled(6 / 90),
             "steel",
         )
+    for xf in (0.31, 0.57):
+        hx, hy = p(xf + 0.2, belt_line - 0.04)
+        ctx.add(shapes.rounded_box(hx, hy, ctx.px(60), ctx.px(12), 40, 0.0, ctx.px(4)), "zinc")
+        ctx.add(
+            shapes.tube(*p(xf + 0.12, 0.38), ctx.px(420), ctx.px(16), ctx.px(2), c.pixel_mm, 0.12), "steel"
+        )
+        ctx.add(shapes.disc(*p(xf + 0.06, 0.3), ctx.px(55), 30), "steel")
+        ctx.add(shapes.rounded_box(*p(xf + 0.15, 0.45), ctx.px(60), ctx.px(40), 60, 0, ctx.px(8)), "copper")
+    # Chassis rails and floor pan ribs: long box sections along the car.
+    for yf in (0.13, 0.18):
+        ctx.add(
+            shapes.rounded_box(*p(0.5, yf), ctx.px(length * 0.42), ctx.px(35), 8, 0.0, ctx.px(5)), "steel"
+        )
+    # Engine bay: block with bores, head, gearbox, manifolds, battery, radiator, alternator.
+    ex, ey = p(0.13, 0.36)
+    block_material = "cast_iron" if ctx.chance(0.4) else "aluminium"
+    block = shapes.rounded_box(
+        ex, ey, ctx.px(260), ctx.px(200), 220 if block_material == "cast_iron" else 500, 0, ctx.px(30)
+    )
+    for k in range(4):
+        shapes.subtract(
+            block,
+            shapes.disc(
+                ex + ctx.px(-195 + 130 * k),
+                ey - ctx.px(40),
+                ctx.px(42),
+                150 if block_material == "cast_iron" else 300,
+                ctx.px(5),
+            ),
+        )
+    ctx.add(block, block_material)
+    ctx.add(
+        shapes.rounded_box(ex, ey - ctx.px(250), ctx.px(250), ctx.px(60), 300, 0, ctx.px(20)), "aluminium"
+    )
+    ctx.add(shapes.rounded_box(*p(0.22, 0.3), ctx.px(170), ctx.px(140), 300, 0.2, ctx.px(40)), "aluminium")
+    ctx.add(shapes.tube(*p(0.12, 0.52), ctx.px(260), ctx.px(30), ctx.px(3), c.pixel_mm, 0.05), "aluminium")
+    ctx.add(shapes.rounded_box(*p(0.2, 0.48), ctx.px(120), ctx.px(85), 170, 0, ctx.px(10)), "lead")
+    radiator = shapes.rounded_box(*p(0.035, 0.4), ctx.px(25), ctx.px(220), 600, 0, ctx.px(4))
+    _, _, _, v = shapes.local_frame(*p(0.035, 0.4), ctx.px(25), ctx.px(220), 0.0)
+    fins = 0.4 + 0.6 * (np.cos(v[: radiator.mm.shape[0], : radiator.mm.shape[1]] * np.float32(2.0)) > 0)
+    ctx.add(
+        shapes.Patch(radiator.y0, radiator.x0, (radiator.mm * fins).astype(np.float32) * np.float32(0.08)),
+        "aluminium",
+    )
+    ctx.add(shapes.disc(*p(0.06, 0.3), ctx.px(60), 150), "copper")
+    # Cabin: seats (foam, frames, springs), dashboard, steering column and wheel, wiring.
+    for xf in (0.42, 0.66):
+        cushion = shapes.rounded_box(*p(xf, 0.3), ctx.px(270), ctx.px(80), width * 0.8, 0.0, ctx.px(40))
+        ctx.add(shapes.textured(cushion, ctx.rng, ctx.px(80), 0.2), "foam")
+        back = shapes.rounded_box(
+            *p(xf - 0.07, 0.52), ctx.px(70), ctx.px(290), width * 0.8, -0.22, ctx.px(40)
+        )
+        ctx.add(shapes.textured(back, ctx.rng, ctx.px(80), 0.2), "foam")
+        ctx.add(
+            shapes.polyline(
+                arr((xf - 0.07, 0.25), (xf + 0.07, 0.25), (xf + 0.06, 0.21)), ctx.px(12), c.pixel_mm
+            ).scaled(3),
+            "steel",
+        )
+        for k in range(3):
+            _coil(ctx, *p(xf - 0.03 + 0.03 * k, 0.3), 400, 15, 8, 0.0, 3)
     ctx.add(
         shapes.rounded_box(*p(0.3, 0.5), ctx.px(150), ctx.px(100), width * 0.9, 0, ctx.px(40)), "abs_plastic"
     )
     ctx.add(shapes.tube(*p(0.33, 0.55), ctx.px(250), ctx.px(15), ctx.px(3), c.pixel_mm, -0.6), "steel")
+    wheel_x, wheel_y = p(0.36, 0.63)
+    ring = np.array([[math.cos(t) * 190, math.sin(t) * 60] for t in np.linspace(0, 6.3, 40)])
+    ctx.add(
+        shapes.polyline(ob.place(ctx, wheel_x, wheel_y, -0.6, ring), ctx.px(12), c.pixel_mm), "polymer_grip"
+    )
+    c.region = _region(ctx, body)  # wiring harnesses stay inside the body
+    for _ in range(int(ctx.rng.integers(3, 7))):
+        start = p(ctx.u(0.1, 0.9), ctx.u(0.2, 0.6))
+        pts = ob.smooth_curve(ctx, start, ctx.px(ctx.u(600, 2000)), 1.0)
+        ctx.add(shapes.polyline(pts, ctx.px(ctx.u(5, 12)), c.pixel_mm), "pvc")
+    c.region = None
     # Fuel tank under the rear seat, spare tyre in the boot floor, exhaust along the bottom.
-    ctx.add(shapes.box_shell(*p(0.66, 0.2), ctx.px(350), ctx.px(110), 700, 1.2, c.pixel_mm), "steel")
-    ctx.add(shapes.rounded_box(*p(0.66, 0.19), ctx.px(340), ctx.px(70), 650, 0, ctx.px(20)), "fuel")
-    ctx.add(shapes.rounded_box(*p(0.88, 0.27), ctx.px(320), ctx.px(90), 450, 0, ctx.px(60)), "rubber")
-    ctx.add(shapes.tube(*p(0.55, 0.15), ctx.px(length * 0.4), ctx.px(25), ctx.px(1.5), c.pixel_mm), "steel")
-    ctx.add(shapes.rounded_box(*p(0.85, 0.15), ctx.px(200), ctx.px(60), 250, 0, ctx.px(30)), "steel")
-    # Doors: intrusion beams, window motors, speaker magnets.
-    for xf in (0.45, 0.68):
-        ctx.add(shapes.tube(*p(xf, 0.38), ctx.px(420), ctx.px(18), ctx.px(2), c.pixel_mm, 0.1), "steel")
-        ctx.add(shapes.disc(*p(xf - 0.05, 0.3), ctx.px(60), 50), "steel")
+    ctx.add(shapes.box_shell(*p(0.66, 0.19), ctx.px(330), ctx.px(100), 700, 1.2, c.pixel_mm), "steel")
+    ctx.add(shapes.rounded_box(*p(0.66, 0.18), ctx.px(320), ctx.px(60), 650, 0, ctx.px(20)), "fuel")
+    spare = shapes.rounded_box(*p(0.88, 0.27), ctx.px(320), ctx.px(90), 420, 0, ctx.px(60))
+    shapes.subtract(spare, shapes.rounded_box(*p(0.88, 0.27), ctx.px(200), ctx.px(95), 300, 0, ctx.px(20)))
+    ctx.add(spare, "rubber")
+    ctx.add(shapes.tube(*p(0.55, 0.12), ctx.px(length * 0.4), ctx.px(25), ctx.px(1.5), c.pixel_mm), "steel")
+    ctx.add(shapes.rounded_box(*p(0.85, 0.13), ctx.px(200), ctx.px(60), 250, 0, ctx.px(30)), "steel")
     for xf in (0.01, 0.99):
         ctx.add(shapes.rounded_box(*p(xf, 0.3), ctx.px(40), ctx.px(100), width, 0, ctx.px(20)), "abs_plastic")
-        ctx.add(shapes.rounded_box(*p(xf, 0.3), ctx.px(15), ctx.px(50), 8 * width / 100, 0, 2), "steel")
-    for xf in (0.17, 0.8):
-        _wheel(ctx, *p(xf, 0.0 + 330 / height), 330, 2)
+        ctx.add(shapes.rounded_box(*p(xf, 0.3), ctx.px(15), ctx.px(50), 3 * width / 100, 0, 2), "steel")
+    for xf in (0.18, 0.8):
+        _wheel(ctx, *p(xf, 330 / height), 330, 2)
 
     def spot(xf: float, yf: float, w_mm: float, h_mm: float) -> tuple[float, float, float, float]:
         x, y = p(xf, yf)
@@ -609,19 +721,19 @@ def _car_side(ctx: Ctx) -> dict[str, tuple[float, float, float, float]]:
 
     return {
         "false_floor": spot(0.55, 0.2, 900, 70),
-        "door_panel": spot(0.46, 0.37, 500, 260),
-        "fuel_tank": spot(0.66, 0.2, 500, 120),
-        "spare_tyre": spot(0.88, 0.27, 380, 100),
-        "bumper": spot(0.99, 0.3, 60, 160),
-        "roof_lining": spot(0.6, 0.97, 1000, 40),
-        "seat": spot(0.65, 0.33, 420, 120),
+        "door_panel": spot(0.44, 0.38, 500, 260),
+        "fuel_tank": spot(0.66, 0.19, 500, 110),
+        "spare_tyre": spot(0.88, 0.27, 360, 100),
+        "bumper": spot(0.985, 0.3, 60, 160),
+        "roof_lining": spot(0.6, 0.97, 1000, 35),
+        "seat": spot(0.66, 0.31, 420, 110),
     }
 
 
 def _car_top(ctx: Ctx) -> dict[str, tuple[float, float, float, float]]:
-    """Top projection of a car: roof and floor plates everywhere, engine, seats, wheels, tanks."""
+    """Top projection of a car: roof and floor sheets everywhere, engine, seats, wheels, tanks."""
     c = ctx.canvas
-    length, width = ctx.u(4000, 4900), ctx.u(1650, 1900)
+    length, width = ctx.u(3900, 4900), ctx.u(1650, 1900)
     x0 = (c.width - ctx.px(length)) / 2
     cy = c.height / 2
 
@@ -638,46 +750,73 @@ def _car_top(ctx: Ctx) -> dict[str, tuple[float, float, float, float]]:
             p(0.96, 0.5),
             p(0.04, 0.5),
             p(0.0, 0.42),
-        ]
+        ],
+        np.float32,
     )
     ctx.add(shapes.polygon(outline, 1.8, edge_px=ctx.px(100)), "steel")
-    ctx.add(shapes.polyline(outline, ctx.px(20), c.pixel_mm).scaled(2.0), "steel")
-    for yf in (-0.25, 0.25):
-        ctx.add(shapes.rounded_box(*p(0.5, yf), ctx.px(length * 0.4), ctx.px(40), 60, 0, ctx.px(10)), "steel")
-    ctx.add(shapes.rounded_box(*p(0.13, 0.0), ctx.px(300), ctx.px(280), 450, 0, ctx.px(30)), "cast_iron")
-    ctx.add(shapes.rounded_box(*p(0.13, 0.3), ctx.px(100), ctx.px(90), 170, 0, ctx.px(10)), "lead")
-    ctx.add(shapes.rounded_box(*p(0.04, 0.0), ctx.px(40), ctx.px(600), 300, 0, ctx.px(8)), "aluminium")
-    for xf in (0.42, 0.65):
+    _plate_edge(ctx, np.concatenate([outline, outline[:1]]), 1.0)
+    ctx.add(shapes.rounded_box(*p(0.58, 0.0), ctx.px(length * 0.2), ctx.px(width * 0.45), 1.0, 0, 2), "steel")
+    for yf in (-0.3, 0.3):
+        ctx.add(shapes.rounded_box(*p(0.5, yf), ctx.px(length * 0.42), ctx.px(40), 8, 0, ctx.px(10)), "steel")
+    for xf in (0.33, 0.55, 0.78):
+        ctx.add(shapes.rounded_box(*p(xf, 0.0), ctx.px(30), ctx.px(width * 0.48), 4, 0, ctx.px(8)), "steel")
+    ex, ey = p(0.13, 0.0)
+    block_material = "cast_iron" if ctx.chance(0.4) else "aluminium"
+    block = shapes.rounded_box(
+        ex, ey, ctx.px(220), ctx.px(300), 200 if block_material == "cast_iron" else 450, 0, ctx.px(30)
+    )
+    for k in range(4):
+        shapes.subtract(
+            block,
+            shapes.disc(
+                ex,
+                ey + ctx.px(-195 + 130 * k),
+                ctx.px(42),
+                120 if block_material == "cast_iron" else 250,
+                ctx.px(5),
+            ),
+        )
+    ctx.add(block, block_material)
+    ctx.add(shapes.rounded_box(*p(0.13, 0.33), ctx.px(100), ctx.px(85), 170, 0, ctx.px(10)), "lead")
+    ctx.add(shapes.rounded_box(*p(0.035, 0.0), ctx.px(25), ctx.px(600), 40, 0, ctx.px(8)), "aluminium")
+    for xf in (0.42, 0.66):
         for yf in (-0.22, 0.22):
-            seat = shapes.rounded_box(*p(xf, yf), ctx.px(250), ctx.px(230), 300, 0, ctx.px(60))
-            ctx.add(shapes.textured(seat, ctx.rng, ctx.px(80), 0.2), "textile")
-            ctx.add(
-                shapes.polyline(
-                    np.array(
-                        [
-                            p(xf - 0.05, yf - 0.1),
-                            p(xf + 0.05, yf - 0.1),
-                            p(xf + 0.05, yf + 0.1),
-                            p(xf - 0.05, yf + 0.1),
-                        ],
-                        np.float32,
-                    ),
-                    ctx.px(8),
-                    c.pixel_mm,
-                ),
-                "steel",
+            seat = shapes.rounded_box(*p(xf, yf), ctx.px(250), ctx.px(230), 500, 0, ctx.px(60))
+            ctx.add(shapes.textured(seat, ctx.rng, ctx.px(80), 0.2), "foam")
+            frame = np.array(
+                [
+                    p(xf - 0.05, yf - 0.1),
+                    p(xf + 0.05, yf - 0.1),
+                    p(xf + 0.05, yf + 0.1),
+                    p(xf - 0.05, yf + 0.1),
+                    p(xf - 0.05, yf - 0.1),
+                ],
+                np.float32,
             )
-    for xf in (0.17, 0.8):
+            ctx.add(shapes.polyline(frame, ctx.px(8), c.pixel_mm), "steel")
+            for k in range(4):
+                _coil(ctx, *p(xf - 0.03 + 0.02 * k, yf), 400, 12, 8, math.pi / 2, 3)
+    for xf in (0.18, 0.8):
         for yf in (-0.43, 0.43):
             ctx.add(shapes.rounded_box(*p(xf, yf), ctx.px(320), ctx.px(100), 600, 0, ctx.px(60)), "rubber")
+            ctx.add(shapes.rounded_box(*p(xf, yf), ctx.px(300), ctx.px(10), 60, 0, ctx.px(4)), "steel")
             ctx.add(shapes.rounded_box(*p(xf, yf), ctx.px(200), ctx.px(40), 150, 0, ctx.px(20)), "cast_iron")
+            _coil(ctx, *p(xf, yf * 0.85), 200, 60, 5, 0.0, 12)
+        ctx.add(
+            shapes.cylinder(*p(xf, 0.0), ctx.px(width * 0.38), ctx.px(20), c.pixel_mm, math.pi / 2), "steel"
+        )
     ctx.add(shapes.box_shell(*p(0.66, 0.0), ctx.px(250), ctx.px(350), 250, 1.2, c.pixel_mm), "steel")
     ctx.add(shapes.rounded_box(*p(0.66, 0.0), ctx.px(240), ctx.px(340), 200, 0, ctx.px(20)), "fuel")
     spare = shapes.disc(*p(0.9, 0.0), ctx.px(320), 180, edge_px=ctx.px(40))
-    shapes._paste_sub(spare, shapes.disc(*p(0.9, 0.0), ctx.px(210), 180, edge_px=ctx.px(5)))
+    shapes.subtract(spare, shapes.disc(*p(0.9, 0.0), ctx.px(210), 180, edge_px=ctx.px(5)))
     ctx.add(spare, "rubber")
     ctx.add(shapes.tube(*p(0.5, 0.35), ctx.px(length * 0.4), ctx.px(25), ctx.px(1.5), c.pixel_mm), "steel")
     ctx.add(shapes.cylinder(*p(0.5, 0.0), ctx.px(length * 0.25), ctx.px(35), c.pixel_mm), "steel")
+    c.region = _region(ctx, outline)
+    for _ in range(int(ctx.rng.integers(3, 7))):
+        pts = ob.smooth_curve(ctx, p(ctx.u(0.1, 0.9), ctx.u(-0.4, 0.4)), ctx.px(ctx.u(600, 2000)), 1.0)
+        ctx.add(shapes.polyline(pts, ctx.px(ctx.u(5, 12)), c.pixel_mm), "pvc")
+    c.region = None
 
     def spot(xf: float, yf: float, w_mm: float, h_mm: float) -> tuple[float, float, float, float]:
         x, y = p(xf, yf)
@@ -685,12 +824,12 @@ def _car_top(ctx: Ctx) -> dict[str, tuple[float, float, float, float]]:
 
     return {
         "false_floor": spot(0.55, 0.0, 900, 600),
-        "door_panel": spot(0.5, -0.47, 700, 60),
+        "door_panel": spot(0.5, -0.46, 700, 60),
         "fuel_tank": spot(0.66, 0.0, 350, 500),
         "spare_tyre": spot(0.9, 0.0, 280, 280),
-        "bumper": spot(0.99, 0.0, 60, 1000),
+        "bumper": spot(0.985, 0.0, 60, 1000),
         "roof_lining": spot(0.55, 0.0, 1200, 900),
-        "seat": spot(0.65, 0.22, 350, 350),
+        "seat": spot(0.66, 0.22, 350, 350),
     }
 
 

@@ -46,7 +46,7 @@ def _round_edge(f: np.ndarray) -> np.ndarray:
     return np.sqrt(f * (np.float32(2.0) - f))
 
 
-def _frame(
+def local_frame(
     cx: float, cy: float, half_w: float, half_h: float, angle: float
 ) -> tuple[int, int, np.ndarray, np.ndarray]:
     """Pixel box around a rotated rectangle and the local (u along, v across) coordinates of its pixels."""
@@ -66,7 +66,7 @@ def ellipsoid(
     cx: float, cy: float, half_w: float, half_h: float, depth_mm: float, angle: float = 0.0
 ) -> Patch:
     """An ellipsoid (or a soft blob): chord length 2c·sqrt(1 - (u/a)² - (v/b)²)."""
-    y0, x0, u, v = _frame(cx, cy, half_w, half_h, angle)
+    y0, x0, u, v = local_frame(cx, cy, half_w, half_h, angle)
     r2 = (u / np.float32(max(half_w, 0.5))) ** 2 + (v / np.float32(max(half_h, 0.5))) ** 2
     mm = np.float32(depth_mm) * np.sqrt(_pos(1.0 - r2))
     return Patch(y0, x0, mm.astype(np.float32, copy=False))
@@ -82,7 +82,7 @@ def rounded_box(
     radius_px: float = 3.0,
 ) -> Patch:
     """A box with round edges of ``radius_px``: full depth inside, a circular falloff at the rim."""
-    y0, x0, u, v = _frame(cx, cy, half_w, half_h, angle)
+    y0, x0, u, v = local_frame(cx, cy, half_w, half_h, angle)
     inside = np.minimum(np.float32(half_w) - np.abs(u), np.float32(half_h) - np.abs(v))
     r = np.float32(max(min(radius_px, half_w, half_h), 0.5))
     f = _unit(inside / r)
@@ -112,7 +112,7 @@ def box_shell(
         angle,
         radius_px=1.5,
     )
-    _paste_sub(outer, inner)
+    subtract(outer, inner)
     return outer
 
 
@@ -126,7 +126,7 @@ def cylinder(
     round_ends: bool = True,
 ) -> Patch:
     """A solid cylinder lying across the beam (rods, bottles, batteries): chord 2·sqrt(r² - v²)."""
-    y0, x0, u, v = _frame(cx, cy, half_length + radius, radius, angle)
+    y0, x0, u, v = local_frame(cx, cy, half_length + radius, radius, angle)
     if round_ends:
         du = _pos(np.abs(u) - np.float32(half_length))
         d2 = v * v + du * du
@@ -148,7 +148,7 @@ def tube(
     """A hollow tube lying across the beam (trolley rails, handle tubes, umbrella shafts)."""
     outer = cylinder(cx, cy, half_length, radius, pixel_mm, angle, round_ends=False)
     inner = cylinder(cx, cy, half_length, max(radius - wall_px, 0.0), pixel_mm, angle, round_ends=False)
-    _paste_sub(outer, inner)
+    subtract(outer, inner)
     return outer
 
 
@@ -161,7 +161,7 @@ def rounded_box_ellipse(
     cx: float, cy: float, half_w: float, half_h: float, depth_mm: float, angle: float, edge_px: float
 ) -> Patch:
     """An elliptic slab with a round rim of ``edge_px``."""
-    y0, x0, u, v = _frame(cx, cy, half_w, half_h, angle)
+    y0, x0, u, v = local_frame(cx, cy, half_w, half_h, angle)
     rho = np.sqrt((u / np.float32(half_w)) ** 2 + (v / np.float32(half_h)) ** 2)
     inside = (1.0 - rho) * np.float32(min(half_w, half_h))
     f = _unit(inside / np.float32(max(edge_px, 0.5)))
@@ -221,7 +221,7 @@ def polyline(points: np.ndarray, radius_px: float, pixel_mm: float) -> Patch:
     return Patch(y0, x0, mm.astype(np.float32, copy=False))
 
 
-def _paste_sub(outer: Patch, inner: Patch) -> None:
+def subtract(outer: Patch, inner: Patch) -> None:
     """Subtract ``inner`` from ``outer`` in place (inner lies within outer's box)."""
     oy, ox = inner.y0 - outer.y0, inner.x0 - outer.x0
     h, w = inner.mm.shape
