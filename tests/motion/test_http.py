@@ -5,24 +5,31 @@ from __future__ import annotations
 import http.server
 import json
 import pathlib
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import cv2
+import httpx
 import numpy as np
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.websockets import WebSocketDisconnect
+from typer.testing import CliRunner
 
 from service.app import create_app
+from service.cli import app as cli
 from service.settings import Settings
 from tests.service.conftest import ADMIN_KEY, bearer, new_key
 from vision.motion.trail import TrailFrame
 
 Sequence = Callable[..., list[TrailFrame]]
 ADMIN = bearer(ADMIN_KEY)
+CLIP = pathlib.Path(__file__).resolve().parents[2] / "sample_images" / "camera" / "trail_walker.avi"
 
 
 @pytest.fixture
@@ -283,3 +290,38 @@ def test_webhook_gets_finished_events_and_failures_are_not_fatal(
         post_frames(client, "trail-2", ADMIN, walker_jpegs)
         events = client.get("/v1/events", params={"camera": "trail-2"}, headers=ADMIN).json()
         assert len(events) == 1 and not events[0]["open"]
+
+
+@pytest.mark.slow
+def test_watch_posts_frames_to_a_running_service(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    monkeypatch.delenv("TRIAGE_CAMERAS_FILE", raising=False)
+    monkeypatch.delenv("TRIAGE_EVENT_WEBHOOK_URL", raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.put(f"{url}/v1/cameras/trail-1", json={}, headers=ADMIN).status_code == 201
+        monkeypatch.setenv("TRIAGE_API_KEY", ADMIN_KEY)
+        clip = CLIP
+        result = CliRunner().invoke(cli, ["watch", str(clip), "--camera", "trail-1", "--server", url])
+        assert result.exit_code == 0, result.output
+        answers = [json.loads(line) for line in result.stdout.splitlines()]
+        assert answers and all(a["event_id"] and a["motion"] for a in answers)
+        assert len({a["event_id"] for a in answers}) == 1
+        unknown = CliRunner().invoke(cli, ["watch", str(clip), "--camera", "nope", "--server", url])
+        assert unknown.exit_code == 2 and "404" in unknown.stderr
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
