@@ -11,13 +11,14 @@ collected in an :class:`ImportReport` that the CLI prints and writes beside the 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
 import shutil
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,10 +49,21 @@ class SourceObject:
 
 @dataclass(frozen=True)
 class SourceImage:
-    """One source image with its objects."""
+    """One source image with its objects.
+
+    Attributes:
+        path: the image file, copied byte for byte unless ``data`` is given.
+        objects: its labelled objects.
+        data: encoded bytes to write instead of copying ``path`` (e.g. a scan re-encoded as PNG).
+        kind: scene kind of this image, or ``None`` for the dataset's default.
+        extra: more fields for the image's COCO entry (e.g. where it came from).
+    """
 
     path: pathlib.Path
     objects: tuple[SourceObject, ...]
+    data: bytes | None = None
+    kind: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -249,15 +261,32 @@ def import_dataset(
     if report.unknown_classes and not drop_unknown:
         listing = ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_classes.items()))
         raise ImportFailed(f"classes with no mapping to ours: {listing}; map them or pass --drop-unknown")
-    coco: dict[str, Any] = {"info": {"source": str(source), "format": import_format}, "images": [],
-                            "annotations": [], "categories": coco_categories()}
+    info = {"source": str(source), "format": import_format}
+    write_dataset(images, out, mapping, report, kind, scanner, info)
+    return report
+
+
+def write_dataset(
+    images: Iterable[SourceImage],
+    out: pathlib.Path,
+    mapping: Mapping[str, str | None],
+    report: ImportReport,
+    kind: str,
+    scanner: str,
+    info: Mapping[str, Any],
+) -> None:
+    """Write images, class-map masks, ``annotations.json`` and ``import_report.json`` under ``out``.
+
+    Objects whose label maps to nothing are left out; unreadable images are added to ``report``.
+    """
+    coco: dict[str, Any] = {"info": dict(info), "images": [], "annotations": []}
+    coco["categories"] = coco_categories()
     for folder in ("images", "masks"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     for index, image in enumerate(images, start=1):
         _import_one(index, image, mapping, out, coco, report, kind, scanner)
     _write_json_atomic(out / "annotations.json", coco)
     _write_json_atomic(out / "import_report.json", report.to_dict())
-    return report
 
 
 def _import_one(
@@ -271,7 +300,7 @@ def _import_one(
     scanner: str,
 ) -> None:
     try:
-        width, height = _image_size(image.path)
+        width, height = _image_size(io.BytesIO(image.data) if image.data is not None else image.path)
     except OSError as error:
         report.broken_files.append(f"{image.path}: {error}")
         return
@@ -296,20 +325,23 @@ def _import_one(
         report.per_class[label] += 1
         report.objects += 1
     file_name = f"images/{name}{image.path.suffix.lower()}"
-    shutil.copyfile(image.path, out / file_name)
+    if image.data is not None:
+        (out / file_name).write_bytes(image.data)
+    else:
+        shutil.copyfile(image.path, out / file_name)
     if not cv2.imwrite(str(out / "masks" / f"{name}.png"), mask):
         raise OSError(f"cannot write mask for {image.path}")
     coco["images"].append({
-        "id": index, "file_name": file_name, "width": width, "height": height, "kind": kind,
+        "id": index, "file_name": file_name, "width": width, "height": height, "kind": image.kind or kind,
         "scanner": scanner, "mask_file": f"masks/{name}.png", "source_file": str(image.path),
-        "mask_source": "box" if from_boxes else "segmentation",
+        "mask_source": "box" if from_boxes else "segmentation", **image.extra,
     })
     report.images += 1
 
 
-def _image_size(path: pathlib.Path) -> tuple[int, int]:
+def _image_size(source: pathlib.Path | io.BytesIO) -> tuple[int, int]:
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             image.verify()
             return int(image.size[0]), int(image.size[1])
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:

@@ -1,7 +1,8 @@
-"""`triage import`: labelled real scans (COCO, VOC, YOLO) into the project's dataset layout."""
+"""`triage import` and `triage feedback export`: real labelled scans and operator feedback as datasets."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import pathlib
 import sys
@@ -14,7 +15,8 @@ from vision.dataimport import IMPORT_FORMATS, ImportFailed, import_dataset, load
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``import`` to ``app``."""
+    """Add ``import`` and ``feedback export`` to ``app``."""
+    register_feedback(app)
 
     @app.command("import")
     def import_(
@@ -50,3 +52,53 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps(report.to_dict()))
         if report.broken_files:
             raise typer.Exit(1)
+
+
+def register_feedback(app: typer.Typer) -> None:
+    """Add the ``feedback`` group (``feedback export``) to ``app``."""
+    feedback = typer.Typer(help="Operator feedback from the service's store.", no_args_is_help=True)
+    app.add_typer(feedback, name="feedback")
+
+    @feedback.command("export")
+    def export(
+        out: Annotated[pathlib.Path, typer.Option(help="new dataset folder")],
+        since: Annotated[
+            str | None, typer.Option(help="only feedback given at or after this ISO date/time (UTC default)")
+        ] = None,
+    ) -> None:
+        """Turn confirmed alarms, false alarms and misses (with operator boxes) into a dataset."""
+        from service.feedback_export import export_feedback
+        from service.settings import load_settings
+        from service.store.db import Store
+        from service.store.images import ImageFiles
+
+        try:
+            since_time = _parse_since(since)
+            settings = load_settings()
+            if not settings.data_dir.exists() and settings.database_url is None:
+                raise ImportFailed(f"no store at {settings.data_dir} (set TRIAGE_DATA_DIR)")
+            store = Store(settings.resolved_database_url, settings.sqlite_synchronous)
+            store.create_tables()
+            try:
+                result = export_feedback(store, ImageFiles(settings.images_dir), out, since_time)
+            finally:
+                store.close()
+        except (ImportFailed, ValueError, OSError) as error:
+            raise fail(str(error)) from None
+        for line in result.report.broken_files:
+            print(f"broken: {line}", file=sys.stderr)
+        for scan_id in result.unlocated:
+            print(f"missed without operator boxes, not exported: scan {scan_id}", file=sys.stderr)
+        typer.echo(json.dumps(result.to_dict()))
+        if result.report.broken_files:
+            raise typer.Exit(1)
+
+
+def _parse_since(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since {text!r} is not an ISO date or date-time (e.g. 2026-11-01)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
