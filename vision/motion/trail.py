@@ -520,3 +520,24 @@ def write_cdnet(spec: Scenario, out_dir: str | pathlib.Path, jpeg_quality: int =
     (out / "temporalROI.txt").write_text(f"{spec.warmup_frames + 1} {spec.frames}\n")
     (out / "objects.json").write_text(json.dumps({"scenario": spec.name, "boxes": objects}))
     return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m vision.motion.trail OUT [--scenario NAME ...] [--width W --height H --frames N --seed S]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write synthetic trail sequences in the CDnet 2014 layout.")
+    parser.add_argument("out", type=pathlib.Path, help="folder; one sequence folder per scenario inside")
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="default: all")
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--height", type=int, default=240)
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for name in args.scenario or list(SCENARIOS):
+        spec = scenario(name, width=args.width, height=args.height, frames=args.frames, seed=args.seed)
+        print(write_cdnet(spec, args.out / name))
+
+
+if __name__ == "__main__":
+    main()
