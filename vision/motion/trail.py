@@ -523,7 +523,7 @@ def write_cdnet(spec: Scenario, out_dir: str | pathlib.Path, jpeg_quality: int =
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m vision.motion.trail OUT [--scenario NAME ...] [--width W --height H --frames N --seed S]``."""
+    """``python -m vision.motion.trail OUT [--scenario NAME ...] [--width W --height H --frames N]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Write synthetic trail sequences in the CDnet 2014 layout.")
