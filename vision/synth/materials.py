@@ -92,7 +92,7 @@ MATERIALS: dict[str, Material] = {
         _m("fuel", 0.75, "organic", ("C8H18", 1.0)),
         # Everyday mixed materials: fillers and additives push them towards green on screens.
         _m("abs_fr", 1.2, "mixed", ("C15H17N", 0.91), ("C12Br10O", 0.05), ("Sb2O3", 0.015), ("TiO2", 0.025)),
-        _m("rubber_filled", 1.35, "mixed", ("C5H8", 0.6), ("CaCO3", 0.25), ("SiO2", 0.1), ("ZnO", 0.05)),
+        _m("rubber_filled", 1.25, "mixed", ("C5H8", 0.75), ("CaCO3", 0.15), ("SiO2", 0.07), ("ZnO", 0.03)),
         _m("cosmetic", 1.1, "organic", ("H2O", 0.65), ("C16H32O2", 0.3), ("TiO2", 0.03), ("ZnO", 0.02)),
         _m("toothpaste", 1.4, "mixed", ("H2O", 0.3), ("C3H8O3", 0.25), ("CaCO3", 0.3), ("SiO2", 0.15)),
         _m("magazine", 1.1, "mixed", ("C6H10O5", 0.65), ("Al2Si2O5(OH)4", 0.2), ("CaCO3", 0.15)),
