@@ -39,7 +39,7 @@ def train(
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     lr: Annotated[float, typer.Option(help="peak learning rate (one-cycle)")] = 3e-3,
     input_size: Annotated[int, typer.Option(help="letterbox side of the model input")] = 512,
-    crop_size: Annotated[int, typer.Option(help="side of training crops")] = 320,
+    crop_size: Annotated[int, typer.Option(help="side of training crops")] = 256,
     threads: Annotated[int, typer.Option(min=1, help="torch threads")] = 2,
     workers: Annotated[int, typer.Option(min=0, help="data-loading processes")] = 1,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
@@ -93,6 +93,9 @@ def export(
     out: Annotated[pathlib.Path, typer.Option(help="models root")] = pathlib.Path("models"),
     far: Annotated[float, typer.Option(help="false-alarm rate the threshold is calibrated for")] = 0.05,
     promote: Annotated[bool, typer.Option(help="also write OUT/PROMOTED")] = False,
+    recipe: Annotated[
+        pathlib.Path | None, typer.Option(help="shell script of the data/train/export commands, kept beside")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Export to OUT/NAME/VERSION, calibrate the threshold on the ONNX file, evaluate, write the card."""
@@ -111,6 +114,7 @@ def export(
             calibration=_folders(calibration),
             tests=[folder for value in test for folder in _folders(value)],
             false_alarm_rate=far,
+            recipe=recipe.read_text() if recipe is not None else None,
             progress=not quiet,
         )
         if promote:

@@ -60,10 +60,14 @@ def test_train_writes_log_and_checkpoints_and_resumes(trained_run: pathlib.Path)
 def test_export_calibrates_and_evaluates_into_a_card(
     trained_run: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
 ) -> None:
+    recipe = tmp_path / "recipe.sh"
+    recipe.write_text("triage synth --seed 1\ntriage train --seed 0\n")
     result = runner.invoke(
         app,
         [
             "export",
+            "--recipe",
+            str(recipe),
             "--checkpoint",
             str(trained_run / "model_best.pt"),
             "--calibration",
@@ -95,6 +99,8 @@ def test_export_calibrates_and_evaluates_into_a_card(
     # The calibrated threshold lets at most 25% of the clean calibration scans alarm.
     assert card["calibration"]["clean_images"] > 0
     assert (tmp_path / "PROMOTED").read_text().strip() == "shapes/0.1"
+    assert card["training"]["recipe"] == ["triage synth --seed 1", "triage train --seed 0"]
+    assert (folder / "reproduce.sh").read_text() == recipe.read_text()
 
     evaluated = runner.invoke(
         app, ["evaluate", "--model", str(folder), "--data", str(shapes_datasets["test"]), "--json", "--quiet"]

@@ -34,13 +34,15 @@ def export_calibrate_evaluate(
     calibration: Sequence[str],
     tests: Sequence[str],
     false_alarm_rate: float = 0.05,
+    recipe: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Export ``checkpoint`` to ``folder`` and complete its card.
 
     The threshold is calibrated on the clean scans of ``calibration`` with the exported ONNX file, then
     every test set is evaluated at that threshold. The card records the training command, data and
-    seeds, parity with torch, the calibration and all metrics.
+    seeds, parity with torch, the calibration and all metrics; ``recipe`` (the shell commands that made
+    the data, trained and exported) goes into the card and beside it as ``reproduce.sh``.
 
     Returns:
         The final card.
@@ -60,7 +62,11 @@ def export_calibrate_evaluate(
         "validation_data": state["validation"],
         "history": state["history"],
     }
+    if recipe is not None:
+        training["recipe"] = recipe.splitlines()
     export_model(net, folder, name=name, version=version, spec=spec, extra={"training": training})
+    if recipe is not None:
+        (Path(folder) / "reproduce.sh").write_text(recipe)
     inputs = np.stack(
         [preprocess(read_rgb(s.image_path), spec)[0] for s in calibration_samples[:PARITY_IMAGES]]
     )

@@ -28,7 +28,7 @@ from vision.preprocess import PreprocessSpec
 from vision.train.data import Sample, cache_samples, dataset_spec, load_datasets
 from vision.train.metrics import auroc, detection_rate_at_far
 from vision.train.model import NUM_CHANNELS, ThreatNet, build_model, threat_outputs
-from vision.train.presets import TrainPreset, eval_transform
+from vision.train.presets import TrainPreset, eval_transform, soft_targets
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "model_best.pt"
@@ -52,7 +52,7 @@ class TrainArgs:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     input_size: int = 512
-    crop_size: int = 320
+    crop_size: int = 256
     widths: tuple[int, int, int, int] = (16, 32, 64, 96)
     threads: int = 2
     workers: int = 1
@@ -74,27 +74,28 @@ class AugmentedScans(Dataset[tuple[np.ndarray, np.ndarray]]):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng((self.seed, self.epoch, index))
         rgb, mask = self.cached[index]
-        return self.preset(rgb, mask, rng)
+        image, crop_mask = self.preset(rgb, mask, rng)
+        return image, soft_targets(crop_mask, ThreatNet.output_stride, NUM_CHANNELS)
 
 
-def segmentation_loss(logits: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def segmentation_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
     """Class-weighted cross-entropy + soft dice on threat classes + image-level BCE on the score.
 
     Args:
         logits: ``N x C x h x w`` at the network's output stride.
-        masks: ``N x H x W`` int64 class maps at input resolution.
+        targets: ``N x C x h x w`` class shares per output cell (:func:`soft_targets`).
     """
-    upsampled = F.interpolate(logits, size=masks.shape[-2:], mode="bilinear", align_corners=False)
     weights = torch.ones(NUM_CHANNELS, device=logits.device)
     weights[0] = BACKGROUND_WEIGHT
-    ce = F.cross_entropy(upsampled, masks, weight=weights)
-    probs = upsampled.softmax(dim=1)[:, 1:]
-    target = F.one_hot(masks, NUM_CHANNELS).permute(0, 3, 1, 2)[:, 1:].float()
-    inter, total = (probs * target).sum(dim=(0, 2, 3)), (probs + target).sum(dim=(0, 2, 3))
-    present = target.sum(dim=(0, 2, 3)) > 0
+    ce = F.cross_entropy(logits, targets, weight=weights)
+    probs = logits.softmax(dim=1)[:, 1:]
+    threat_targets = targets[:, 1:]
+    inter = (probs * threat_targets).sum(dim=(0, 2, 3))
+    total = (probs + threat_targets).sum(dim=(0, 2, 3))
+    present = threat_targets.sum(dim=(0, 2, 3)) > 0
     dice = (1 - (2 * inter + 1) / (total + 1))[present].mean() if present.any() else ce.new_zeros(())
     _, _, score = threat_outputs(logits)
-    has_threat = (masks > 0).flatten(1).any(dim=1).float()
+    has_threat = (threat_targets.sum(dim=(1, 2, 3)) > 0).float()
     image = F.binary_cross_entropy(score.clamp(1e-5, 1 - 1e-5), has_threat)
     loss = ce + dice + IMAGE_LOSS_WEIGHT * image
     return loss, {"ce": ce.item(), "dice": dice.item(), "image": image.item()}
@@ -112,8 +113,8 @@ def train_one_epoch(
     model.train()
     totals: dict[str, float] = {}
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", disable=not progress, leave=False)
-    for steps, (images, masks) in enumerate(bar, start=1):
-        loss, parts = segmentation_loss(model(images), masks.long())
+    for steps, (images, targets) in enumerate(bar, start=1):
+        loss, parts = segmentation_loss(model(images), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
