@@ -25,7 +25,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service.store.base import utc_now
 from service.store.camera import CameraRow, MotionEventRow
@@ -146,8 +146,10 @@ class CameraHub:
         if self.settings.cameras_file is not None:
             for camera_id, config in load_cameras_file(self.settings.cameras_file).items():
                 self._cameras[camera_id] = _Camera(config, "file", Screener(camera_id, config))
-        with self.store.sessions() as session:
+        with self.store.session() as session:
             rows = session.scalars(select(CameraRow)).all()
+            # Events left open by a crash will never get their end from a screener: close them as they are.
+            session.execute(update(MotionEventRow).where(MotionEventRow.open.is_(True)).values(open=False))
         for row in rows:
             try:
                 config = CameraConfig.model_validate(row.config)

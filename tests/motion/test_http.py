@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import pathlib
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
@@ -24,6 +26,7 @@ from typer.testing import CliRunner
 from service.app import create_app
 from service.cli import app as cli
 from service.settings import Settings
+from service.store.camera import MotionEventRow
 from tests.service.conftest import ADMIN_KEY, bearer, new_key
 from vision.motion.trail import TrailFrame
 
@@ -325,3 +328,14 @@ def test_watch_posts_frames_to_a_running_service(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_events_left_open_by_a_crash_are_closed_at_start(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        store = client.app.state.triage.store  # type: ignore[attr-defined]
+        now = dt.datetime.now(dt.UTC)
+        with store.session() as session:
+            session.add(MotionEventRow(id=uuid.uuid4(), camera="c", start=now, end=now, open=True))
+        assert client.get("/v1/events", headers=ADMIN).json()[0]["open"] is True
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/events", headers=ADMIN).json()[0]["open"] is False

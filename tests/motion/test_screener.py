@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import cv2
@@ -147,3 +148,11 @@ def test_encoded_frames_are_screened_at_reduced_size_with_full_size_boxes() -> N
     x1, y1, x2, y2 = result.regions[0].box
     x = 20 * 59 - 500
     assert abs(x1 - x) <= 12 and abs(y1 - 300) <= 12 and abs(x2 - (x + 121)) <= 12 and abs(y2 - 601) <= 12
+
+
+def test_long_movement_is_split_at_max_event_s(tiny_sequence: Sequence) -> None:
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    events, _ = run_screener(frames, CameraConfig(max_event_s=4.0))
+    assert len(events) >= 2
+    assert all(e.end - e.start <= 4.0 + 1e-6 for e in events)
+    assert all(later.start >= earlier.end for earlier, later in itertools.pairwise(events))

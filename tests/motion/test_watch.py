@@ -130,3 +130,17 @@ def test_live_reader_hands_out_only_new_frames_and_stops() -> None:
         began = time.monotonic()
         source.close()
         assert time.monotonic() - began < 5
+
+
+def test_live_reader_gives_up_after_the_reconnection_attempts(tmp_path: pathlib.Path) -> None:
+    clip = tmp_path / "stream.avi"
+    clip.write_bytes(CLIP.read_bytes())
+    source = LiveSource(str(clip), fps=200.0, options=LiveOptions(backoff_s=0.01, max_reconnects=2))
+    clip.unlink()  # the "camera" goes away: every reopen fails once the reader reaches the end
+    try:
+        with pytest.raises(SourceError, match="2 reconnection attempts failed"):
+            for _ in source.frames():
+                pass
+        assert source.reconnects == 2
+    finally:
+        source.close()
