@@ -1,0 +1,176 @@
+// Models page: every version in the registry side by side with the metrics from its card; promote and roll
+// back (admin keys only).
+import { getJson, sendJson } from "/console/api.js";
+import { ask, can, errorText, toast } from "/console/app.js";
+import { dateTime, number, percent, t } from "/console/i18n.js";
+
+const $ = (id) => document.getElementById(id);
+let models = [];
+
+// Card fields shown first, in this order: [label key, getter, formatter, higher is better?]
+const HEADLINE = [
+  ["models.threshold", (c) => c.threshold, (v) => number(v, 3), null],
+  ["models.calibratedFar", (c) => c.calibration?.false_alarm_rate, (v) => percent(v, 1), null],
+  ["models.calibrationDr", (c) => c.calibration?.detection_rate_on_calibration, (v) => percent(v, 1), true],
+  ["models.inputSize", (c) => c.input_size, (v) => number(v, 0), null],
+  ["models.parameters", (c) => c.architecture?.parameters, (v) => number(v, 0), null],
+  ["models.created", (c) => c.created, (v) => dateTime(v), null],
+];
+// Metric names whose direction is known; the others are shown without a "best" mark.
+const LOWER_IS_BETTER = new Set(["false_alarm_rate", "held_out_drop", "auroc_drop"]);
+const RATES = /(^auroc$|rate|^dr_at_far|recall|ap50)/;
+
+export function init() {}
+
+export function relabel() {
+  if (models.length) render();
+}
+
+export async function enter() {
+  try {
+    models = await getJson("/v1/models");
+  } catch (error) {
+    toast(errorText(error), "error");
+    models = [];
+  }
+  render();
+}
+
+export function leave() {}
+
+// Numeric leaves of card.metrics.summary as [path, value], e.g. ["test · all · auroc", 0.97].
+function metricRows(card) {
+  const out = [];
+  const walk = (value, path) => {
+    if (typeof value === "number") out.push([path, value]);
+    else if (value && typeof value === "object" && !Array.isArray(value) && path.length < 4) {
+      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+    }
+  };
+  walk(card?.metrics?.summary ?? card?.metrics ?? {}, []);
+  return out;
+}
+
+function metricLabel(path) {
+  return path.map((part) => {
+    const key = `metric.${part}`;
+    const text = t(key);
+    return text === key ? part : text;
+  }).join(" · ");
+}
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function rowOf(label, values, format, higherBetter) {
+  const tr = document.createElement("tr");
+  const th = document.createElement("th");
+  th.scope = "row";
+  th.textContent = label;
+  tr.append(th);
+  const numbers = values.filter((v) => typeof v === "number");
+  let best = null;
+  if (higherBetter !== null && numbers.length > 1 && new Set(numbers).size > 1) {
+    best = higherBetter ? Math.max(...numbers) : Math.min(...numbers);
+  }
+  for (const v of values) tr.append(cell(v === undefined || v === null ? "—" : format(v), v === best ? "best" : ""));
+  return tr;
+}
+
+// The newest version older than the serving one (same name): the target of "roll back".
+function rollbackTarget() {
+  const serving = models.find((m) => m.serving);
+  if (!serving) return null;
+  const older = models.filter((m) => m.name === serving.name && m !== serving && !m.card?.error)
+    .filter((m) => m.version.localeCompare(serving.version, undefined, { numeric: true }) < 0)
+    .sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }));
+  return older[0] || null;
+}
+
+function render() {
+  const table = $("models-table");
+  $("models-empty").hidden = models.length > 0;
+  $("models-note").textContent = can("admin") ? "" : t("models.adminOnly");
+  if (!models.length) {
+    table.replaceChildren();
+    return;
+  }
+  const head = document.createElement("thead");
+  const headRow = document.createElement("tr");
+  headRow.append(cell("", "corner"));
+  const back = rollbackTarget();
+  for (const m of models) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.dataset.model = `${m.name}/${m.version}`;
+    const title = document.createElement("div");
+    title.className = "model-name";
+    title.textContent = `${m.name} ${m.version}`;
+    const badges = document.createElement("div");
+    badges.className = "badges";
+    if (m.serving) badges.append(badge(t("models.serving"), "serving"));
+    if (m.promoted) badges.append(badge(t("models.promoted"), "promoted"));
+    if (m.card?.error) badges.append(badge(t("models.broken"), "broken"));
+    th.append(title, badges);
+    if (can("admin") && !m.serving) {
+      const button = document.createElement("button");
+      const isBack = back === m;
+      button.className = isBack ? "rollback" : "promote";
+      button.textContent = isBack ? t("models.rollback") : t("models.promote");
+      button.addEventListener("click", () => promote(m, isBack));
+      th.append(button);
+    }
+    headRow.append(th);
+  }
+  head.append(headRow);
+  const body = document.createElement("tbody");
+  for (const [key, get, format, better] of HEADLINE) {
+    body.append(rowOf(t(key), models.map((m) => get(m.card || {})), format, better));
+  }
+  const paths = new Map();
+  for (const m of models) for (const [path] of metricRows(m.card)) paths.set(path.join("/"), path);
+  if (paths.size) {
+    const tr = document.createElement("tr");
+    tr.className = "group";
+    const th = document.createElement("th");
+    th.colSpan = models.length + 1;
+    th.textContent = t("models.metrics");
+    tr.append(th);
+    body.append(tr);
+  }
+  for (const [joined, path] of paths) {
+    const leaf = path.at(-1);
+    const values = models.map((m) => {
+      const found = metricRows(m.card).find(([p]) => p.join("/") === joined);
+      return found ? found[1] : null;
+    });
+    const isRate = RATES.test(leaf);
+    const better = isRate ? !LOWER_IS_BETTER.has(leaf) : LOWER_IS_BETTER.has(leaf) ? false : null;
+    body.append(rowOf(metricLabel(path), values, (v) => (isRate ? percent(v, 1) : number(v)), better));
+  }
+  table.replaceChildren(head, body);
+}
+
+function badge(text, kind) {
+  const span = document.createElement("span");
+  span.className = `badge ${kind}`;
+  span.textContent = text;
+  return span;
+}
+
+async function promote(model, isRollback) {
+  const label = `${model.name} ${model.version}`;
+  const question = isRollback ? t("models.askRollback", { model: label }) : t("models.askPromote", { model: label });
+  if (!(await ask(question))) return;
+  try {
+    const result = await sendJson("POST", `/v1/models/${encodeURIComponent(model.name)}/${encodeURIComponent(model.version)}/promote`);
+    toast(t("models.nowServing", { model: `${result.serving.name} ${result.serving.version}` }), "ok");
+  } catch (error) {
+    toast(errorText(error), "error");
+  }
+  await enter();
+}
