@@ -40,7 +40,7 @@ class Ctx:
 
     def u(self, low: float, high: float) -> float:
         """Uniform random number."""
-        return float(self.rng.uniform(low, high))
+        return low + (high - low) * float(self.rng.random())
 
     def chance(self, p: float) -> bool:
         """True with probability ``p``."""
@@ -98,7 +98,7 @@ def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: flo
                 y,
                 hw * ctx.u(0.75, 1.0),
                 hh * ctx.u(0.75, 1.0),
-                ctx.u(3, 10),
+                ctx.u(6, 18),
                 angle + ctx.u(-0.05, 0.05),
                 radius_px=ctx.px(ctx.u(3, 12)) / f,
             )

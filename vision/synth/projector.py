@@ -48,8 +48,19 @@ class Canvas:
         self.basis_pe = np.zeros((height, width), np.float32)
         self.basis_cu = np.zeros((height, width), np.float32)
         self.instances: list[Instance] = []
-        # When set (float32 H×W in [0, 1]), every added patch is confined to this region (inside a bag).
-        self.region: np.ndarray | None = None
+        self._region: np.ndarray | None = None
+        self._outside: np.ndarray | None = None
+
+    @property
+    def region(self) -> np.ndarray | None:
+        """When set (float32 H×W in [0, 1]), every added patch is confined to it (the inside of a bag)."""
+        return self._region
+
+    @region.setter
+    def region(self, mask: np.ndarray | None) -> None:
+        self._region = mask
+        # Summed-area table of the outside, so patches wholly inside skip the masking.
+        self._outside = None if mask is None else cv2.integral((mask < 1.0).astype(np.uint8))
 
     def add(self, patch: Patch, material: str, instance: Instance | Sequence[Instance] | None = None) -> None:
         """Add ``patch`` (thickness in mm) of ``material``; record it for ``instance`` (one or several)."""
@@ -62,9 +73,11 @@ class Canvas:
         if ye <= ys or xe <= xs:
             return
         mm = patch.mm[ys - y0 : ye - y0, xs - x0 : xe - x0]
-        if self.region is not None:
-            # Contents of a bag or box cannot poke through its walls.
-            mm = mm * self.region[ys:ye, xs:xe]
+        if self._region is not None and self._outside is not None:
+            o = self._outside
+            if o[ye, xe] - o[ys, xe] - o[ye, xs] + o[ys, xs] > 0:
+                # Contents of a bag or box cannot poke through its walls.
+                mm = mm * self._region[ys:ye, xs:xe]
         c_pe, c_cu = basis_per_mm(material, self.spectrum)
         self.basis_pe[ys:ye, xs:xe] += mm * np.float32(c_pe)
         self.basis_cu[ys:ye, xs:xe] += mm * np.float32(c_cu)

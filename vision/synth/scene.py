@@ -122,7 +122,7 @@ def _geometry(
     width = int(rng.integers(lo, hi + 1))
     aspect = {"parcel": (0.6, 0.85), "luggage": (0.6, 0.82), "vehicle": (0.38, 0.5)}[kind]
     height = int(width * rng.uniform(*aspect))
-    fov = {"parcel": (650.0, 950.0), "luggage": (850.0, 1200.0), "vehicle": (5400.0, 6200.0)}[kind]
+    fov = {"parcel": (550.0, 800.0), "luggage": (850.0, 1200.0), "vehicle": (5400.0, 6200.0)}[kind]
     fov_mm = float(rng.uniform(*fov))
     if size is not None:
         width, height = size
@@ -417,12 +417,12 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
         )
         sub = (sub > 0.5).astype(np.uint8)
         fill = shapes.field(
-            sub, ctx.rng, ctx.px(ctx.u(60, 140)) / 2, ctx.u(10, 60), ctx.u(0.5, 0.9), ctx.px(15)
+            sub, ctx.rng, ctx.px(ctx.u(60, 140)) / 2, ctx.u(5, 40), ctx.u(0.5, 0.9), ctx.px(15)
         )
         fill = cv2.resize(fill, (fill.shape[1] * 2, fill.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
         ctx.add(Patch(y0, x0, fill), "textile")
     box = (cx, cy, hw * 0.95, hh * 0.95)
-    for _ in range(int(ctx.rng.integers(3, 10))):
+    for _ in range(int(ctx.rng.integers(4, 12))):
         x, y = _inside(ctx, box, 0.2)
         ob.clothes(
             ctx,
@@ -432,7 +432,7 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
             ctx.u(0.3, 0.8) * hh * 2 * c.pixel_mm,
             angle + ctx.u(-0.5, 0.5),
         )
-    _fill(ctx, box, LUGGAGE_ITEMS, int(ctx.rng.integers(10, 26)), angle)
+    _fill(ctx, box, LUGGAGE_ITEMS, int(ctx.rng.integers(14, 32)), angle)
     for _ in range(int(ctx.rng.integers(0, 5))):
         ob.cable(ctx, *_inside(ctx, box, 0.2), ctx.u(300, 1000))
     if with_threat:
@@ -496,8 +496,8 @@ def build_parcel(ctx: Ctx, with_threat: bool) -> None:
     for k in range(n):
         envelope = ctx.chance(0.3)
         span = c.width * c.pixel_mm / n
-        w_mm = min(ctx.u(200, 520), span * 0.9)
-        h_mm = min(ctx.u(150, 380), c.height * c.pixel_mm * 0.85)
+        w_mm = min(ctx.u(260, 600), span * 0.92)
+        h_mm = min(ctx.u(200, 450), c.height * c.pixel_mm * 0.88)
         if envelope:
             w_mm, h_mm = min(w_mm, 380), min(h_mm, 280)
         hw, hh = ctx.px(w_mm) / 2, ctx.px(h_mm) / 2
