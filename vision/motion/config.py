@@ -122,6 +122,8 @@ class CameraConfig(_Strict):
         min_area: smallest moving blob, as a share of the frame, that can become an event.
         opening_px: side of the square opening that removes speckle (0 turns it off).
         median_px: side of the median filter after the opening (0 or 1 turns it off).
+        closing_px: side of the square closing after the median, which joins a blob's broken rim (0: off).
+        fill_holes: fill the inside of each blob (windscreens and grey panels that match the background).
         flicker_suppression: share of recent frames above which a pixel counts as flickering (vegetation,
             water) and its foreground is ignored; the adaptive per-pixel threshold. 1 turns it off.
         flicker_window: number of screened frames the flicker rate averages over.
@@ -143,6 +145,8 @@ class CameraConfig(_Strict):
     min_area: float = Field(default=0.003, gt=0, lt=1)
     opening_px: int = Field(default=3, ge=0, le=15)
     median_px: int = Field(default=5, ge=0, le=15)
+    closing_px: int = Field(default=0, ge=0, le=15)
+    fill_holes: bool = True
     flicker_suppression: float = Field(default=1.0, gt=0, le=1)
     flicker_window: int = Field(default=50, ge=2)
     persistence: int = Field(default=3, ge=1, le=100)

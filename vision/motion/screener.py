@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +149,11 @@ class Screener:
         self._opening = (
             cv2.getStructuringElement(cv2.MORPH_RECT, (self.config.opening_px,) * 2)
             if self.config.opening_px > 1
+            else None
+        )
+        self._closing = (
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.config.closing_px,) * 2)
+            if self.config.closing_px > 1
             else None
         )
         self.reset()
@@ -299,8 +305,8 @@ class Screener:
                 self._relearn(small, chroma, count_as_change=True)
                 return self._quiet_result(small, now, scene_change=True)
 
-        foreground = self._clean(moving)
-        return self._track(foreground, now, frame, encoded)
+        foreground, contours = self._clean(moving)
+        return self._track(foreground, contours, now, frame, encoded)
 
     def _is_whole_frame_change(self, thumb: np.ndarray, chroma: float | None) -> bool:
         rule = self.config.scene_change
@@ -365,7 +371,8 @@ class Screener:
             return params.min_pixel_stability
         return _WARMUP_FRAMES[params.kind]
 
-    def _clean(self, moving: np.ndarray) -> np.ndarray:
+    def _clean(self, moving: np.ndarray) -> tuple[np.ndarray, Sequence[np.ndarray]]:
+        """The cleaned foreground mask and its outer contours (for ``_blobs``)."""
         if self._opening is not None:
             moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, self._opening)
         if self.config.median_px > 1:
@@ -374,6 +381,8 @@ class Screener:
             size = self.config.median_px
             votes = cv2.blur(moving, (size, size), borderType=cv2.BORDER_REPLICATE)
             moving = cv2.threshold(votes, 127, 255, cv2.THRESH_BINARY)[1]
+        if self._closing is not None:
+            moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, self._closing)
         if self._flicker is not None:
             # Share of recent frames each pixel was foreground in (0..255 scale); leaves and ripples sit high.
             cv2.accumulateWeighted(moving, self._flicker, 1.0 / self.config.flicker_window)
@@ -381,14 +390,18 @@ class Screener:
             moving = cv2.bitwise_and(moving, steady.view(np.uint8) * np.uint8(255))
         if self._allowed is not None:
             moving = cv2.bitwise_and(moving, self._allowed)
-        return moving
+        # Outer contours, not connectedComponentsWithStats: the same blobs at a twentieth of the cost.
+        contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if self.config.fill_holes and contours:
+            # A car's windscreen or a grey panel can match the road behind it; the blob's outline cannot.
+            moving = np.zeros_like(moving)
+            cv2.drawContours(moving, contours, -1, 255, cv2.FILLED)
+        return moving, contours
 
     # ---- blobs, tracks and events ------------------------------------------------------------------------
 
-    def _blobs(self, foreground: np.ndarray) -> list[tuple[Box, int]]:
-        """Connected blobs grouped with near neighbours (a walker's legs and body are one region)."""
-        # Outer contours, not connectedComponentsWithStats: the same blobs at a twentieth of the cost.
-        contours, _ = cv2.findContours(foreground, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    def _blobs(self, foreground: np.ndarray, contours: Sequence[np.ndarray]) -> list[tuple[Box, int]]:
+        """Blobs (outer ``contours`` of ``foreground``) grouped with near neighbours (legs and body)."""
         if not contours:
             return []
         frame_px = foreground.size
@@ -426,13 +439,18 @@ class Screener:
         ]
 
     def _track(
-        self, foreground: np.ndarray, now: float, frame: np.ndarray | None, encoded: bytes | None
+        self,
+        foreground: np.ndarray,
+        contours: Sequence[np.ndarray],
+        now: float,
+        frame: np.ndarray | None,
+        encoded: bytes | None,
     ) -> FrameResult:
         frame_px = foreground.size
         min_px = self.config.min_area * frame_px
         gap = max(2, foreground.shape[1] // 32)
         candidates: list[_Candidate] = []
-        for box, area_px in self._blobs(foreground):
+        for box, area_px in self._blobs(foreground, contours):
             if area_px < min_px:
                 continue
             previous = [c for c in self._candidates if _near(list(c.box), list(box), gap)]

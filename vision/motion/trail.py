@@ -270,7 +270,13 @@ class _Scene:
             length = rng.uniform(0.16, 0.24) * spec.width
             speed = rng.uniform(6.0, 10.0) * unit * direction
             colour = tuple(int(c) for c in rng.integers(30, 230, 3))
-            movers.append(_Mover("car", start, -1.0, foot, speed, length, colour, (30, 30, 30)))  # type: ignore[arg-type]
+            if i % 3 == 2:
+                # A grey car barely darker or lighter than the asphalt: the camouflage case of real traffic.
+                grey = int(90 + rng.choice([-1, 1]) * rng.integers(14, 24))
+                colour = (grey, grey + 1, grey + 2)
+            # Windows mirror the grey road and sky, so they differ little from the background behind them.
+            glass = (int(rng.integers(85, 100)),) * 3
+            movers.append(_Mover("car", start, -1.0, foot, speed, length, colour, glass))  # type: ignore[arg-type]
         for mover in movers:
             margin = mover.scale
             mover.x0 = -margin if mover.speed > 0 else spec.width + margin
@@ -474,7 +480,7 @@ def _car(shape: np.ndarray, colours: np.ndarray, shadow: np.ndarray, x: float, m
         cv2.rectangle(shape, part[:2], part[2:], 255, -1)
         cv2.rectangle(colours, part[:2], part[2:], m.colour, -1)
     glass = (cabin[0] + 2, cabin[1] + 2, cabin[2] - 2, cabin[3])
-    cv2.rectangle(colours, glass[:2], glass[2:], (70, 60, 50), -1)
+    cv2.rectangle(colours, glass[:2], glass[2:], m.colour2, -1)
     wheel = max(1, int(0.09 * length))
     for wx in (x - 0.3 * length, x + 0.3 * length):
         cv2.circle(shape, (int(wx), int(foot - wheel)), wheel, 255, -1)
