@@ -307,7 +307,7 @@ def hair_dryer(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
     hx, hy = at(ctx, cx, cy, angle, -20, 90)
     ctx.add(shapes.rounded_box(hx, hy, ctx.px(18), ctx.px(65), 30, angle, ctx.px(8)), "polycarbonate")
     mx, my = at(ctx, cx, cy, angle, -40, 0)
-    ctx.add(shapes.cylinder(mx, my, ctx.px(16), ctx.px(17), ctx.pixel_mm, angle), "copper")
+    ctx.add(shapes.cylinder(mx, my, ctx.px(16), ctx.px(17), ctx.pixel_mm, angle).scaled(0.35), "copper")
     ctx.add(shapes.cylinder(mx, my, ctx.px(22), ctx.px(19), ctx.pixel_mm, angle), "steel")
     coil = np.array([[20 + k * 2.5, 28 * math.sin(k * 1.3)] for k in range(30)])
     ctx.add(shapes.polyline(place(ctx, cx, cy, angle, coil), ctx.px(0.4), ctx.pixel_mm), "stainless_steel")
@@ -572,6 +572,92 @@ def food_pack(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
         )
 
 
+def cutlery(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A fork, spoon or table knife with a rounded blade (look-alikes of blades)."""
+    length = ctx.u(150, 210)
+    style = ctx.rng.choice(["fork", "spoon", "table_knife"])
+    handle = np.array([[-length / 2, -5], [0, -3], [0, 3], [-length / 2, 5]])
+    ctx.add(shapes.polygon(place(ctx, cx, cy, angle, handle), 2.5, edge_px=1), "stainless_steel")
+    head = length * 0.4
+    if style == "spoon":
+        x, y = at(ctx, cx, cy, angle, head / 2 + 5, 0)
+        ctx.add(
+            shapes.rounded_box_ellipse(x, y, ctx.px(head / 2), ctx.px(20), 1.2, angle, ctx.px(2)),
+            "stainless_steel",
+        )
+    elif style == "fork":
+        base = np.array([[0, -10], [head * 0.4, -11], [head * 0.4, 11], [0, 10]])
+        ctx.add(shapes.polygon(place(ctx, cx, cy, angle, base), 2.0, edge_px=1), "stainless_steel")
+        for k in range(4):
+            tine = np.array([[head * 0.4, -9 + 6 * k], [head, -9 + 6 * k]])
+            ctx.add(
+                shapes.polyline(place(ctx, cx, cy, angle, tine), ctx.px(1.0), ctx.pixel_mm), "stainless_steel"
+            )
+    else:
+        blade = np.array([[0, -8], [head * 1.3, -7], [head * 1.4, 0], [head * 1.3, 6], [0, 8]])
+        ctx.add(shapes.polygon(place(ctx, cx, cy, angle, blade), 1.5, edge_px=1), "stainless_steel")
+
+
+def scissors(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Scissors: two thin steel blades crossing at a screw, plastic finger loops."""
+    length = ctx.u(120, 200)
+    for side in (-1, 1):
+        a = angle + side * ctx.u(0.04, 0.2)
+        blade = np.array([[0, -4], [length * 0.55, -1.5 * side], [length * 0.55, 1.0 * side], [0, 5]])
+        ctx.add(shapes.polygon(place(ctx, cx, cy, a, blade), 1.8, edge_px=1), "stainless_steel")
+        x, y = at(ctx, cx, cy, a, -length * 0.3, side * 14)
+        shank = np.array([[0.0, 0.0], [-length * 0.18, side * 9.0]])
+        ctx.add(shapes.polyline(place(ctx, cx, cy, a, shank), ctx.px(3), ctx.pixel_mm), "stainless_steel")
+        loop = shapes.rounded_box_ellipse(x, y, ctx.px(22), ctx.px(14), 7, a, ctx.px(3))
+        shapes.subtract(loop, shapes.rounded_box_ellipse(x, y, ctx.px(15), ctx.px(8), 7, a, ctx.px(1)))
+        ctx.add(loop, "abs_plastic")
+    ctx.add(shapes.disc(cx, cy, ctx.px(3), 6), "steel")
+
+
+def drill(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A cordless drill: motor (copper windings and magnets), gearbox, chuck, battery pack, plastic housing.
+
+    Gun-shaped, so a hard negative for firearms.
+    """
+    flip = -1.0 if ctx.chance(0.5) else 1.0
+    body = np.array(
+        [[-90, -30], [80, -30], [80, 20], [-20, 20], [-10, 140], [-60, 140], [-70, 20], [-90, 10]]
+    )
+    ctx.add(
+        shapes.polygon(place(ctx, cx, cy, angle, body * np.array([1, flip])), 45, edge_px=ctx.px(8)), "abs_fr"
+    )
+    mx, my = at(ctx, cx, cy, angle, -40, -5 * flip)
+    # Windings fill about a third of the motor: an effective 12 mm of copper.
+    ctx.add(shapes.rounded_box(mx, my, ctx.px(30), ctx.px(20), 12, angle, ctx.px(6)), "copper")
+    ctx.add(shapes.rounded_box(mx, my, ctx.px(34), ctx.px(22), 6, angle, ctx.px(3)), "steel")
+    gx, gy = at(ctx, cx, cy, angle, 30, -5 * flip)
+    ctx.add(shapes.cylinder(gx, gy, ctx.px(25), ctx.px(18), ctx.pixel_mm, angle).scaled(0.4), "zinc")
+    chx, chy = at(ctx, cx, cy, angle, 100, -5 * flip)
+    ctx.add(shapes.cylinder(chx, chy, ctx.px(22), ctx.px(14), ctx.pixel_mm, angle), "steel")
+    bx, by = at(ctx, cx, cy, angle, -40, 150 * flip)
+    ctx.add(shapes.rounded_box(bx, by, ctx.px(55), ctx.px(35), 40, angle, ctx.px(8)), "battery")
+
+
+def stapler(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A stapler: folded steel channels and a spring, plastic top."""
+    length = ctx.u(120, 180)
+    ctx.add(shapes.box_shell(cx, cy, ctx.px(length) / 2, ctx.px(14), 40, 0.8, ctx.pixel_mm, angle), "steel")
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(length) / 2, ctx.px(18), 20, angle, ctx.px(5)), "abs_plastic")
+    ctx.add(shapes.rounded_box(cx, cy, ctx.px(length * 0.35), ctx.px(3), 6, angle, 1), "steel")
+
+
+def jeans(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Folded jeans: thick denim with rivets, a button and a brass zip."""
+    w, h = ctx.u(250, 380), ctx.u(200, 300)
+    clothes(ctx, cx, cy, w, h, angle)
+    for _ in range(int(ctx.rng.integers(3, 7))):
+        x, y = at(ctx, cx, cy, angle, ctx.u(-0.4, 0.4) * w, ctx.u(-0.4, 0.4) * h)
+        ctx.add(shapes.disc(x, y, ctx.px(4), 4), "brass")
+    x, y = at(ctx, cx, cy, angle, ctx.u(-0.3, 0.3) * w, -h * 0.35)
+    ctx.add(shapes.disc(x, y, ctx.px(8), 5), "zinc")
+    zip_row(ctx, x, y + ctx.px(60), angle + math.pi / 2, ctx.u(100, 180))
+
+
 BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
     "laptop": laptop,
     "power_bank": power_bank,
@@ -596,6 +682,11 @@ BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
     "watch": watch,
     "hanger": hanger,
     "food_pack": food_pack,
+    "cutlery": cutlery,
+    "scissors": scissors,
+    "drill": drill,
+    "stapler": stapler,
+    "jeans": jeans,
 }
 
 

@@ -214,8 +214,8 @@ PARCEL_THREATS = {
     "gemstones": 0.08,
 }
 LUGGAGE_ITEMS = {
-    "laptop": 0.45,
-    "power_bank": 0.6,
+    "laptop": 0.3,
+    "power_bank": 0.4,
     "bottle": 0.7,
     "toiletries": 0.8,
     "shoe": 0.9,
@@ -224,12 +224,12 @@ LUGGAGE_ITEMS = {
     "pliers": 0.2,
     "screwdriver": 0.15,
     "keys_and_coins": 0.6,
-    "food_tin": 0.2,
+    "food_tin": 0.1,
     "soap_or_chocolate": 0.4,
     "umbrella": 0.3,
     "belt": 0.5,
     "charger": 0.8,
-    "electronics_small": 0.7,
+    "electronics_small": 0.5,
     "cable": 1.0,
     "pen": 0.6,
     "glasses": 0.35,
@@ -237,6 +237,11 @@ LUGGAGE_ITEMS = {
     "watch": 0.3,
     "hanger": 0.2,
     "food_pack": 0.5,
+    "cutlery": 0.25,
+    "scissors": 0.3,
+    "drill": 0.08,
+    "stapler": 0.12,
+    "jeans": 0.6,
 }
 
 Box = tuple[float, float, float, float]
