@@ -235,12 +235,13 @@ class Screener:
         if frame.ndim == 3 and frame.shape[2] == 4:
             frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
         thumb_size = (_THUMB_WIDTH, max(1, round(small_height * _THUMB_WIDTH / small_width)))
-        thumb = cv2.resize(frame, thumb_size, interpolation=cv2.INTER_AREA)
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        thumb = cv2.resize(grey, thumb_size, interpolation=cv2.INTER_AREA)
         if frame.ndim == 2:
             return frame, thumb, None
-        chroma = _colourfulness(thumb)
-        thumb = cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY)
-        return (frame if self.config.colour else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)), thumb, chroma
+        # Colourfulness needs no averaging, so a plain (cheap) sample of the colour frame will do.
+        chroma = _colourfulness(cv2.resize(frame, thumb_size, interpolation=cv2.INTER_NEAREST))
+        return (frame if self.config.colour else grey), thumb, chroma
 
     def _setup(self, small_size: tuple[int, int], full_size: tuple[int, int]) -> None:
         """(Re)build the per-size state: masks, zones, flicker map, background."""
@@ -298,15 +299,26 @@ class Screener:
             return self._quiet_result(small, now, scene_change=self._relearning_change)
 
         _, moving = cv2.threshold(raw, FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)
-        if self.config.scene_change.enabled:
-            share = cv2.countNonZero(moving) / moving.size
-            if share > self.config.scene_change.foreground_share:
-                # Shake or a change the thumbnail test missed: the subtractor calls most of the frame new.
-                self._relearn(small, chroma, count_as_change=True)
-                return self._quiet_result(small, now, scene_change=True)
-
-        foreground, contours = self._clean(moving)
+        moving_px = cv2.countNonZero(moving)
+        if (
+            self.config.scene_change.enabled
+            and moving_px > self.config.scene_change.foreground_share * moving.size
+        ):
+            # Shake or a change the thumbnail test missed: the subtractor calls most of the frame new.
+            self._relearn(small, chroma, count_as_change=True)
+            return self._quiet_result(small, now, scene_change=True)
+        contours: Sequence[np.ndarray]
+        if moving_px < self._crumb_px() and self._flicker is None:
+            # A quiet frame (most of a trail camera's day): cleanup could only remove pixels, so skip it.
+            foreground, contours = np.zeros_like(moving), []
+        else:
+            foreground, contours = self._clean(moving)
         return self._track(foreground, contours, now, frame, encoded)
+
+    def _crumb_px(self) -> int:
+        """Blobs under a tenth of the minimum area cannot make a region on their own or by grouping much."""
+        assert self._small_size is not None
+        return max(2, int(0.1 * self.config.min_area * self._small_size[0] * self._small_size[1]))
 
     def _is_whole_frame_change(self, thumb: np.ndarray, chroma: float | None) -> bool:
         rule = self.config.scene_change
@@ -404,9 +416,7 @@ class Screener:
         """Blobs (outer ``contours`` of ``foreground``) grouped with near neighbours (legs and body)."""
         if not contours:
             return []
-        frame_px = foreground.size
-        # Crumbs under a tenth of the minimum area cannot make a region on their own or by grouping much.
-        crumb = max(2, int(0.1 * self.config.min_area * frame_px))
+        crumb = self._crumb_px()
         found: list[tuple[list[int], int]] = []
         for contour in contours:
             x, y, w, h = cv2.boundingRect(contour)
@@ -572,12 +582,9 @@ class Screener:
 
 
 def _colourfulness(bgr: np.ndarray) -> float:
-    """Mean spread between the largest and smallest channel (0 for grey), on the thumbnail."""
-    channels = cv2.split(bgr)
-    spread = cv2.max(cv2.max(channels[0], channels[1]), channels[2]) - cv2.min(
-        cv2.min(channels[0], channels[1]), channels[2]
-    )
-    return float(cv2.mean(spread)[0])
+    """Mean distance of the chroma (Cr, Cb) from grey, 0..~180: 0 for an IR night picture."""
+    chroma = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)[..., 1:].astype(np.int16)
+    return float(np.abs(chroma - 128).mean() * 2)
 
 
 def _near(a: list[int], b: list[int], gap: int) -> bool:
