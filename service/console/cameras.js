@@ -7,8 +7,10 @@ import { ago, dateTime, duration, percent, t, time } from "/console/i18n.js";
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const POLL_MS = 2000;
-// Polygons are stored as fractions of the frame; the editor works on a 0..1000 canvas.
-const SCALE = 1000;
+// Polygons are fractions of the frame (as the API stores them); the SVG canvas is 1000 units wide with the
+// frame's aspect, so labels are not stretched.
+const CANVAS_WIDTH = 1000;
+const CLOSE_PX = 12;
 
 const state = { timer: null, cameras: [], configs: new Map(), events: [], latest: new Map(), editing: null };
 
@@ -20,6 +22,7 @@ export function init() {
   $("ed-save").addEventListener("click", save);
   $("ed-cancel").addEventListener("click", closeEditor);
   $("ed-layer").addEventListener("click", onCanvasClick);
+  window.addEventListener("resize", () => { if (state.editing) fitEditor(); });
   document.addEventListener("keydown", onKey);
 }
 
@@ -110,7 +113,8 @@ function render() {
     head.append(name, status);
     const foot = document.createElement("div");
     foot.className = "tile-foot muted";
-    foot.textContent = latest ? t("cameras.lastEvent", { when: ago(latest.end) }) : t("cameras.noEvents");
+    if (moving) foot.textContent = t("cameras.movingSince", { when: time(latest.start) });
+    else foot.textContent = latest ? t("cameras.lastEvent", { when: ago(latest.end) }) : t("cameras.noEvents");
     tile.append(head, frame, foot);
     if (can("admin") && state.configs.has(id)) {
       const edit = document.createElement("button");
@@ -156,18 +160,39 @@ function openEditor(id) {
   state.editing = {
     id,
     config,
-    masks: config.masks.map((p) => p.map(([x, y]) => [x * SCALE, y * SCALE])),
-    zones: Object.entries(config.zones).map(([name, p]) => ({ name, points: p.map(([x, y]) => [x * SCALE, y * SCALE]) })),
+    masks: config.masks.map((p) => p.map(([x, y]) => [x, y])),
+    zones: Object.entries(config.zones).map(([name, p]) => ({ name, points: p.map(([x, y]) => [x, y]) })),
+    height: CANVAS_WIDTH * 9 / 16,
     drawing: null, // {kind, name, points}
     selected: null, // {kind, index}
   };
   const shot = latestSnapshot(id);
   const img = $("ed-img");
+  img.onload = fitEditor;
   setImage(img, shot?.snapshot_url);
   $("ed-picture").classList.toggle("blank", !shot);
   $("ed-error").hidden = true;
   $("editor").hidden = false;
+  fitEditor();
   renderEditor();
+}
+
+// The frame as large as the editor allows, keeping its aspect (16:9 when there is no snapshot yet).
+function fitEditor() {
+  const img = $("ed-img");
+  const shot = !$("ed-picture").classList.contains("blank") && img.naturalWidth;
+  const [w, h] = shot ? [img.naturalWidth, img.naturalHeight] : [16, 9];
+  const frame = $("ed-picture").parentElement;
+  const width = frame.clientWidth - 16;
+  const height = Math.max(200, window.innerHeight - 250);
+  const scale = Math.min(width / w, height / h);
+  $("ed-picture").style.width = `${Math.floor(w * scale)}px`;
+  $("ed-picture").style.height = `${Math.floor(h * scale)}px`;
+  if (state.editing) {
+    state.editing.height = Math.round((CANVAS_WIDTH * h) / w);
+    $("ed-layer").setAttribute("viewBox", `0 0 ${CANVAS_WIDTH} ${state.editing.height}`);
+    renderEditor();
+  }
 }
 
 function closeEditor() {
@@ -196,11 +221,11 @@ function showEditorError(text) {
   $("ed-error").hidden = false;
 }
 
-function canvasPoint(event) {
+// The click as fractions of the frame, rounded to 0.001.
+function framePoint(event) {
   const rect = $("ed-layer").getBoundingClientRect();
-  const x = ((event.clientX - rect.left) / rect.width) * SCALE;
-  const y = ((event.clientY - rect.top) / rect.height) * SCALE;
-  return [Math.min(Math.max(Math.round(x), 0), SCALE), Math.min(Math.max(Math.round(y), 0), SCALE)];
+  const clamp = (v) => Math.round(Math.min(Math.max(v, 0), 1) * 1000) / 1000;
+  return [clamp((event.clientX - rect.left) / rect.width), clamp((event.clientY - rect.top) / rect.height)];
 }
 
 function onCanvasClick(event) {
@@ -212,9 +237,11 @@ function onCanvasClick(event) {
     renderEditor();
     return;
   }
-  const point = canvasPoint(event);
+  const point = framePoint(event);
   const points = ed.drawing.points;
-  if (points.length >= 3 && Math.hypot(point[0] - points[0][0], point[1] - points[0][1]) < 20) {
+  const rect = $("ed-layer").getBoundingClientRect();
+  const gap = Math.hypot((point[0] - points[0]?.[0]) * rect.width, (point[1] - points[0]?.[1]) * rect.height);
+  if (points.length >= 3 && gap < CLOSE_PX) {
     finishShape();
     return;
   }
@@ -280,8 +307,10 @@ function renderEditor() {
   const ed = state.editing;
   if (!ed) return;
   $("editor-title").textContent = t("cameras.editorTitle", { camera: ed.id });
+  const toCanvas = (points) => points.map(([x, y]) => [x * CANVAS_WIDTH, y * ed.height]);
   const shapes = [];
-  const shape = (kind, index, points, label) => {
+  const shape = (kind, index, fractions, label) => {
+    const points = toCanvas(fractions);
     const selected = ed.selected && ed.selected.kind === kind && ed.selected.index === index;
     const group = svgEl("g", { class: `${kind}${selected ? " selected" : ""}`, "data-kind": kind, "data-index": index });
     group.append(svgEl("polygon", { points: points.map((p) => p.join(",")).join(" ") }));
@@ -294,7 +323,7 @@ function renderEditor() {
   ed.masks.forEach((points, i) => shape("mask", i, points, t("cameras.mask")));
   ed.zones.forEach((zone, i) => shape("zone", i, zone.points, zone.name));
   if (ed.drawing) {
-    const pts = ed.drawing.points;
+    const pts = toCanvas(ed.drawing.points);
     const group = svgEl("g", { class: `drawing ${ed.drawing.kind}` });
     group.append(svgEl("polyline", { points: pts.map((p) => p.join(",")).join(" ") }));
     for (const [x, y] of pts) group.append(svgEl("circle", { cx: x, cy: y, r: 8 }));
@@ -312,11 +341,10 @@ async function save() {
   if (!ed) return;
   if (ed.drawing) finishShape();
   if (ed.drawing) return;
-  const round = (v) => Math.round((v / SCALE) * 1000) / 1000;
   const config = {
     ...ed.config,
-    masks: ed.masks.map((p) => p.map(([x, y]) => [round(x), round(y)])),
-    zones: Object.fromEntries(ed.zones.map((z) => [z.name, z.points.map(([x, y]) => [round(x), round(y)])])),
+    masks: ed.masks,
+    zones: Object.fromEntries(ed.zones.map((z) => [z.name, z.points])),
   };
   try {
     const saved = await sendJson("PUT", `/v1/cameras/${encodeURIComponent(ed.id)}`, config);

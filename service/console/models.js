@@ -77,7 +77,10 @@ function rowOf(label, values, format, higherBetter) {
   if (higherBetter !== null && numbers.length > 1 && new Set(numbers).size > 1) {
     best = higherBetter ? Math.max(...numbers) : Math.min(...numbers);
   }
-  for (const v of values) tr.append(cell(v === undefined || v === null ? "—" : format(v), v === best ? "best" : ""));
+  for (const v of values) {
+    const missing = v === undefined || v === null;
+    tr.append(cell(missing ? "—" : format(v), !missing && v === best ? "best" : ""));
+  }
   return tr;
 }
 

@@ -244,8 +244,9 @@ def heat_layer_png(heatmap: np.ndarray) -> bytes:
     """
     heat = np.clip(heatmap.astype(np.float32), 0.0, 1.0)
     bgr = cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    # As vision.overlay: no paint below the floor, so clear areas keep the scan's own colours.
-    alpha = np.round(200 * np.clip((heat - _HEAT_FLOOR) / (1 - _HEAT_FLOOR), 0, 1)).astype(np.uint8)
+    # As vision.overlay (opacity 0.5 at full heat): no paint below the floor, so clear areas keep the
+    # scan's own colours.
+    alpha = np.round(128 * np.clip((heat - _HEAT_FLOOR) / (1 - _HEAT_FLOOR), 0, 1)).astype(np.uint8)
     ok, png = cv2.imencode(".png", np.dstack([bgr, alpha]))
     if not ok:
         raise ValueError("could not encode the heat map")

@@ -27,7 +27,8 @@ def test_station_scan_arrives_live_and_operator_feedback_is_stored(
     page.wait_for_selector("#live[data-state='live']")
     # A station posts while the operator watches: the scan must appear without a reload.
     posted = _post_scan(server, sample_scan_png(3), "lane-7")
-    item = page.wait_for_selector(f".queue-item[data-id='{posted['id']}']")
+    page.wait_for_selector(f".queue-item[data-id='{posted['id']}']")
+    item = page.locator(f".queue-item[data-id='{posted['id']}']")
     assert "lane-7" in item.inner_text()
     item.click()
     page.wait_for_selector("#picture:not([hidden])")
@@ -122,7 +123,7 @@ def test_vietnamese_is_chosen_per_user_and_formats_numbers(
     posted = _post_scan(server, sample_scan_png(5), "làn-2")
     sign_in(page, server)
     page.select_option("#lang", "vi")
-    page.wait_for_function("document.documentElement.lang === 'vi'")
+    page.wait_for_selector("html[lang='vi']", state="attached")
     page.locator(f".queue-item[data-id='{posted['id']}']").click()
     page.wait_for_selector("#picture:not([hidden])")
     assert page.locator("#nav-scans").inner_text() == "Lượt soi"
@@ -151,3 +152,40 @@ def test_a_wrong_key_is_refused_at_sign_in(page: Any, server: Server) -> None:
     page.wait_for_selector("#signin-error:not([hidden])")
     assert "unknown or revoked" in page.locator("#signin-error").inner_text()
     assert page.locator("#app").is_hidden()
+
+
+def _inside(inner: dict[str, float] | None, outer: dict[str, float] | None, slack: float = 1.0) -> bool:
+    assert inner is not None and outer is not None
+    return (
+        inner["x"] >= outer["x"] - slack
+        and inner["y"] >= outer["y"] - slack
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (2560, 1440)])
+def test_layout_fits_the_screen(
+    page: Any, server: Server, shots: pathlib.Path, width: int, height: int
+) -> None:
+    posted = _post_scan(server, sample_scan_png(7), "lane-1")
+    page.set_viewport_size({"width": width, "height": height})
+    sign_in(page, server)
+    page.locator(f".queue-item[data-id='{posted['id']}']").click()
+    page.wait_for_selector("#picture:not([hidden])")
+    screen = {"x": 0, "y": 0, "width": width, "height": height}
+    # No scrolling the page sideways or down: verdict, actions and the whole picture are on screen at once.
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    assert page.evaluate("() => document.documentElement.scrollHeight") <= height
+    for selector in ("#verdict", "#act-confirm", "#act-false", "#act-missed", "#picture"):
+        assert _inside(page.locator(selector).bounding_box(), screen), selector
+    stage = page.locator("#stage-view").bounding_box()
+    picture = page.locator("#picture").bounding_box()
+    assert _inside(picture, stage)
+    assert picture is not None and stage is not None
+    # The scan is scaled up to use the stage (one side fills it), heat map and boxes on the same box.
+    assert max(picture["width"] / stage["width"], picture["height"] / stage["height"]) > 0.9
+    assert page.locator("#heat-img").bounding_box() == picture
+    assert page.locator("#verdict").evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 36
+    screenshot(page, shots, f"scan-{width}x{height}")

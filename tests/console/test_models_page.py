@@ -1,0 +1,55 @@
+"""The models page: versions side by side with their card metrics; promote and roll back with an admin key."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import pytest
+
+from tests.console.conftest import Server, screenshot, sign_in
+
+
+def _serving(server: Server) -> str:
+    models = server.api("GET", "/v1/models").json()
+    return next(f"{m['name']}/{m['version']}" for m in models if m["serving"])
+
+
+@pytest.mark.slow
+def test_models_side_by_side_promote_and_roll_back(page: Any, server: Server, shots: pathlib.Path) -> None:
+    sign_in(page, server)
+    page.click("#nav-models")
+    page.wait_for_selector("#models-table th[data-model='tiny-threat/0.0.2']")
+    table = page.locator("#models-table")
+    text = table.inner_text()
+    assert "tiny-threat 0.0.1" in text and "tiny-threat 0.0.2" in text
+    # The cards' metrics in one row each, the better one marked.
+    auroc = table.locator("tr", has_text="AUROC")
+    assert auroc.locator("td").all_inner_texts() == ["91.0%", "95.0%"]
+    assert auroc.locator("td.best").inner_text() == "95.0%"
+    far = table.locator("tr", has_text="false-alarm rate").last
+    assert far.locator("td.best").inner_text() == "4.0%"
+    screenshot(page, shots, "models")
+
+    was = _serving(server)
+    page.click("th[data-model='tiny-threat/0.0.2'] button.promote")
+    page.click("#modal-ok")
+    page.wait_for_selector("th[data-model='tiny-threat/0.0.2'] .badge.serving")
+    assert _serving(server) == "tiny-threat/0.0.2" != was
+    # Roll back: the older version's button says so, and brings it back.
+    rollback = page.locator("th[data-model='tiny-threat/0.0.1'] button.rollback")
+    assert rollback.count() == 1
+    rollback.click()
+    page.click("#modal-ok")
+    page.wait_for_selector("th[data-model='tiny-threat/0.0.1'] .badge.serving")
+    assert _serving(server) == "tiny-threat/0.0.1"
+
+
+@pytest.mark.slow
+def test_models_page_hides_promotion_from_operators(page: Any, server: Server) -> None:
+    sign_in(page, server, server.new_key("scan", "feedback"))
+    page.click("#nav-models")
+    page.wait_for_selector("#models-table th[data-model]")
+    assert page.locator("#models-table button").count() == 0
+    assert page.locator("#models-note").inner_text() != ""
+    assert page.locator("#nav-cameras").is_hidden()
