@@ -88,7 +88,7 @@ def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: flo
     hw, hh = ctx.px(w_mm) / 2 / f, ctx.px(h_mm) / 2 / f
     material = "textile" if ctx.chance(0.85) else "leather"
     parts: list[Patch] = []
-    if ctx.chance(0.55):
+    if ctx.chance(0.4):
         # Folded: 1-4 slightly offset layers of cloth, each a thin slab with a small rounded edge.
         for _ in range(int(ctx.rng.integers(1, 5))):
             x = cx_f + ctx.u(-0.08, 0.08) * hw
@@ -99,8 +99,8 @@ def clothes(ctx: Ctx, cx: float, cy: float, w_mm: float, h_mm: float, angle: flo
                 hw * ctx.u(0.75, 1.0),
                 hh * ctx.u(0.75, 1.0),
                 ctx.u(6, 18),
-                angle + ctx.u(-0.05, 0.05),
-                radius_px=ctx.px(ctx.u(3, 12)) / f,
+                angle + ctx.u(-0.15, 0.15),
+                radius_px=ctx.px(ctx.u(3, 25)) / f,
             )
             parts.append(shapes.textured(layer, ctx.rng, ctx.px(ctx.u(15, 40)) / f, 0.35))
     else:

@@ -35,6 +35,9 @@ class ScannerProfile:
         background: grey level of empty belt (near white, 240..255).
         jpeg_quality: quality of the JPEG round trip applied to the export, 0 = lossless export.
         colour_smoothing_px: radius of the smoothing applied to the ratio image before colouring.
+        zoom: field-of-view factor of the export (below 1: tighter crop around the bag, less background).
+        resample_scale: exports are often resized copies; the image is shrunk by this factor and brought
+            back to its size (1 = untouched).
     """
 
     name: str
@@ -55,6 +58,8 @@ class ScannerProfile:
     background: int
     jpeg_quality: int
     colour_smoothing_px: float
+    zoom: float = 1.0
+    resample_scale: float = 1.0
 
 
 PROFILES: dict[str, ScannerProfile] = {
@@ -74,11 +79,13 @@ PROFILES: dict[str, ScannerProfile] = {
             dead_line_rate=0.05,
             saturation=1.0,
             hue_shift_deg=0.0,
-            brightness_gamma=0.72,
+            brightness_gamma=0.78,
             black_level=7.2,
             background=250,
             jpeg_quality=0,
             colour_smoothing_px=1.0,
+            zoom=1.0,
+            resample_scale=1.0,
         ),
         ScannerProfile(
             name="borealis140",
@@ -94,11 +101,13 @@ PROFILES: dict[str, ScannerProfile] = {
             dead_line_rate=0.15,
             saturation=1.25,
             hue_shift_deg=-4.0,
-            brightness_gamma=0.66,
+            brightness_gamma=0.72,
             black_level=7.5,
             background=245,
             jpeg_quality=85,
             colour_smoothing_px=1.5,
+            zoom=0.85,
+            resample_scale=0.75,
         ),
         ScannerProfile(
             name="cirrus180",
@@ -114,11 +123,13 @@ PROFILES: dict[str, ScannerProfile] = {
             dead_line_rate=0.03,
             saturation=0.8,
             hue_shift_deg=5.0,
-            brightness_gamma=0.82,
+            brightness_gamma=0.86,
             black_level=7.8,
             background=252,
             jpeg_quality=92,
             colour_smoothing_px=1.0,
+            zoom=1.15,
+            resample_scale=1.0,
         ),
         ScannerProfile(
             name="delta140",
@@ -134,11 +145,13 @@ PROFILES: dict[str, ScannerProfile] = {
             dead_line_rate=0.2,
             saturation=1.1,
             hue_shift_deg=3.0,
-            brightness_gamma=0.62,
+            brightness_gamma=0.68,
             black_level=7.0,
             background=248,
             jpeg_quality=75,
             colour_smoothing_px=2.0,
+            zoom=0.9,
+            resample_scale=0.7,
         ),
         ScannerProfile(
             name="eclipse160",
@@ -154,11 +167,13 @@ PROFILES: dict[str, ScannerProfile] = {
             dead_line_rate=0.1,
             saturation=0.95,
             hue_shift_deg=-2.0,
-            brightness_gamma=0.76,
+            brightness_gamma=0.8,
             black_level=7.0,
             background=250,
             jpeg_quality=80,
             colour_smoothing_px=1.2,
+            zoom=1.05,
+            resample_scale=0.85,
         ),
     )
 }

@@ -162,7 +162,7 @@ def _palette(prof: ScannerProfile) -> _Palette:
     onset = np.clip((att - COLOUR_ONSET) / (COLOUR_ONSET * 4), 0.0, 1.0)
     # Denser material shows deeper colour (vivid dark orange, not brown-grey), as on real displays.
     depth = 1.0 - np.exp(-att / 0.6)
-    saturation = np.clip(prof.saturation * np.sqrt(onset) * (0.2 + 0.55 * depth), 0.0, 1.0) * 255.0
+    saturation = np.clip(prof.saturation * np.sqrt(onset) * (0.2 + 0.5 * depth), 0.0, 1.0) * 255.0
     return _Palette(
         hue=hue_u8,
         saturation=np.round(saturation).astype(np.uint8).reshape(256, 1),

@@ -109,8 +109,10 @@ def generate(
     att_low, att_high = canvas.attenuation()
     high, low = detect(att_low, att_high, prof, rng)
     rgb = false_colour(high, low, prof)
+    if prof.resample_scale < 1.0:
+        rgb = _resampled(rgb, prof.resample_scale * rng.uniform(0.9, 1.0))
     if prof.jpeg_quality > 0:
-        rgb = _jpeg_round_trip(rgb, prof.jpeg_quality)
+        rgb = _jpeg_round_trip(rgb, int(np.clip(prof.jpeg_quality + rng.integers(-6, 7), 30, 98)))
     class_map, instances = _labels(canvas, high, prof)
     return Scan(rgb, high, low, class_map, instances, kind, name, seed)
 
@@ -123,10 +125,17 @@ def _geometry(
     aspect = {"parcel": (0.6, 0.85), "luggage": (0.6, 0.82), "vehicle": (0.38, 0.5)}[kind]
     height = int(width * rng.uniform(*aspect))
     fov = {"parcel": (550.0, 800.0), "luggage": (850.0, 1200.0), "vehicle": (5400.0, 6200.0)}[kind]
-    fov_mm = float(rng.uniform(*fov))
+    fov_mm = float(rng.uniform(*fov)) * prof.zoom
     if size is not None:
         width, height = size
     return width, height, fov_mm
+
+
+def _resampled(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """A resized copy brought back to the original size (exports are often rescaled)."""
+    h, w = rgb.shape[:2]
+    small = cv2.resize(rgb, (max(int(w * scale), 1), max(int(h * scale), 1)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
@@ -407,9 +416,10 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
     """A suitcase or bag on the belt: a lumpy fill of clothes, clutter, cables, maybe threats."""
     c = ctx.canvas
     cx, cy = c.width * ctx.u(0.42, 0.58), c.height * ctx.u(0.42, 0.58)
-    hw, hh = c.width * ctx.u(0.3, 0.45), c.height * ctx.u(0.3, 0.44)
-    if hh > hw:
-        hw, hh = hh, hw
+    # Bag sizes are physical (cabin bags to large cases); the scanner's field of view sets how much belt
+    # shows around them.
+    hw = min(ctx.px(ctx.u(220, 420)), c.width * 0.47)
+    hh = min(ctx.px(ctx.u(150, 290)), c.height * 0.46, hw)
     angle = ctx.u(-0.1, 0.1) if ctx.chance(0.75) else ctx.u(-0.45, 0.45)
     interior = (_suitcase if ctx.chance(0.6) else _soft_bag)(ctx, cx, cy, hw, hh, angle)
     region = _region(ctx, interior)
@@ -427,7 +437,9 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
         fill = cv2.resize(fill, (fill.shape[1] * 2, fill.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
         ctx.add(Patch(y0, x0, fill), "textile")
     box = (cx, cy, hw * 0.95, hh * 0.95)
-    for _ in range(int(ctx.rng.integers(4, 12))):
+    # How full a bag is scales with its floor area: about 20 items in a 600 x 400 mm case.
+    area_m2 = 4 * hw * hh * (c.pixel_mm / 1000.0) ** 2
+    for _ in range(max(int(area_m2 * ctx.u(10, 32)), 2)):
         x, y = _inside(ctx, box, 0.2)
         ob.clothes(
             ctx,
@@ -437,7 +449,7 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
             ctx.u(0.3, 0.8) * hh * 2 * c.pixel_mm,
             angle + ctx.u(-0.5, 0.5),
         )
-    _fill(ctx, box, LUGGAGE_ITEMS, int(ctx.rng.integers(14, 32)), angle)
+    _fill(ctx, box, LUGGAGE_ITEMS, max(int(area_m2 * ctx.u(40, 95)), 4), angle)
     for _ in range(int(ctx.rng.integers(0, 5))):
         ob.cable(ctx, *_inside(ctx, box, 0.2), ctx.u(300, 1000))
     if with_threat:
