@@ -355,7 +355,3 @@ async function save() {
     showEditorError(errorText(error));
   }
 }
-
-
-
-

@@ -44,7 +44,7 @@ export async function setLanguage(code) {
   applyTranslations(document);
 }
 
-// t("scans.count", {n: 3}) — "{name}" placeholders; "{n, plural}" picks key.one / key.other by Intl.PluralRules.
+// t("cameras.frames", {n: 3}) — "{name}" placeholders; "{n, plural}" picks key.one / key.other by Intl.PluralRules.
 export function t(key, vars = {}) {
   let text = messages[key] ?? fallback[key];
   if (text === undefined && "n" in vars) {

@@ -50,7 +50,7 @@ def test_camera_event_appears_and_zones_are_saved(page: Any, server: Server, sho
 
     frames = _walker_jpegs()
     start = time.time() - len(frames) / 5
-    answers = []
+    answers: list[dict[str, Any]] = []
     index = 0
     # Frames until an event is open and a few more: the wall must show motion while it goes on.
     while index < len(frames) and sum(a["event_id"] is not None for a in answers) < 3:

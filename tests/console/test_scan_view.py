@@ -174,7 +174,7 @@ def test_layout_fits_the_screen(
     sign_in(page, server)
     page.locator(f".queue-item[data-id='{posted['id']}']").click()
     page.wait_for_selector("#picture:not([hidden])")
-    screen = {"x": 0, "y": 0, "width": width, "height": height}
+    screen = {"x": 0.0, "y": 0.0, "width": float(width), "height": float(height)}
     # No scrolling the page sideways or down: verdict, actions and the whole picture are on screen at once.
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     assert page.evaluate("() => document.documentElement.scrollHeight") <= height
