@@ -43,6 +43,7 @@ class Mog2Params(_Strict):
     history: int = Field(default=500, ge=2)
     var_threshold: float = Field(default=16.0, gt=0)
     detect_shadows: bool = True
+    n_mixtures: int = Field(default=5, ge=1, le=8)
 
 
 class KnnParams(_Strict):

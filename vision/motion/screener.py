@@ -583,8 +583,10 @@ class Screener:
 
 def _colourfulness(bgr: np.ndarray) -> float:
     """Mean distance of the chroma (Cr, Cb) from grey, 0..~180: 0 for an IR night picture."""
-    chroma = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)[..., 1:].astype(np.int16)
-    return float(np.abs(chroma - 128).mean() * 2)
+    ycrcb = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)
+    # Distance from 128 in every channel; only Cr and Cb (channels 1 and 2) are read.
+    means = cv2.mean(cv2.absdiff(ycrcb, np.full_like(ycrcb, 128)))
+    return float(means[1] + means[2])
 
 
 def _near(a: list[int], b: list[int], gap: int) -> bool:

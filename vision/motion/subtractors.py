@@ -27,9 +27,11 @@ def make_subtractor(params: Mog2Params | KnnParams | GsocParams | CntParams) -> 
         ValueError: the kind needs opencv-contrib and this OpenCV build lacks it.
     """
     if isinstance(params, Mog2Params):
-        return cv2.createBackgroundSubtractorMOG2(
+        subtractor = cv2.createBackgroundSubtractorMOG2(
             history=params.history, varThreshold=params.var_threshold, detectShadows=params.detect_shadows
         )
+        subtractor.setNMixtures(params.n_mixtures)
+        return subtractor
     if isinstance(params, KnnParams):
         return cv2.createBackgroundSubtractorKNN(
             history=params.history, dist2Threshold=params.dist2_threshold, detectShadows=params.detect_shadows
