@@ -27,6 +27,7 @@ def synth(
         pathlib.Path | None, typer.Option(help="write a contact sheet PNG here instead")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    raw: Annotated[bool, typer.Option("--raw/--no-raw", help="write raw 16-bit high/low TIFFs")] = True,
 ) -> None:
     """Simulate scans: COCO annotations, false-colour PNGs, class masks and raw 16-bit high/low TIFFs."""
     from vision.synth.dataset import write_dataset, write_preview
@@ -40,5 +41,5 @@ def synth(
             return
         if out is None:
             raise fail("--out DIR is required (or --preview FILE.png)")
-        path = write_dataset(out, kind, count, seed, workers, profile, threat_probability, quiet)
+        path = write_dataset(out, kind, count, seed, workers, profile, threat_probability, quiet, raw)
         print(path)

@@ -62,11 +62,14 @@ def test_coco_file_loads_and_boxes_match_masks(tiny_dataset: pathlib.Path) -> No
         assert ann["category_id"] in set(np.unique(class_map[y : y + h, x : x + w]))
 
 
-def test_about_half_the_scans_are_clean(tmp_path: pathlib.Path) -> None:
-    write_dataset(tmp_path, "parcel", 24, seed=2, workers=1, profile=SMALL_PROFILE, quiet=True)
+def test_about_half_the_scans_are_clean_and_raw_is_optional(tmp_path: pathlib.Path) -> None:
+    write_dataset(tmp_path, "parcel", 24, seed=2, workers=1, profile=SMALL_PROFILE, quiet=True, raw=False)
     coco = json.loads((tmp_path / "annotations.json").read_text())
     with_threat = {a["image_id"] for a in coco["annotations"]}
     assert 5 <= len(with_threat) <= 19
+    # Without raw channels the files and their entries are left out.
+    assert not any((tmp_path / "raw").iterdir())
+    assert all("raw_high_file" not in im for im in coco["images"])
 
 
 @pytest.mark.slow
