@@ -93,6 +93,10 @@ def test_cameras_are_configured_by_admin_only_and_strictly(
     assert client.put("/v1/cameras/trail-1", json=body, headers=camera_key).status_code == 403
     created = client.put("/v1/cameras/trail-1", json=body, headers=ADMIN)
     assert created.status_code == 201 and created.json()["config"]["subtractor"]["kind"] == "knn"
+    # What GET returns, PUT takes back unchanged (the console edits masks and zones this way).
+    (listed,) = client.get("/v1/cameras", headers=ADMIN).json()
+    again = client.put("/v1/cameras/trail-1", json=listed["config"], headers=ADMIN)
+    assert again.status_code == 200 and again.json()["config"] == listed["config"]
     assert client.put("/v1/cameras/trail-1", json={}, headers=ADMIN).status_code == 200
     typo = client.put("/v1/cameras/trail-2", json={"min_aera": 0.1}, headers=ADMIN)
     assert typo.status_code == 422 and "min_aera" in json.dumps(typo.json()["detail"])
