@@ -1,19 +1,22 @@
-"""Per-camera motion screening: small grey frame → background subtraction → cleanup → blobs → events.
+"""Per-camera motion screening: small frame → background subtraction → cleanup → blobs → events.
 
 One ``Screener`` per camera keeps that camera's background model and event state. Each frame gives a
 ``FrameResult`` (motion, score, regions, and the events that started or ended with it); an event carries the
 camera, zone, start/end, boxes, peak score and a JPEG snapshot of the full-resolution frame at its peak.
 
 What keeps trees, rain and the IR switch quiet, cheapest first:
-- the frame is screened small and grey (``processing_width``), so sensor noise averages out;
-- a 3×3 opening and a 5×5 median remove speckle and thin swaying twigs;
+- the frame is screened small (``processing_width``, decoded straight to that size from JPEG), so sensor
+  noise averages out; in colour, because MOG2/KNN's shadow test needs colour;
+- a 3×3 opening and a 5×5 majority (median) remove speckle and thin swaying twigs; holes inside blobs are
+  filled (a windscreen that matches the road behind it);
 - blobs below ``min_area`` (share of the frame) are ignored, and a blob must overlap itself for
   ``persistence`` consecutive screened frames before it counts;
 - optionally, pixels that have been foreground in a large share of recent frames (leaves, water) are
   ignored: an adaptive per-pixel threshold on top of the subtractor's own per-pixel model;
 - whole-frame changes (most pixels' brightness jumping, colour collapsing to IR grey, the subtractor
-  marking most of the frame) are recognised: the background is rebuilt from the new picture and the
-  following ``relearn_frames`` frames are not screened, so the change never becomes an event.
+  marking most of the frame) are recognised: the background is rebuilt from the new picture (seeded with
+  one-pixel shifts of it, so sway and shake are background at once) and the following ``relearn_frames``
+  frames are not screened, so the change never becomes an event.
 """
 
 from __future__ import annotations
