@@ -658,6 +658,19 @@ def jeans(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
     zip_row(ctx, x, y + ctx.px(60), angle + math.pi / 2, ctx.u(100, 180))
 
 
+def earphones(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """Wired earphones: a thin copper lead splitting to two buds with small magnets."""
+    lead = smooth_curve(ctx, (cx, cy), ctx.px(ctx.u(400, 900)), 6.0)
+    ctx.add(shapes.polyline(lead, ctx.px(0.8), ctx.pixel_mm), "pvc")
+    ctx.add(shapes.polyline(lead, ctx.px(0.3), ctx.pixel_mm), "copper")
+    for k in (1, -1):
+        end = lead[-1] + np.array([k * ctx.px(20), ctx.px(15)], np.float32)
+        branch = np.stack([lead[-1], (lead[-1] + end) / 2 + ctx.px(5), end]).astype(np.float32)
+        ctx.add(shapes.polyline(branch, ctx.px(0.5), ctx.pixel_mm), "copper")
+        ctx.add(shapes.disc(float(end[0]), float(end[1]), ctx.px(7), 10), "abs_plastic")
+        ctx.add(shapes.disc(float(end[0]), float(end[1]), ctx.px(4), 3), "steel")
+
+
 BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
     "laptop": laptop,
     "power_bank": power_bank,
@@ -687,6 +700,7 @@ BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
     "drill": drill,
     "stapler": stapler,
     "jeans": jeans,
+    "earphones": earphones,
 }
 
 

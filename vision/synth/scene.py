@@ -251,6 +251,7 @@ LUGGAGE_ITEMS = {
     "drill": 0.08,
     "stapler": 0.12,
     "jeans": 0.6,
+    "earphones": 0.3,
 }
 
 Box = tuple[float, float, float, float]
@@ -412,14 +413,66 @@ def _soft_bag(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float
     return _ellipse(cx, cy, hw - wall_px, hh - wall_px, angle, 0.5)
 
 
+TRAY_ITEMS = {
+    "laptop": 1.0,
+    "shoe": 0.6,
+    "belt": 0.6,
+    "keys_and_coins": 0.8,
+    "power_bank": 0.4,
+    "toiletries": 0.6,
+    "jeans": 0.3,
+    "watch": 0.3,
+    "glasses": 0.3,
+    "earphones": 0.3,
+    "charger": 0.3,
+    "bottle": 0.2,
+}
+
+
+def _tray(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float) -> np.ndarray:
+    """A checkpoint tray: a polypropylene bin whose thick rim and ribs show as a frame."""
+    c = ctx.canvas
+    ctx.add(shapes.box_shell(cx, cy, hw, hh, 120, 4.0, c.pixel_mm, angle), "polyethylene")
+    ctx.add(shapes.rounded_box(cx, cy, hw, hh, 3.0, angle, ctx.px(20)), "polyethylene")
+    for k in range(int(ctx.rng.integers(3, 7))):
+        off = (k + 1) / 8 * 2 - 1
+        x, y = ob.at(ctx, cx, cy, angle, 0, off * hh * c.pixel_mm)
+        ctx.add(shapes.rounded_box(x, y, hw * 0.95, ctx.px(3), 4, angle, 1), "polyethylene")
+    return _rect(cx, cy, hw - ctx.px(6), hh - ctx.px(6), angle)
+
+
+def build_tray(ctx: Ctx, with_threat: bool) -> None:
+    """A checkpoint tray with loose items (laptop, shoes, belt, jacket, liquids bag, keys)."""
+    c = ctx.canvas
+    cx, cy = c.width * ctx.u(0.44, 0.56), c.height * ctx.u(0.44, 0.56)
+    hw = min(ctx.px(ctx.u(280, 330)), c.width * 0.47)
+    hh = min(ctx.px(ctx.u(190, 240)), c.height * 0.46)
+    angle = ctx.u(-0.08, 0.08)
+    c.region = _region(ctx, _tray(ctx, cx, cy, hw, hh, angle))
+    box = (cx, cy, hw * 0.92, hh * 0.92)
+    if ctx.chance(0.5):
+        x, y = _inside(ctx, box, 0.3)
+        ob.clothes(ctx, x, y, ctx.u(300, 500), ctx.u(250, 380), angle)
+    _fill(ctx, box, TRAY_ITEMS, int(ctx.rng.integers(2, 7)), angle)
+    if with_threat:
+        _threats(ctx, box, LUGGAGE_THREATS, angle)
+    c.region = None
+
+
 def build_luggage(ctx: Ctx, with_threat: bool) -> None:
-    """A suitcase or bag on the belt: a lumpy fill of clothes, clutter, cables, maybe threats."""
+    """A suitcase or bag on the belt (or, sometimes, a checkpoint tray): clothes, clutter, maybe threats."""
+    if ctx.chance(0.12):
+        build_tray(ctx, with_threat)
+        return
     c = ctx.canvas
     cx, cy = c.width * ctx.u(0.42, 0.58), c.height * ctx.u(0.42, 0.58)
     # Bag sizes are physical (cabin bags to large cases); the scanner's field of view sets how much belt
     # shows around them.
     hw = min(ctx.px(ctx.u(220, 420)), c.width * 0.47)
     hh = min(ctx.px(ctx.u(150, 290)), c.height * 0.46, hw)
+    if ctx.chance(0.15):
+        # Some bags go through standing across the belt.
+        hw, hh = min(hh * c.height / c.width * 1.2, c.width * 0.47), min(hw, c.height * 0.47)
     angle = ctx.u(-0.1, 0.1) if ctx.chance(0.75) else ctx.u(-0.45, 0.45)
     interior = (_suitcase if ctx.chance(0.6) else _soft_bag)(ctx, cx, cy, hw, hh, angle)
     region = _region(ctx, interior)
