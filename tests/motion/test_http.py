@@ -130,6 +130,9 @@ def test_walker_frames_give_one_event_with_a_snapshot(
     later = client.get("/v1/events", params={"since": "2030-01-01T00:00:00Z"}, headers=camera_key).json()
     assert later == []
     assert client.get("/v1/events", params={"limit": 0}, headers=camera_key).status_code == 422
+    metrics = client.get("/metrics").text
+    assert 'triage_camera_events_total{camera="trail-1"} 1.0' in metrics
+    assert 'triage_camera_frames_total{camera="trail-1",outcome="motion"}' in metrics
 
 
 def test_open_event_is_listed_and_its_snapshot_not_yet_there(
