@@ -38,6 +38,7 @@ class ScannerProfile:
         zoom: field-of-view factor of the export (below 1: tighter crop around the bag, less background).
         resample_scale: exports are often resized copies; the image is shrunk by this factor and brought
             back to its size (1 = untouched).
+        sharpen: strength of the workstation's edge enhancement (unsharp mask), 0 = none.
     """
 
     name: str
@@ -60,6 +61,7 @@ class ScannerProfile:
     colour_smoothing_px: float
     zoom: float = 1.0
     resample_scale: float = 1.0
+    sharpen: float = 0.0
 
 
 PROFILES: dict[str, ScannerProfile] = {
@@ -86,6 +88,7 @@ PROFILES: dict[str, ScannerProfile] = {
             colour_smoothing_px=1.0,
             zoom=1.0,
             resample_scale=1.0,
+            sharpen=0.3,
         ),
         ScannerProfile(
             name="borealis140",
@@ -108,6 +111,7 @@ PROFILES: dict[str, ScannerProfile] = {
             colour_smoothing_px=1.5,
             zoom=0.85,
             resample_scale=0.75,
+            sharpen=0.0,
         ),
         ScannerProfile(
             name="cirrus180",
@@ -130,6 +134,7 @@ PROFILES: dict[str, ScannerProfile] = {
             colour_smoothing_px=1.0,
             zoom=1.15,
             resample_scale=1.0,
+            sharpen=0.5,
         ),
         ScannerProfile(
             name="delta140",
@@ -152,6 +157,7 @@ PROFILES: dict[str, ScannerProfile] = {
             colour_smoothing_px=2.0,
             zoom=0.9,
             resample_scale=0.7,
+            sharpen=0.2,
         ),
         ScannerProfile(
             name="eclipse160",
@@ -174,6 +180,7 @@ PROFILES: dict[str, ScannerProfile] = {
             colour_smoothing_px=1.2,
             zoom=1.05,
             resample_scale=0.85,
+            sharpen=0.4,
         ),
     )
 }

@@ -109,6 +109,9 @@ def generate(
     att_low, att_high = canvas.attenuation()
     high, low = detect(att_low, att_high, prof, rng)
     rgb = false_colour(high, low, prof)
+    if prof.sharpen > 0:
+        soft = cv2.GaussianBlur(rgb, (0, 0), 1.5)
+        rgb = cv2.addWeighted(rgb, 1.0 + prof.sharpen, soft, -prof.sharpen, 0)
     if prof.resample_scale < 1.0:
         rgb = _resampled(rgb, prof.resample_scale * rng.uniform(0.9, 1.0))
     if prof.jpeg_quality > 0:
