@@ -25,6 +25,8 @@ function headers(extra = {}) {
 
 async function check(response) {
   if (response.ok) return response;
+  // The key was revoked (or the store replaced) while signed in: the shell goes back to the sign-in form.
+  if (response.status === 401 && storedKey()) window.dispatchEvent(new CustomEvent("triage:unauthorised"));
   let detail = response.statusText;
   try {
     detail = (await response.json()).detail ?? detail;
@@ -46,6 +48,11 @@ export async function sendJson(method, path, body) {
 
 export async function postForm(path, form) {
   return (await check(await fetch(path, { method: "POST", headers: headers(), body: form }))).json();
+}
+
+// The blob: URL of an image fetched before, or undefined (lets a re-render show it without a flash).
+export function cachedImageUrl(path) {
+  return blobs.get(path);
 }
 
 // An authenticated image as a blob: URL for <img src>; cached, as scan images and snapshots never change.

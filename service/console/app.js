@@ -131,6 +131,12 @@ async function start() {
     }
   });
   $("signout").addEventListener("click", signOut);
+  window.addEventListener("triage:unauthorised", () => {
+    if (!session.me) return;
+    signOut();
+    $("signin-error").textContent = t("signin.bad");
+    $("signin-error").hidden = false;
+  });
   window.addEventListener("hashchange", route);
   const key = storedKey();
   if (key) {

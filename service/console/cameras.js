@@ -1,6 +1,6 @@
 // Camera wall: each camera's latest snapshot and motion state, the event list with snapshots, and an editor
 // for masks and zones drawn on the frame and saved with PUT /v1/cameras/{id}.
-import { ApiError, getJson, imageUrl, sendJson } from "/console/api.js";
+import { ApiError, cachedImageUrl, getJson, imageUrl, sendJson } from "/console/api.js";
 import { can, errorText, toast } from "/console/app.js";
 import { ago, dateTime, duration, percent, t, time } from "/console/i18n.js";
 
@@ -12,6 +12,7 @@ const POLL_MS = 2000;
 const CANVAS_WIDTH = 1000;
 const CLOSE_PX = 12;
 
+const aspects = new Map(); // camera → "w / h" of its snapshots, kept across re-renders
 const state = { timer: null, cameras: [], configs: new Map(), events: [], latest: new Map(), editing: null };
 
 export function init() {
@@ -23,6 +24,7 @@ export function init() {
   $("ed-cancel").addEventListener("click", closeEditor);
   $("ed-layer").addEventListener("click", onCanvasClick);
   window.addEventListener("resize", () => { if (state.editing) fitEditor(); });
+  $("lightbox").addEventListener("click", () => { $("lightbox").hidden = true; });
   document.addEventListener("keydown", onKey);
 }
 
@@ -81,6 +83,11 @@ function setImage(img, url) {
     img.removeAttribute("src");
     return;
   }
+  const cached = cachedImageUrl(url);
+  if (cached) {
+    img.src = cached;
+    return;
+  }
   imageUrl(url).then((blob) => { if (img.src !== blob) img.src = blob; }).catch(() => {});
 }
 
@@ -102,6 +109,16 @@ function render() {
     none.className = "muted";
     none.textContent = shot ? "" : t("cameras.noSnapshot");
     frame.append(img, none);
+    const config = state.configs.get(id);
+    if (config && shot) {
+      // The frame takes the snapshot's aspect so the shapes (fractions of the frame) lie where they belong.
+      if (aspects.has(id)) frame.style.aspectRatio = aspects.get(id);
+      img.addEventListener("load", () => {
+        aspects.set(id, `${img.naturalWidth} / ${img.naturalHeight}`);
+        frame.style.aspectRatio = aspects.get(id);
+      });
+      frame.append(shapesOverlay(config));
+    }
     const head = document.createElement("div");
     head.className = "tile-head";
     const name = document.createElement("span");
@@ -147,10 +164,30 @@ function render() {
       : `${dateTime(event.start)} · ${duration(seconds)} · ${t("cameras.peak")} ${percent(event.peak_score, 2)} · ${t("cameras.frames", { n: event.frames })}`;
     text.append(title, detail);
     li.append(img, text);
+    if (event.snapshot_url) img.addEventListener("click", () => showLarge(img.src, `${title.textContent} · ${detail.textContent}`));
     return li;
   });
   $("events").replaceChildren(...rows);
   $("events-empty").hidden = rows.length > 0;
+}
+
+// A camera's masks and zones as a thin SVG layer over its tile (coordinates are fractions of the frame).
+function shapesOverlay(config) {
+  const layer = svgEl("svg", { class: "tile-shapes", viewBox: "0 0 1 1", preserveAspectRatio: "none" });
+  for (const polygon of config.masks) {
+    layer.append(svgEl("polygon", { class: "mask", points: polygon.map((p) => p.join(",")).join(" ") }));
+  }
+  for (const polygon of Object.values(config.zones)) {
+    layer.append(svgEl("polygon", { class: "zone", points: polygon.map((p) => p.join(",")).join(" ") }));
+  }
+  return layer;
+}
+
+// The snapshot at full size; a click or Esc closes it.
+function showLarge(src, caption) {
+  $("lightbox-img").src = src;
+  $("lightbox-text").textContent = caption;
+  $("lightbox").hidden = false;
 }
 
 // ---- mask and zone editor ------------------------------------------------------------------------------
@@ -282,6 +319,10 @@ function deleteSelected() {
 }
 
 function onKey(event) {
+  if (!$("lightbox").hidden && event.key === "Escape") {
+    $("lightbox").hidden = true;
+    return;
+  }
   if (!state.editing || $("editor").hidden) return;
   if (event.target.closest("input, select, textarea")) return;
   if (event.key === "Enter") { event.preventDefault(); finishShape(); }

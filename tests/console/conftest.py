@@ -65,6 +65,13 @@ class Server:
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
         return next(word for word in out.split() if word.startswith("tri_"))
 
+    def revoke(self, key: str) -> None:
+        """Revoke ``key`` with the CLI."""
+        key_id = self.api("GET", "/v1/me", key).json()["key_id"]
+        env = dict(os.environ, TRIAGE_DATA_DIR=str(self.data_dir))
+        command = [sys.executable, "-m", "service.cli", "keys", "revoke", key_id]
+        subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+
 
 def free_port() -> int:
     """A free loopback TCP port."""

@@ -76,6 +76,13 @@ def test_camera_event_appears_and_zones_are_saved(page: Any, server: Server, sho
     )
     assert "trail-1" in page.locator(f".event[data-id='{event_id}']").inner_text()
     screenshot(page, shots, "cameras-event")
+    # A click on an event's snapshot shows it large; Esc closes it.
+    page.locator(f".event[data-id='{event_id}'] img").click()
+    page.wait_for_selector("#lightbox:not([hidden])")
+    assert page.eval_on_selector("#lightbox-img", "img => img.naturalWidth") == 320
+    screenshot(page, shots, "cameras-snapshot-large")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#lightbox", state="hidden")
 
     # Draw a zone (4 points, closed with Enter) and a mask (3 points, closed on its first point); save.
     page.locator(".tile[data-camera='trail-1'] button.edit").click()
@@ -108,6 +115,9 @@ def test_camera_event_appears_and_zones_are_saved(page: Any, server: Server, sho
     assert page.locator("#ed-layer g.zone text").text_content() == "trail"
     assert page.locator("#ed-save").inner_text() == "Lưu"
     page.click("#ed-cancel")
+    # The saved shapes are drawn over the camera's tile on the wall.
+    page.wait_for_selector(".tile[data-camera='trail-1'] .tile-shapes polygon.zone", state="attached")
+    assert page.locator(".tile[data-camera='trail-1'] .tile-shapes polygon.mask").count() == 1
     assert page.locator("#nav-cameras").inner_text() == "Camera"
     assert "Sự kiện" in page.locator(".events-wrap h2").inner_text()
     screenshot(page, shots, "cameras-vi")
