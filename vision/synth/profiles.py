@@ -134,7 +134,7 @@ PROFILES: dict[str, ScannerProfile] = {
             colour_smoothing_px=1.0,
             zoom=1.15,
             resample_scale=1.0,
-            sharpen=0.5,
+            sharpen=0.3,
         ),
         ScannerProfile(
             name="delta140",
@@ -180,7 +180,7 @@ PROFILES: dict[str, ScannerProfile] = {
             colour_smoothing_px=1.2,
             zoom=1.05,
             resample_scale=0.85,
-            sharpen=0.4,
+            sharpen=0.25,
         ),
     )
 }
