@@ -232,8 +232,12 @@ function renderDetails(scan) {
     feedback.push(li);
   }
   $("feedback-list").replaceChildren(...feedback);
+  // Confirming and refuting judge an alarm; on a clear scan the only judgement is a missed threat.
   const allowed = can("feedback");
-  for (const id of ["act-confirm", "act-false", "act-missed"]) $(id).disabled = !allowed;
+  const alarm = scan.verdict === "alarm";
+  $("act-confirm").disabled = !allowed || !alarm;
+  $("act-false").disabled = !allowed || !alarm;
+  $("act-missed").disabled = !allowed;
 }
 
 function svgEl(name, attrs) {
@@ -276,6 +280,7 @@ function applyToggles() {
 async function judge(outcome, boxes = []) {
   const scan = state.selected;
   if (!scan || !can("feedback")) return;
+  if (outcome !== "missed" && scan.verdict !== "alarm") return;
   try {
     await sendJson("POST", `/v1/scans/${scan.id}/feedback`, { outcome, boxes });
     toast(t("scans.saved", { outcome: t(`outcome.${outcome}`) }), "ok");

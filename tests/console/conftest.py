@@ -90,8 +90,9 @@ def _copy_model(source: pathlib.Path, target: pathlib.Path, **card_fields: Any) 
 def _registry(root: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib.Path:
     """Two versions of the tiny model, each with a (made-up, test-only) metrics summary on its card.
 
-    The untrained tiny model scores everything low, so version 0.0.1 has a threshold of 0 to raise alarms
-    with boxes on any scan: what the test needs to see is the console drawing them, not a good model.
+    The untrained tiny model's scores mean nothing, so version 0.0.1 has a threshold of 0 (an alarm with
+    boxes on any scan) and 0.0.2 a threshold of 1 (clear on any scan): the tests look at the console
+    drawing verdicts and boxes, not at a good model.
     """
     summary = {
         "test": {"all": {"auroc": 0.91, "dr_at_far_0.01": 0.62, "false_alarm_rate": 0.05}},
@@ -99,7 +100,7 @@ def _registry(root: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib.Path:
     _copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.1", version="0.0.1", threshold=0.0,
                 metrics={"summary": summary})  # fmt: skip
     better = {"test": {"all": {"auroc": 0.95, "dr_at_far_0.01": 0.71, "false_alarm_rate": 0.04}}}
-    _copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.2", version="0.0.2", threshold=0.5,
+    _copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.2", version="0.0.2", threshold=1.0,
                 metrics={"summary": better})  # fmt: skip
     return root
 

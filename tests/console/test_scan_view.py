@@ -90,6 +90,33 @@ def test_station_scan_arrives_live_and_operator_feedback_is_stored(
 
 
 @pytest.mark.slow
+def test_clear_verdict_is_green_and_only_a_missed_threat_can_be_reported(
+    page: Any, server: Server, shots: pathlib.Path
+) -> None:
+    # Serve the threshold-1 version for this test: every scan is clear.
+    assert server.api("POST", "/v1/models/tiny-threat/0.0.2/promote").status_code == 200
+    try:
+        posted = _post_scan(server, sample_scan_png(21), "lane-4")
+    finally:
+        assert server.api("POST", "/v1/models/tiny-threat/0.0.1/promote").status_code == 200
+    assert posted["verdict"] == "clear"
+    sign_in(page, server)
+    page.locator(f".queue-item[data-id='{posted['id']}']").click()
+    page.wait_for_selector("#picture:not([hidden])")
+    verdict = page.locator("#verdict")
+    assert verdict.inner_text().strip() == "CLEAR"
+    assert verdict.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(48, 164, 108)"
+    assert page.locator("#act-confirm").is_disabled() and page.locator("#act-false").is_disabled()
+    assert page.locator("#act-missed").is_enabled()
+    # Regions the model reports under the threshold (none from this model here) are drawn as weak ones.
+    assert page.locator("#box-layer g.det.weak").count() == len(posted["detections"])
+    page.keyboard.press("c")
+    page.keyboard.press("f")
+    screenshot(page, shots, "scan-clear-en")
+    assert server.api("GET", f"/v1/scans/{posted['id']}").json()["feedback"] == []
+
+
+@pytest.mark.slow
 def test_upload_by_drag_and_drop_shows_the_verdict(page: Any, server: Server, shots: pathlib.Path) -> None:
     sign_in(page, server)
     png = sample_scan_png(11)
