@@ -671,6 +671,37 @@ def earphones(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
         ctx.add(shapes.disc(float(end[0]), float(end[1]), ctx.px(4), 3), "steel")
 
 
+def toy_gun(ctx: Ctx, cx: float, cy: float, angle: float) -> None:
+    """A plastic toy or water pistol: a gun outline with a spring and screws (hard negative)."""
+    s = ctx.u(0.8, 1.3)
+    flip = -1.0 if ctx.chance(0.5) else 1.0
+    outline = (
+        np.array(
+            [
+                [-90, -30],
+                [95, -30],
+                [95, -5],
+                [-20, -5],
+                [-5, 20],
+                [-20, 22],
+                [-30, 0],
+                [-40, 100],
+                [-85, 100],
+                [-90, 0],
+            ]
+        )
+        * s
+    )
+    ctx.add(
+        shapes.polygon(place(ctx, cx, cy, angle, outline * np.array([1, flip])), 30, ctx.px(8)), "abs_plastic"
+    )
+    spring = np.array([[-60 + 4 * k, (-18 if k % 2 else -12) * flip] for k in range(20)]) * s
+    ctx.add(shapes.polyline(place(ctx, cx, cy, angle, spring), ctx.px(0.5), ctx.pixel_mm), "steel")
+    for _ in range(int(ctx.rng.integers(2, 6))):
+        x, y = at(ctx, cx, cy, angle, ctx.u(-80, 80) * s, ctx.u(-25, -10) * s * flip)
+        ctx.add(shapes.disc(x, y, ctx.px(2), 8), "steel")
+
+
 BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
     "laptop": laptop,
     "power_bank": power_bank,
@@ -701,6 +732,7 @@ BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
     "stapler": stapler,
     "jeans": jeans,
     "earphones": earphones,
+    "toy_gun": toy_gun,
 }
 
 
@@ -709,6 +741,9 @@ BENIGN: dict[str, Callable[[Ctx, float, float, float], None]] = {
 
 def knife(ctx: Ctx, cx: float, cy: float, angle: float, length_mm: float) -> None:
     """A knife (kitchen, folding, dagger, box cutter): tapered steel blade, handle, tang, rivets."""
+    if ctx.chance(0.15):
+        multitool(ctx, cx, cy, angle, min(max(length_mm * 0.6, 60.0), 110.0))
+        return
     inst = ctx.canvas.new_instance("blade")
     style = ctx.rng.choice(["kitchen", "folding", "dagger", "utility"])
     blade_len = length_mm * (0.55 if style != "utility" else 0.3)
@@ -769,6 +804,45 @@ def knife(ctx: Ctx, cx: float, cy: float, angle: float, length_mm: float) -> Non
         for k in range(int(ctx.rng.integers(0, 4))):
             x, y = at(ctx, cx, cy, angle, -handle_len * (0.2 + 0.25 * k), 0)
             ctx.add(shapes.disc(x, y, ctx.px(2.5), 20), "brass", inst)
+
+
+def multitool(ctx: Ctx, cx: float, cy: float, angle: float, length_mm: float) -> None:
+    """A pocket multitool (Swiss-army style): stacked steel blades and liners between plastic scales.
+
+    Closed it is a dense rounded bar; often one blade is opened out of the end.
+    """
+    inst = ctx.canvas.new_instance("blade")
+    width = ctx.u(18, 26)
+    ctx.add(
+        shapes.rounded_box(cx, cy, ctx.px(length_mm) / 2, ctx.px(width) / 2, 16, angle, ctx.px(6)),
+        "abs_plastic",
+        inst,
+    )
+    ctx.add(
+        shapes.rounded_box(
+            cx, cy, ctx.px(length_mm) / 2 - 1, ctx.px(width) / 2 - 1, ctx.u(4, 9), angle, ctx.px(5)
+        ),
+        "stainless_steel",
+        inst,
+    )
+    for end in (-1, 1):
+        x, y = at(ctx, cx, cy, angle, end * length_mm * 0.4, 0)
+        ctx.add(shapes.disc(x, y, ctx.px(2.5), 20), "brass", inst)
+    if ctx.chance(0.5):
+        blade = length_mm * ctx.u(0.6, 0.8)
+        pts = np.array(
+            [
+                [0, -width * 0.35],
+                [blade * 0.8, -width * 0.35],
+                [blade, 0],
+                [blade * 0.7, width * 0.3],
+                [0, width * 0.3],
+            ]
+        ) + np.array([length_mm * 0.45, 0])
+        spine = np.array([math.sin(angle), -math.cos(angle)])
+        ctx.add(
+            shapes.wedge_polygon(place(ctx, cx, cy, angle, pts), 2.5, 0.3, spine), "stainless_steel", inst
+        )
 
 
 def pistol(ctx: Ctx, cx: float, cy: float, angle: float, label: str = "firearm") -> None:

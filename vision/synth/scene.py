@@ -255,6 +255,7 @@ LUGGAGE_ITEMS = {
     "stapler": 0.12,
     "jeans": 0.6,
     "earphones": 0.3,
+    "toy_gun": 0.05,
 }
 
 Box = tuple[float, float, float, float]
