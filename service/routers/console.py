@@ -5,8 +5,10 @@ The page itself holds no data and needs no key; everything it shows comes from t
 Added here for the console:
 
 - ``GET /v1/me``: the caller's key name and scopes (which pages and buttons to show).
-- ``GET /v1/scans/stream``: server-sent events, one ``scan`` event per newly stored scan. It must be
-  mounted before the scans router, whose ``/v1/scans/{scan_id}`` would otherwise take ``stream`` as an id.
+- ``GET /v1/scans/stream``: server-sent events, one ``scan`` event per newly stored scan (``scan`` or
+  ``feedback`` scope; not in the OpenAPI document). Stored scans are polled every 0.5 s, so it works
+  whichever process stored them. It must be mounted before the scans router, whose
+  ``/v1/scans/{scan_id}`` would otherwise take ``stream`` as an id.
 - ``GET /v1/scans/{id}/image``: the scan as the model saw it, as PNG (TIFF, DICOM and raw dual-energy
   uploads are not something a browser can show).
 - ``GET /v1/scans/{id}/heatmap.png``: the model's heat map as a transparent colour layer, so the console
@@ -106,9 +108,15 @@ def who_am_i(principal: AnyKey) -> Me:
 
 
 def _new_scans(state: AppState, since: dt.datetime, sent: set[uuid.UUID]) -> list[Scan]:
-    query = select(Scan).where(Scan.created >= since - _STREAM_LOOKBACK).order_by(Scan.created, Scan.id)
+    # Ids first (index only), then whole rows for the ones not sent yet: each poll re-reads the look-back
+    # window, and at a busy lane that is many rows.
+    recent = select(Scan.id).where(Scan.created >= since - _STREAM_LOOKBACK)
     with state.store.sessions() as session:
-        return [row for row in session.scalars(query) if row.id not in sent]
+        new_ids = [scan_id for scan_id in session.scalars(recent) if scan_id not in sent]
+        if not new_ids:
+            return []
+        rows = select(Scan).where(Scan.id.in_(new_ids)).order_by(Scan.created, Scan.id)
+        return list(session.scalars(rows))
 
 
 async def _scan_events(request: Request, state: AppState, since: dt.datetime) -> AsyncIterator[str]:
