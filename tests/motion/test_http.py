@@ -293,6 +293,7 @@ def test_webhook_gets_finished_events_and_failures_are_not_fatal(
         assert _Hook.received[0]["camera"] == "trail-1" and _Hook.received[0]["snapshot_url"]
     finally:
         server.shutdown()
+        server.server_close()
         thread.join()
     # Nobody listens now: the event is still stored and the frames still answered.
     with TestClient(create_app(settings)) as client:
