@@ -472,12 +472,14 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
     cx, cy = c.width * ctx.u(0.42, 0.58), c.height * ctx.u(0.42, 0.58)
     # Bag sizes are physical (cabin bags to large cases); the scanner's field of view sets how much belt
     # shows around them.
-    hw = min(ctx.px(ctx.u(220, 420)), c.width * 0.47)
-    hh = min(ctx.px(ctx.u(150, 290)), c.height * 0.46, hw)
-    if ctx.chance(0.15):
-        # Some bags go through standing across the belt.
-        hw, hh = min(hh * c.height / c.width * 1.2, c.width * 0.47), min(hw, c.height * 0.47)
     angle = ctx.u(-0.1, 0.1) if ctx.chance(0.75) else ctx.u(-0.45, 0.45)
+    # Most bags lie along the belt; some go through turned across it (their long axis vertical).
+    across = ctx.chance(0.15)
+    span_long, span_short = (c.height, c.width) if across else (c.width, c.height)
+    hw = min(ctx.px(ctx.u(220, 420)), span_long * 0.47)
+    hh = min(ctx.px(ctx.u(150, 290)), span_short * 0.46, hw)
+    if across:
+        angle += math.pi / 2
     interior = (_suitcase if ctx.chance(0.6) else _soft_bag)(ctx, cx, cy, hw, hh, angle)
     region = _region(ctx, interior)
     c.region = region
@@ -493,7 +495,7 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
         )
         fill = cv2.resize(fill, (fill.shape[1] * 2, fill.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
         ctx.add(Patch(y0, x0, fill), "textile")
-    box = (cx, cy, hw * 0.95, hh * 0.95)
+    box = (cx, cy, hh * 0.95, hw * 0.95) if across else (cx, cy, hw * 0.95, hh * 0.95)
     # How full a bag is scales with its floor area: about 20 items in a 600 x 400 mm case.
     area_m2 = 4 * hw * hh * (c.pixel_mm / 1000.0) ** 2
     for _ in range(max(int(area_m2 * ctx.u(10, 32)), 2)):
