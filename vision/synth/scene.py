@@ -394,10 +394,12 @@ def _soft_bag(ctx: Ctx, cx: float, cy: float, hw: float, hh: float, angle: float
         np.float32(0.0),
     )
     ctx.add(Patch(y0, x0, shell.astype(np.float32)), "textile")
+    c.region = region  # zips and pockets sit on the bag's faces
     for _ in range(int(ctx.rng.integers(2, 5))):
         x, y = _inside(ctx, (cx, cy, hw, hh), 0.2)
         a = angle + ctx.u(-0.3, 0.3) + (math.pi / 2 if ctx.chance(0.5) else 0)
         ob.zip_row(ctx, x, y, a, ctx.u(150, 450))
+    c.region = None
     for _ in range(int(ctx.rng.integers(1, 4))):
         x, y = _inside(ctx, (cx, cy, hw, hh), 0.0)
         pts = ob.smooth_curve(ctx, (x, y), ctx.px(ctx.u(300, 700)), 1.5)
