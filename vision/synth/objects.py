@@ -64,15 +64,21 @@ def at(ctx: Ctx, cx: float, cy: float, angle: float, x_mm: float, y_mm: float) -
 def smooth_curve(
     ctx: Ctx, start: tuple[float, float], length_px: float, bend: float, steps: int = 24
 ) -> np.ndarray:
-    """A wandering curve (cables, wires, straps) as N×2 pixel points."""
+    """A wandering curve (cables, wires, straps) as N×2 pixel points.
+
+    The heading drifts as a random walk, so curvature is continuous; two rounds of corner cutting
+    (Chaikin) remove the kinks between steps.
+    """
     angle = ctx.u(0, 2 * math.pi)
-    turn = ctx.rng.normal(0, bend, steps).cumsum() / math.sqrt(steps)
+    turn = angle + ctx.rng.normal(0, bend, steps).cumsum() / math.sqrt(steps)
     step = length_px / steps
-    pts = [np.array(start, float)]
-    for k in range(steps):
-        a = angle + turn[k]
-        pts.append(pts[-1] + step * np.array([math.cos(a), math.sin(a)]))
-    return np.array(pts, np.float32)
+    moves = np.stack([np.cos(turn), np.sin(turn)], 1) * step
+    pts = np.concatenate([np.zeros((1, 2)), np.cumsum(moves, 0)]) + np.asarray(start, float)
+    for _ in range(2):
+        q = 0.75 * pts[:-1] + 0.25 * pts[1:]
+        r = 0.25 * pts[:-1] + 0.75 * pts[1:]
+        pts = np.concatenate([pts[:1], np.stack([q, r], 1).reshape(-1, 2), pts[-1:]])
+    return pts.astype(np.float32)
 
 
 # ---------------------------------------------------------------- benign clutter
