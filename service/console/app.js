@@ -54,6 +54,13 @@ export function ask(text) {
   });
 }
 
+// A picture at full size over everything; a click or Esc closes it.
+export function showLarge(src, caption) {
+  $("lightbox-img").src = src;
+  $("lightbox-text").textContent = caption;
+  $("lightbox").hidden = false;
+}
+
 function fillLanguageSelects() {
   for (const select of document.querySelectorAll(".lang-select")) {
     select.replaceChildren(...Object.entries(LANGUAGES).map(([code, name]) => new Option(name, code)));
@@ -131,6 +138,13 @@ async function start() {
     }
   });
   $("signout").addEventListener("click", signOut);
+  $("lightbox").addEventListener("click", () => { $("lightbox").hidden = true; });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("lightbox").hidden) {
+      event.stopPropagation();
+      $("lightbox").hidden = true;
+    }
+  }, true);
   window.addEventListener("triage:unauthorised", () => {
     if (!session.me) return;
     signOut();

@@ -1,7 +1,7 @@
 // Camera wall: each camera's latest snapshot and motion state, the event list with snapshots, and an editor
 // for masks and zones drawn on the frame and saved with PUT /v1/cameras/{id}.
 import { ApiError, cachedImageUrl, getJson, imageUrl, sendJson } from "/console/api.js";
-import { can, errorText, toast } from "/console/app.js";
+import { can, errorText, showLarge, toast } from "/console/app.js";
 import { ago, dateTime, duration, percent, t, time } from "/console/i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -24,7 +24,6 @@ export function init() {
   $("ed-cancel").addEventListener("click", closeEditor);
   $("ed-layer").addEventListener("click", onCanvasClick);
   window.addEventListener("resize", () => { if (state.editing) fitEditor(); });
-  $("lightbox").addEventListener("click", () => { $("lightbox").hidden = true; });
   document.addEventListener("keydown", onKey);
 }
 
@@ -183,13 +182,6 @@ function shapesOverlay(config) {
   return layer;
 }
 
-// The snapshot at full size; a click or Esc closes it.
-function showLarge(src, caption) {
-  $("lightbox-img").src = src;
-  $("lightbox-text").textContent = caption;
-  $("lightbox").hidden = false;
-}
-
 // ---- mask and zone editor ------------------------------------------------------------------------------
 
 function openEditor(id) {
@@ -319,10 +311,6 @@ function deleteSelected() {
 }
 
 function onKey(event) {
-  if (!$("lightbox").hidden && event.key === "Escape") {
-    $("lightbox").hidden = true;
-    return;
-  }
   if (!state.editing || $("editor").hidden) return;
   if (event.target.closest("input, select, textarea")) return;
   if (event.key === "Enter") { event.preventDefault(); finishShape(); }

@@ -1,6 +1,6 @@
 // Scan view: the live queue, the picture with heat map and boxes, the verdict, feedback and uploads.
 import { getJson, imageUrl, postForm, sendJson, streamEvents } from "/console/api.js";
-import { ask, can, errorText, session, toast } from "/console/app.js";
+import { can, errorText, session, showLarge, toast } from "/console/app.js";
 import { className, dateTime, number, t, time } from "/console/i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +29,7 @@ export function init() {
   $("act-confirm").addEventListener("click", () => judge("confirmed"));
   $("act-false").addEventListener("click", () => judge("false_alarm"));
   $("act-missed").addEventListener("click", startDrawing);
+  $("show-overlay").addEventListener("click", showOverlay);
   $("missed-send").addEventListener("click", sendMissed);
   $("missed-cancel").addEventListener("click", stopDrawing);
   $("upload-input").addEventListener("change", (event) => upload([...event.target.files]));
@@ -298,6 +299,19 @@ async function judge(outcome, boxes = []) {
   }
 }
 
+// The service's own rendering (GET /v1/scans/{id}/overlay.png: heat map and boxes burnt in), as it would
+// be printed or attached to a report, shown large.
+async function showOverlay() {
+  const scan = state.selected;
+  if (!scan) return;
+  try {
+    const url = await imageUrl(`/v1/scans/${scan.id}/overlay.png`);
+    showLarge(url, `${t(`verdict.${scan.verdict}`)} · ${scan.station || "—"} · ${dateTime(scan.created)}`);
+  } catch (error) {
+    toast(errorText(error), "error");
+  }
+}
+
 // ---- drawing missed boxes ------------------------------------------------------------------------------
 
 function startDrawing() {
@@ -394,7 +408,7 @@ function step(delta) {
 }
 
 function onKey(event) {
-  if (session.page !== "scans" || !$("modal").hidden) return;
+  if (session.page !== "scans" || !$("modal").hidden || !$("lightbox").hidden) return;
   if (event.target.closest("input, select, textarea") && event.key !== "Escape") return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const key = event.key.toLowerCase();
@@ -408,6 +422,7 @@ function onKey(event) {
     arrowdown: () => step(1),
     k: () => step(-1),
     arrowup: () => step(-1),
+    o: () => showOverlay(),
     escape: () => stopDrawing(),
     enter: () => state.drawing && sendMissed(),
   };

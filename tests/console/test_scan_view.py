@@ -55,6 +55,12 @@ def test_station_scan_arrives_live_and_operator_feedback_is_stored(
     page.keyboard.press("h")
     page.keyboard.press("b")
     assert page.locator("#heat-img").is_visible()
+    # O shows the service's own overlay.png large; Esc closes it.
+    page.keyboard.press("o")
+    page.wait_for_selector("#lightbox:not([hidden]) #lightbox-img[src^='blob:']")
+    assert page.eval_on_selector("#lightbox-img", "img => img.decode().then(() => img.naturalWidth)") == 480
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#lightbox", state="hidden")
 
     # F marks a false alarm; it is stored with this key and shown.
     page.keyboard.press("f")
