@@ -82,6 +82,8 @@ def _presets() -> dict[str, Scenario]:
         "walkers": Scenario("walkers", walkers=3),
         # Cars on a road (the CDnet traffic-like case): many fast movers with shadows.
         "traffic": Scenario("traffic", walkers=0, cars=8, trees=1),
+        # The same road scored after a long warm-up, as CDnet's highway (470 frames learnt first).
+        "traffic_long": Scenario("traffic_long", frames=600, warmup_frames=450, walkers=0, cars=8, trees=1),
         # Strong wind in several trees, one person walking in late.
         "vegetation": Scenario("vegetation", walkers=1, trees=5, sway_px=2.5),
         # Trees only: nothing should ever move.
