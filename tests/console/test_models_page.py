@@ -43,6 +43,11 @@ def test_models_side_by_side_promote_and_roll_back(page: Any, server: Server, sh
     page.click("#modal-ok")
     page.wait_for_selector("th[data-model='tiny-threat/0.0.1'] .badge.serving")
     assert _serving(server) == "tiny-threat/0.0.1"
+    # In Vietnamese, with Vietnamese number formatting.
+    page.select_option("#lang", "vi")
+    page.wait_for_selector("th[data-model='tiny-threat/0.0.1'] .badge.serving >> text=đang phục vụ")
+    assert auroc.locator("td").all_inner_texts() == ["91,0%", "95,0%"]
+    screenshot(page, shots, "models-vi")
 
 
 @pytest.mark.slow

@@ -178,13 +178,14 @@ def test_vietnamese_is_chosen_per_user_and_formats_numbers(
 
 
 @pytest.mark.slow
-def test_wrong_and_revoked_keys_are_refused(page: Any, server: Server) -> None:
+def test_wrong_and_revoked_keys_are_refused(page: Any, server: Server, shots: pathlib.Path) -> None:
     page.goto(server.url + "/")
     page.fill("#signin-key", "tri_not-a-key-at-all-000000000")
     page.click("#signin-submit")
     page.wait_for_selector("#signin-error:not([hidden])")
     assert "unknown or revoked" in page.locator("#signin-error").inner_text()
     assert page.locator("#app").is_hidden()
+    screenshot(page, shots, "signin-refused")
     # A key revoked while in use sends the operator back to the sign-in form at the next request.
     key = server.new_key("scan", "feedback")
     page.fill("#signin-key", key)
