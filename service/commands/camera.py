@@ -125,9 +125,11 @@ def _screen_locally(frame_source: Any, camera: str, camera_config: Any, snapshot
                 report(event)
     except KeyboardInterrupt:
         pass
-    last = screener.flush()
-    if last is not None:
-        report(last)
+    finally:
+        # The end of a file, Ctrl-C, or a stream lost for good: the event in progress is still reported.
+        last = screener.flush()
+        if last is not None:
+            report(last)
 
 
 def _post_frames(frame_source: Any, server: str, camera: str, timeout: float) -> None:
