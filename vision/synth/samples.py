@@ -2,7 +2,7 @@
 
 Run: ``python -m vision.synth.samples [--out sample_images/xray]``. For each scene kind it writes a clean
 and a threat false-colour PNG, one JPEG, the raw 16-bit high/low TIFF pair of the luggage threat scan and
-``labels.json`` (boxes and classes of every file). The scans are small (the lowest-resolution profile) so
+``labels.json`` (boxes and classes of every file). The scans are small (640 px or so) so
 the folder stays well under 3 MB.
 """
 
@@ -18,8 +18,8 @@ from PIL import Image
 
 from vision.synth.scene import Scan, generate
 
-PROFILE = "delta140"
-SEEDS = {"parcel": 4, "luggage": 7, "vehicle": 2}
+PROFILE = "aurora160"
+SEEDS = {"parcel": 3, "luggage": 1, "vehicle": 2}
 WIDTH = {"parcel": 560, "luggage": 640, "vehicle": 720}
 
 
