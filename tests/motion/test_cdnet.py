@@ -121,3 +121,12 @@ def test_bad_folders_are_one_line_errors(tmp_path: pathlib.Path, problem: str) -
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     with pytest.raises(SequenceError):
         find_sequence(*args[1::2])
+
+
+def test_a_category_folder_is_accepted_only_with_one_sequence(tmp_path: pathlib.Path) -> None:
+    write_sequence(tmp_path / "baseline" / "highway")
+    sequence = find_sequence(tmp_path / "baseline", tmp_path / "baseline")
+    assert sequence.temporal_roi == (11, 12) and sequence.roi is not None
+    write_sequence(tmp_path / "baseline" / "office")
+    with pytest.raises(SequenceError, match="highway, office"):
+        find_sequence(tmp_path / "baseline", tmp_path / "baseline")

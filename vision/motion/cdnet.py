@@ -145,6 +145,15 @@ def _frames_folder(folder: pathlib.Path, child: str, pattern: re.Pattern[str], w
         return folder
     if below:
         return folder / child
+    # A category folder (``baseline/``) holding sequence folders: fine when it holds exactly one.
+    nested = sorted(
+        sub for sub in folder.iterdir() if (sub / child).is_dir() and _numbered(sub / child, pattern)
+    )
+    if len(nested) == 1:
+        return nested[0] / child
+    if nested:
+        names = ", ".join(sub.name for sub in nested)
+        raise SequenceError(f"{folder} is ambiguous: it holds several sequences ({names}); name one")
     raise SequenceError(f"no {what} frames ({pattern.pattern}) in {folder} or {folder / child}")
 
 
