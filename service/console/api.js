@@ -72,14 +72,15 @@ export async function imageUrl(path) {
 
 // Server-sent events read with fetch, since EventSource cannot send an Authorization header.
 // Calls onEvent(type, data) per event and onState("live"|"retry"|"off"); reconnects from the last event id.
-export function streamEvents(path, onEvent, onState) {
+// Starts from `since` (a time the server gave, e.g. the newest scan already listed), else from the server's
+// "now" (never the browser's clock, which may be off).
+export function streamEvents(path, onEvent, onState, since = null) {
   let stopped = false;
-  let since = new Date().toISOString();
   const controller = { abort: null };
   async function once() {
     const abort = new AbortController();
     controller.abort = abort;
-    const url = `${path}?since=${encodeURIComponent(since)}`;
+    const url = since ? `${path}?since=${encodeURIComponent(since)}` : path;
     const response = await check(await fetch(url, { headers: headers({ Accept: "text/event-stream" }), signal: abort.signal }));
     onState("live");
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -101,7 +102,8 @@ export function streamEvents(path, onEvent, onState) {
           else if (line.startsWith("id:")) id = line.slice(3).trim();
         }
         if (id) since = id;
-        if (data.length && type !== "hello" && type !== "bye") onEvent(type, JSON.parse(data.join("\n")));
+        if (type === "hello" && !since && data.length) since = JSON.parse(data.join("\n")).since;
+        else if (data.length && type !== "hello" && type !== "bye") onEvent(type, JSON.parse(data.join("\n")));
       }
     }
   }

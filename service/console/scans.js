@@ -71,7 +71,8 @@ export async function enter() {
   }
   renderQueue();
   if (!state.selected && state.scans.length) select(state.scans[0].id);
-  state.stop = streamEvents("/v1/scans/stream", onStreamEvent, setLive);
+  // From the newest scan listed: nothing stored between the listing and the stream is missed.
+  state.stop = streamEvents("/v1/scans/stream", onStreamEvent, setLive, state.scans[0]?.created || null);
 }
 
 export function leave() {
