@@ -173,8 +173,18 @@ def test_vietnamese_is_chosen_per_user_and_formats_numbers(
     page.click("#signin-submit")
     page.wait_for_selector("#app:not([hidden])")
     assert page.locator("#nav-models").inner_text() == "Mô hình"
+    # Another operator at the same desk picks English for themselves; the first one keeps Vietnamese.
+    page.click("#signout")
+    page.fill("#signin-key", server.new_key("scan", "feedback"))
+    page.click("#signin-submit")
+    page.wait_for_selector("#app:not([hidden])")
     page.select_option("#lang", "en")
     assert page.locator("#nav-models").inner_text() == "Models"
+    page.click("#signout")
+    page.fill("#signin-key", server.admin_key)
+    page.click("#signin-submit")
+    page.wait_for_selector("#app:not([hidden])")
+    assert page.locator("#nav-models").inner_text() == "Mô hình"
 
 
 @pytest.mark.slow
