@@ -116,7 +116,10 @@ def scenario(preset: str, **overrides: object) -> Scenario:
     """
     if preset not in SCENARIOS:
         raise ValueError(f"unknown scenario {preset!r}; choose from {', '.join(SCENARIOS)}")
-    return replace(SCENARIOS[preset], **overrides)  # type: ignore[arg-type]
+    spec = replace(SCENARIOS[preset], **overrides)  # type: ignore[arg-type]
+    if not 0 <= spec.warmup_frames < spec.frames:
+        raise ValueError(f"warmup_frames ({spec.warmup_frames}) must be below frames ({spec.frames})")
+    return spec
 
 
 @dataclass(frozen=True)
@@ -539,11 +542,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="default: all")
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
-    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--frames", type=int, default=None, help="default: the scenario's own")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     for name in args.scenario or list(SCENARIOS):
-        spec = scenario(name, width=args.width, height=args.height, frames=args.frames, seed=args.seed)
+        overrides: dict[str, object] = {"width": args.width, "height": args.height, "seed": args.seed}
+        if args.frames is not None:
+            overrides["frames"] = args.frames
+        spec = scenario(name, **overrides)
         print(write_cdnet(spec, args.out / name))
 
 
