@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.websockets import WebSocketDisconnect
 from pydantic import BaseModel, Field
 
-from service.auth import find_principal
+from service.auth import Principal, find_principal
 from service.cameras import CameraHub, CameraSettings, CameraSource, UnknownCamera
 from service.deps import AdminKey, CameraKey
 from service.schemas import ErrorBody
@@ -217,7 +217,7 @@ async def post_frame(
     return frame_out(result)
 
 
-async def _ws_principal(websocket: WebSocket, state: AppState) -> Any:
+async def _ws_principal(websocket: WebSocket, state: AppState) -> Principal | None:
     """The key from the Authorization header, or from the first message (``Bearer <key>`` or {"key": ...})."""
     header = websocket.headers.get("authorization", "")
     if header:
@@ -241,7 +241,7 @@ async def _ws_principal(websocket: WebSocket, state: AppState) -> Any:
     if not key:
         return None
 
-    def lookup() -> Any:
+    def lookup() -> Principal | None:
         with state.store.sessions() as session:
             return find_principal(session, key)
 
@@ -266,17 +266,17 @@ async def stream(websocket: WebSocket, camera_id: str) -> None:
     state: AppState = websocket.app.state.triage
     hub: CameraHub = websocket.app.state.cameras
     await websocket.accept()
-    principal = await _ws_principal(websocket, state)
-    if principal is None:
-        await websocket.close(WS_UNAUTHORISED, "missing or unknown API key")
-        return
-    if not principal.allows("camera"):
-        await websocket.close(WS_FORBIDDEN, "this key lacks the scope 'camera'")
-        return
-    if not hub.exists(camera_id):
-        await websocket.close(WS_UNKNOWN_CAMERA, f"no camera {camera_id!r}")
-        return
     try:
+        principal = await _ws_principal(websocket, state)
+        if principal is None:
+            await websocket.close(WS_UNAUTHORISED, "missing or unknown API key")
+            return
+        if not principal.allows("camera"):
+            await websocket.close(WS_FORBIDDEN, "this key lacks the scope 'camera'")
+            return
+        if not hub.exists(camera_id):
+            await websocket.close(WS_UNKNOWN_CAMERA, f"no camera {camera_id!r}")
+            return
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
