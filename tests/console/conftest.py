@@ -11,11 +11,8 @@ import json
 import os
 import pathlib
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +21,8 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+
+from tests.helpers import free_port, start_server, stop_server
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -73,13 +72,6 @@ class Server:
         subprocess.run(command, env=env, capture_output=True, text=True, check=True)
 
 
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _copy_model(source: pathlib.Path, target: pathlib.Path, **card_fields: Any) -> None:
     shutil.copytree(source, target)
     card = json.loads((target / "model.json").read_text())
@@ -105,21 +97,6 @@ def _registry(root: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib.Path:
     return root
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: pathlib.Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"triage serve did not become ready: {log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: pathlib.Path) -> Iterator[Server]:
     """``triage serve`` on a free loopback port with a throw-away data folder and the tiny models."""
@@ -135,22 +112,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: pathlib.Pat
         TRIAGE_ADMIN_KEY=ADMIN_KEY,
     )
     log = base / "serve.log"
-    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
+    process = start_server(env, port, log)
     try:
-        _wait_ready(url, process, log)
-        yield Server(url, data_dir, models_root, ADMIN_KEY)
+        yield Server(f"http://127.0.0.1:{port}", data_dir, models_root, ADMIN_KEY)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import pathlib
-import struct
-import zlib
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers import png_bomb
 from vision.errors import ImageDecodeError, ImageTooLarge, UnsupportedImageType
 from vision.io import ImageLimits, decode_dual_energy, decode_image, read_image, sniff_format
 
@@ -23,19 +22,6 @@ def encode(array: np.ndarray, ext: str) -> bytes:
     ok, buffer = cv2.imencode(ext, array)
     assert ok
     return buffer.tobytes()
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid greyscale PNG of zeros: tiny on the wire, width*height bytes once decoded."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    compressor = zlib.compressobj(9)
-    row = bytes(width + 1)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.fixture

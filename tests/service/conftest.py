@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import pathlib
 import shutil
-import struct
-import zlib
 from collections.abc import Iterator
 
 import cv2
@@ -34,19 +32,6 @@ def png_bytes(width: int = 160, height: int = 120, seed: int = 0) -> bytes:
     ok, data = cv2.imencode(".png", rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
     assert ok
     return data.tobytes()
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid grey PNG of zeros: a few KB that would decode to ``width * height`` bytes."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    compressor = zlib.compressobj(9)
-    row = bytes(width + 1)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def copy_model(source: pathlib.Path, target: pathlib.Path, version: str) -> pathlib.Path:

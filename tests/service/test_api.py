@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from service.app import create_app
 from service.settings import Settings
 from service.store.tables import Scan
-from tests.service.conftest import MAX_PIXELS, bearer, new_key, png_bomb, png_bytes
+from tests.helpers import png_bomb
+from tests.service.conftest import MAX_PIXELS, bearer, new_key, png_bytes
 
 
 def post_scan(client: TestClient, headers: dict[str, str], data: bytes | None = None, **form: str):

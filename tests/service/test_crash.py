@@ -11,9 +11,6 @@ import hashlib
 import os
 import pathlib
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -23,35 +20,10 @@ from sqlalchemy import select
 
 from service.store.db import Store
 from service.store.tables import Scan
+from tests.helpers import free_port, start_server
 from tests.service.conftest import ADMIN_KEY, bearer, png_bytes
 
 CLIENTS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(env: dict[str, str], port: int, log: pathlib.Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"server did not become ready: {log.read_text()[-2000:]}")
 
 
 @pytest.mark.slow

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app as cli
+from tests.helpers import free_port, start_server
 from tests.service.conftest import ADMIN_KEY, bearer, png_bytes
-from tests.service.test_crash import free_port, start_server
 
 
 @pytest.mark.slow
