@@ -28,18 +28,24 @@ def synth(
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     raw: Annotated[bool, typer.Option("--raw/--no-raw", help="write raw 16-bit high/low TIFFs")] = True,
+    spec: Annotated[
+        list[pathlib.Path] | None,
+        typer.Option(help="threat/concealment spec file (YAML or JSON) to render into the scans; repeatable"),
+    ] = None,
 ) -> None:
     """Simulate scans: COCO annotations, false-colour PNGs, class masks and raw 16-bit high/low TIFFs."""
     from vision.synth.dataset import write_dataset, write_preview
+    from vision.synth.spec import load_spec
 
     with cli_errors():
+        specs = [load_spec(path) for path in spec or ()]
         if preview is not None:
             if preview.suffix.lower() != ".png":
                 raise fail(f"--preview must name a .png file, got {preview}")
-            path = write_preview(preview, kind, min(count, 24), seed, profile)
+            path = write_preview(preview, kind, min(count, 24), seed, profile, specs)
             print(path)
             return
         if out is None:
             raise fail("--out DIR is required (or --preview FILE.png)")
-        path = write_dataset(out, kind, count, seed, workers, profile, threat_probability, quiet, raw)
+        path = write_dataset(out, kind, count, seed, workers, profile, threat_probability, quiet, raw, specs)
         print(path)

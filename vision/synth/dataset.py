@@ -21,9 +21,9 @@ import math
 import multiprocessing
 import pathlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -33,6 +33,9 @@ from tqdm import tqdm
 from vision.classes import SCENE_KINDS, coco_categories
 from vision.synth.profiles import get_profile
 from vision.synth.scene import Scan, generate
+
+if TYPE_CHECKING:
+    from vision.synth.spec import ThreatSpec
 
 KINDS_ALL = "all"
 
@@ -48,6 +51,7 @@ class Job:
     threat_probability: float
     out_dir: str
     raw: bool = True
+    specs: tuple[ThreatSpec, ...] = ()
 
 
 def scan_seed(base_seed: int, index: int) -> int:
@@ -136,8 +140,17 @@ def reuse_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 512 * 1024 * 1024)
 
 
+def _scan(job: Job) -> Scan:
+    insert = None
+    if job.specs:
+        from vision.synth.spec import inserter
+
+        insert = inserter(job.specs, job.kind)
+    return generate(job.kind, job.seed, job.profile, job.threat_probability, insert=insert)
+
+
 def _run(job: Job) -> dict[str, Any]:
-    scan = generate(job.kind, job.seed, job.profile, job.threat_probability)
+    scan = _scan(job)
     name = f"{job.index:06d}_{job.kind}"
     out = pathlib.Path(job.out_dir)
     (out / "images" / f"{name}.png").write_bytes(_png_bytes(scan.rgb))
@@ -182,6 +195,7 @@ def write_dataset(
     threat_probability: float = 0.5,
     quiet: bool = False,
     raw: bool = True,
+    specs: Sequence[ThreatSpec] = (),
 ) -> pathlib.Path:
     """Simulate ``count`` scans and write them with ``annotations.json`` under ``out_dir``.
 
@@ -195,6 +209,7 @@ def write_dataset(
         threat_probability: chance that a scan holds a threat.
         quiet: no progress bar (it is also off when stderr is not a terminal).
         raw: also write the raw 16-bit high/low TIFFs (about 3 MB a scan at 1000 px; the default).
+        specs: threat/concealment specs (``vision.synth.spec``) rendered into every scan of their kinds.
 
     Returns:
         The path of ``annotations.json``.
@@ -205,7 +220,10 @@ def write_dataset(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     out = pathlib.Path(out_dir)
-    jobs = [replace(job, raw=raw) for job in plan(kind, count, seed, profile, threat_probability, str(out))]
+    jobs = [
+        replace(job, raw=raw, specs=tuple(specs))
+        for job in plan(kind, count, seed, profile, threat_probability, str(out))
+    ]
     for sub in ("images", "masks", "raw"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     disable = quiet or not sys.stderr.isatty()
@@ -226,10 +244,12 @@ def write_dataset(
                     unit="scan",
                 )
             )
-    return _write_coco(out, results)
+    return _write_coco(out, results, [spec.name for spec in specs])
 
 
-def _write_coco(out: pathlib.Path, results: Iterable[dict[str, Any]]) -> pathlib.Path:
+def _write_coco(
+    out: pathlib.Path, results: Iterable[dict[str, Any]], spec_names: Sequence[str] = ()
+) -> pathlib.Path:
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for result in results:
@@ -237,7 +257,11 @@ def _write_coco(out: pathlib.Path, results: Iterable[dict[str, Any]]) -> pathlib
         for ann in result["annotations"]:
             annotations.append({"id": len(annotations) + 1, "image_id": result["image"]["id"], **ann})
     coco = {
-        "info": {"description": "triage dual-energy X-ray simulator", "version": "1"},
+        "info": {
+            "description": "triage dual-energy X-ray simulator",
+            "version": "1",
+            **({"specs": list(spec_names)} if spec_names else {}),
+        },
         "categories": coco_categories(),
         "images": images,
         "annotations": annotations,
@@ -289,10 +313,11 @@ def write_preview(
     count: int = 12,
     seed: int = 0,
     profile: str | None = None,
+    specs: Sequence[ThreatSpec] = (),
 ) -> pathlib.Path:
-    """Write a contact sheet PNG of ``count`` fresh scans (threats boxed) to ``path``."""
-    jobs = plan(kind, count, seed, profile, 0.5, "")
-    scans = [generate(j.kind, j.seed, j.profile, j.threat_probability) for j in jobs]
+    """Write a contact sheet PNG of ``count`` fresh scans (threats boxed, ``specs`` rendered) to ``path``."""
+    jobs = [replace(job, specs=tuple(specs)) for job in plan(kind, count, seed, profile, 0.5, "")]
+    scans = [_scan(job) for job in jobs]
     out = pathlib.Path(path)
     if out.parent != pathlib.Path(""):
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -57,10 +57,38 @@ class Scan:
     seed: int = 0
 
 
-def _rng(seed: int, kind: str, profile: str) -> np.random.Generator:
-    return np.random.default_rng(
-        [seed & 0xFFFFFFFF, seed >> 32, SCENE_KINDS.index(kind), zlib.crc32(profile.encode())]
-    )
+@dataclass(frozen=True)
+class HostRegion:
+    """A place where contraband can hide: a rotated rectangle (centre, half sizes in pixels, angle)."""
+
+    cx: float
+    cy: float
+    half_w: float
+    half_h: float
+    angle: float = 0.0
+
+
+# Called after a scene is built, before it is projected: adds objects (e.g. from spec files) into the
+# host regions the builder recorded, drawing from its own random generator.
+Inserter = Callable[[Ctx, Mapping[str, Sequence[HostRegion]]], None]
+
+
+@dataclass
+class _SceneCtx(Ctx):
+    """The builders' context, also collecting the host regions a scene offers (no random draws)."""
+
+    hosts: dict[str, list[HostRegion]] = field(default_factory=dict)
+
+
+def _host(ctx: Ctx, name: str, box: tuple[float, float, float, float], angle: float = 0.0) -> None:
+    if isinstance(ctx, _SceneCtx):
+        ctx.hosts.setdefault(name, []).append(HostRegion(*box, angle))
+
+
+def _rng(seed: int, kind: str, profile: str, stream: int | None = None) -> np.random.Generator:
+    key = [seed & 0xFFFFFFFF, seed >> 32, SCENE_KINDS.index(kind), zlib.crc32(profile.encode())]
+    # A separate stream for inserted objects leaves the base scene, and its noise, unchanged.
+    return np.random.default_rng(key if stream is None else [*key, stream])
 
 
 def pick_profile(kind: str, seed: int) -> str:
@@ -75,6 +103,7 @@ def generate(
     profile: str | None = None,
     threat_probability: float = 0.5,
     size: tuple[int, int] | None = None,
+    insert: Inserter | None = None,
 ) -> Scan:
     """Simulate one scan.
 
@@ -84,6 +113,8 @@ def generate(
         profile: scanner profile name; None picks one of ``TRAIN_PROFILES`` from the seed.
         threat_probability: chance that the scan holds at least one threat.
         size: (width, height) in pixels to force, e.g. for benchmarks; None uses the profile's range.
+        insert: adds further objects into the scene's host regions (``vision.synth.spec``); it draws
+            from its own random stream, so the rest of the scan is the same with or without it.
 
     Returns:
         The ``Scan``.
@@ -105,7 +136,10 @@ def generate(
     width, height, fov_mm = _geometry(kind, prof, rng, size)
     spectrum = prof.vehicle_spectrum if kind == "vehicle" else prof.spectrum
     canvas = Canvas(height, width, fov_mm / width, spectrum)
-    builder(Ctx(canvas, rng), with_threat)
+    ctx = _SceneCtx(canvas, rng)
+    builder(ctx, with_threat)
+    if insert is not None:
+        insert(Ctx(canvas, _rng(seed, kind, name, stream=1)), ctx.hosts)
     att_low, att_high = canvas.attenuation()
     high, low = detect(att_low, att_high, prof, rng)
     rgb = false_colour(high, low, prof)
@@ -456,6 +490,7 @@ def build_tray(ctx: Ctx, with_threat: bool) -> None:
     angle = ctx.u(-0.08, 0.08)
     c.region = _region(ctx, _tray(ctx, cx, cy, hw, hh, angle))
     box = (cx, cy, hw * 0.92, hh * 0.92)
+    _host(ctx, "bag_lining", box, angle)
     if ctx.chance(0.5):
         x, y = _inside(ctx, box, 0.3)
         ob.clothes(ctx, x, y, ctx.u(300, 500), ctx.u(250, 380), angle)
@@ -498,6 +533,7 @@ def build_luggage(ctx: Ctx, with_threat: bool) -> None:
         fill = cv2.resize(fill, (fill.shape[1] * 2, fill.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
         ctx.add(Patch(y0, x0, fill), "textile")
     box = (cx, cy, hh * 0.95, hw * 0.95) if across else (cx, cy, hw * 0.95, hh * 0.95)
+    _host(ctx, "bag_lining", (cx, cy, hw * 0.95, hh * 0.95), angle)
     # How full a bag is scales with its floor area: about 20 items in a 600 x 400 mm case.
     area_m2 = 4 * hw * hh * (c.pixel_mm / 1000.0) ** 2
     for _ in range(max(int(area_m2 * ctx.u(10, 32)), 2)):
@@ -585,6 +621,7 @@ def build_parcel(ctx: Ctx, with_threat: bool) -> None:
         (_padded_envelope if envelope else _carton)(ctx, cx, cy, hw, hh, angle)
         c.region = _region(ctx, _rect(cx, cy, hw - ctx.px(5), hh - ctx.px(5), angle))
         box = (cx, cy, hw * 0.9, hh * 0.9)
+        _host(ctx, "parcel_padding", box, angle)
         if not envelope and ctx.chance(0.6):
             # Packing: crumpled paper or air cushions around the goods.
             x0, y0, w, h = cv2.boundingRect(c.region.astype(np.uint8))
@@ -954,6 +991,8 @@ def _conceal(ctx: Ctx, spot: tuple[float, float, float, float], where: str) -> N
 def build_vehicle(ctx: Ctx, with_threat: bool) -> None:
     """A car in side or top projection; with a threat, contraband hidden in one or two voids."""
     spots = _car_side(ctx) if ctx.chance(0.6) else _car_top(ctx)
+    for name, spot in spots.items():
+        _host(ctx, name, spot)
     if with_threat:
         names = list(spots)
         for k in ctx.rng.choice(len(names), size=int(ctx.rng.choice([1, 2], p=[0.75, 0.25])), replace=False):
@@ -966,4 +1005,4 @@ BUILDERS: dict[str, Callable[[Ctx, bool], None]] = {
     "vehicle": build_vehicle,
 }
 
-__all__ = ["PROFILES", "Scan", "ScanInstance", "generate", "pick_profile"]
+__all__ = ["PROFILES", "HostRegion", "Inserter", "Scan", "ScanInstance", "generate", "pick_profile"]
