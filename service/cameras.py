@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import pathlib
 import threading
 import time
 import uuid
@@ -23,10 +22,9 @@ from typing import Any, Literal
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select, update
 
+from service.settings import Settings
 from service.store.base import utc_now
 from service.store.camera import CameraRow, MotionEventRow
 from service.store.db import Store
@@ -37,29 +35,6 @@ from vision.motion.screener import FrameResult, MotionEvent, Screener
 logger = logging.getLogger("triage.cameras")
 
 CameraSource = Literal["file", "api"]
-
-
-class CameraSettings(BaseSettings):
-    """Camera settings from the environment (``TRIAGE_`` prefix, like the service's own settings).
-
-    Attributes:
-        cameras_file: the camera config file loaded at start (``TRIAGE_CAMERAS_FILE``).
-        event_webhook_url: where finished events are posted as JSON (``TRIAGE_EVENT_WEBHOOK_URL``).
-        event_webhook_timeout_s: timeout of one webhook call.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", frozen=True)
-
-    cameras_file: pathlib.Path | None = None
-    event_webhook_url: str | None = None
-    event_webhook_timeout_s: float = 5.0
-
-    @field_validator("event_webhook_url")
-    @classmethod
-    def _webhook_is_http(cls, value: str | None) -> str | None:
-        if value and not value.lower().startswith(("http://", "https://")):
-            raise ValueError("TRIAGE_EVENT_WEBHOOK_URL must be an http:// or https:// URL")
-        return value or None
 
 
 class UnknownCamera(KeyError):
@@ -122,7 +97,7 @@ class CameraHub:
     """
 
     def __init__(
-        self, store: Store, settings: CameraSettings, limits: FrameLimits, registry: CollectorRegistry
+        self, store: Store, settings: Settings, limits: FrameLimits, registry: CollectorRegistry
     ) -> None:
         self.store = store
         self.settings = settings

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
         models_root: the model registry (``<name>/<version>/`` folders and ``PROMOTED``); default the
             grandparent of ``model_dir`` or ``./models``.
         admin_key: optional bootstrap admin key; with none given and no keys stored, one is generated.
+        cameras_file: the camera config file loaded at start (see ``vision.motion.config``).
+        event_webhook_url: where finished motion events are posted as JSON; failures are logged, not fatal.
     """
 
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="forbid", frozen=True)
@@ -72,6 +74,16 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(default=1, gt=0)
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    cameras_file: pathlib.Path | None = Field(default=None, description="camera config file (YAML/JSON)")
+    event_webhook_url: str | None = Field(default=None, description="finished motion events are posted here")
+    event_webhook_timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("event_webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: str | None) -> str | None:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("TRIAGE_EVENT_WEBHOOK_URL must be an http:// or https:// URL")
+        return value or None
 
     @field_validator("admin_key")
     @classmethod
@@ -129,12 +141,25 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+# Variables with the prefix that are not service settings: the config file's name, and the key that
+# client commands (`triage scan --server`, `triage watch --server`) send.
+_KNOWN_ENVIRONMENT = frozenset(
+    {f"TRIAGE_{name.upper()}" for name in Settings.model_fields} | {CONFIG_FILE_ENV, "TRIAGE_API_KEY"}
+)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning validation errors into one readable line.
 
     Raises:
         ValueError: naming each bad setting (the CLI prints it and exits non-zero).
     """
+    unknown = sorted(
+        name for name in os.environ if name.startswith("TRIAGE_") and name not in _KNOWN_ENVIRONMENT
+    )
+    if unknown:
+        known = ", ".join(sorted(_KNOWN_ENVIRONMENT))
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {known}")
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:

@@ -15,7 +15,7 @@ from fastapi.websockets import WebSocketDisconnect
 from pydantic import BaseModel, Field
 
 from service.auth import Principal, find_principal
-from service.cameras import CameraHub, CameraSettings, CameraSource, UnknownCamera
+from service.cameras import CameraHub, CameraSource, UnknownCamera
 from service.deps import AdminKey, CameraKey
 from service.schemas import ErrorBody
 from service.state import AppState
@@ -35,7 +35,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the camera hub after the service's own start-up (store open), close its events at shutdown."""
     state: AppState = app.state.triage
     limits = FrameLimits(max_bytes=state.image_limits.max_bytes, max_pixels=state.image_limits.max_pixels)
-    hub = CameraHub(state.store, CameraSettings(), limits, state.metrics.registry)
+    hub = CameraHub(state.store, state.settings, limits, state.metrics.registry)
     await anyio.to_thread.run_sync(hub.load)
     app.state.cameras = hub
     try:

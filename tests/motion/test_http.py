@@ -6,7 +6,6 @@ import datetime as dt
 import http.server
 import json
 import pathlib
-import socket
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from service.app import create_app
 from service.cli import app as cli
 from service.settings import Settings
 from service.store.camera import MotionEventRow
+from tests.helpers import free_port
 from tests.service.conftest import ADMIN_KEY, bearer, new_key
 from vision.motion.trail import TrailFrame
 
@@ -49,10 +49,8 @@ def settings(tmp_path: pathlib.Path) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def client(settings: Settings) -> Iterator[TestClient]:
     """A running app with no camera config file and no webhook."""
-    monkeypatch.delenv("TRIAGE_CAMERAS_FILE", raising=False)
-    monkeypatch.delenv("TRIAGE_EVENT_WEBHOOK_URL", raising=False)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -201,11 +199,11 @@ def test_frame_errors(client: TestClient, camera_key: dict[str, str], walker_jpe
 
 
 def test_cameras_from_the_config_file(
-    settings: Settings, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: pathlib.Path
 ) -> None:
     config = tmp_path / "cameras.yaml"
     config.write_text("cameras:\n  gate:\n    min_area: 0.01\n")
-    monkeypatch.setenv("TRIAGE_CAMERAS_FILE", str(config))
+    settings = settings.model_copy(update={"cameras_file": config})
     with TestClient(create_app(settings)) as client:
         listed = client.get("/v1/cameras", headers=ADMIN).json()
         assert [(c["id"], c["source"], c["config"]["min_area"]) for c in listed] == [("gate", "file", 0.01)]
@@ -277,15 +275,15 @@ class _Hook(http.server.BaseHTTPRequestHandler):
 
 
 def test_webhook_gets_finished_events_and_failures_are_not_fatal(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, walker_jpegs: list[bytes]
+    settings: Settings, walker_jpegs: list[bytes]
 ) -> None:
     server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Hook.received.clear()
     try:
-        monkeypatch.setenv("TRIAGE_EVENT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
-        with TestClient(create_app(settings)) as client:
+        hooked = settings.model_copy(update={"event_webhook_url": f"http://127.0.0.1:{server.server_port}/hook"})
+        with TestClient(create_app(hooked)) as client:
             client.put("/v1/cameras/trail-1", json={}, headers=ADMIN)
             post_frames(client, "trail-1", ADMIN, walker_jpegs)
         # Leaving the client shuts the app down, which waits for the webhook workers.
@@ -307,11 +305,7 @@ def test_webhook_gets_finished_events_and_failures_are_not_fatal(
 def test_watch_posts_frames_to_a_running_service(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
-    monkeypatch.delenv("TRIAGE_CAMERAS_FILE", raising=False)
-    monkeypatch.delenv("TRIAGE_EVENT_WEBHOOK_URL", raising=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
     )

@@ -54,6 +54,23 @@ def test_config_file_is_strict(monkeypatch: pytest.MonkeyPatch, tmp_path: pathli
         load_settings()
 
 
+def test_unknown_environment_variables_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_CAMERA_FILE", "/etc/triage/cameras.yaml")  # a typo of TRIAGE_CAMERAS_FILE
+    with pytest.raises(ValueError, match=r"setting.*TRIAGE_CAMERA_FILE; known: .*TRIAGE_CAMERAS_FILE"):
+        load_settings()
+
+
+def test_camera_settings_are_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    config = tmp_path / "triage.yaml"
+    config.write_text(f"cameras_file: {tmp_path / 'cameras.yaml'}\nevent_webhook_url: https://ops.example/hook\n")
+    monkeypatch.setenv("TRIAGE_CONFIG_FILE", str(config))
+    settings = load_settings()
+    assert settings.cameras_file == tmp_path / "cameras.yaml"
+    monkeypatch.setenv("TRIAGE_EVENT_WEBHOOK_URL", "ftp://ops.example/hook")
+    with pytest.raises(ValueError, match="http:// or https://"):
+        load_settings()
+
+
 def test_first_start_prints_one_admin_key_once(
     settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
 ) -> None:
