@@ -4,12 +4,19 @@ Requests take ``ModelManager.current`` once and keep that predictor for their wh
 changes the model under a running request. Promotion loads the new predictor first, records it in
 ``<models_root>/PROMOTED`` atomically, and only then swaps the reference; on any failure the old model
 keeps serving.
+
+Promotion is gated: once a model is served, a candidate needs a ``gate.json`` (``triage compare``) that
+passed against the served model, unless the promotion is forced with a reason. Every promotion and
+rollback is appended to ``<models_root>/HISTORY.jsonl`` (one JSON object a line, fsynced); rollback goes
+back to the model served before the current one, as the history tells.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import os
 import pathlib
 import re
 import threading
@@ -18,10 +25,12 @@ from typing import Any
 
 from service.store.images import write_atomic
 from vision.errors import ModelLoadError
+from vision.gate import gate_refusal
 from vision.infer import Predictor, default_model_dir
 
 logger = logging.getLogger("triage.models")
 PROMOTED_FILE = "PROMOTED"
+HISTORY_FILE = "HISTORY.jsonl"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
 
@@ -31,6 +40,14 @@ class ModelNotFound(LookupError):
 
 class PromotionFailed(RuntimeError):
     """The model exists but could not be served; the old one keeps serving (HTTP 409)."""
+
+
+class PromotionRefused(RuntimeError):
+    """The candidate did not pass the gate against the served model, and the promotion was not forced."""
+
+
+class NothingToRollBack(LookupError):
+    """The history holds no earlier model to go back to."""
 
 
 @dataclass(frozen=True)
@@ -118,27 +135,167 @@ class ModelManager:
             raise ModelNotFound(f"no model {name}/{version} in {self.models_root}")
         return folder
 
-    def promote(self, name: str, version: str) -> tuple[Predictor, Predictor | None]:
-        """Load ``name/version``, record it as promoted, and serve it.
+    def served(self) -> str | None:
+        """``name/version`` of the model served now, else the one recorded in ``PROMOTED`` (offline use)."""
+        if self.current is not None:
+            return f"{self.current.name}/{self.current.version}"
+        return self.promoted()
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every promotion and rollback recorded in ``HISTORY.jsonl``, oldest first (bad lines skipped)."""
+        try:
+            lines = (self.models_root / HISTORY_FILE).read_text().splitlines()
+        except OSError:
+            return []
+        entries = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("model"), str):
+                entries.append(entry)
+        return entries
+
+    def served_stack(self) -> list[str]:
+        """The models served one after the other, as promotions push and rollbacks pop them."""
+        stack: list[str] = []
+        for entry in self.history():
+            model, previous = entry["model"], entry.get("previous")
+            if entry.get("action") == "rollback" and len(stack) >= 2 and stack[-2] == model:
+                stack.pop()
+                continue
+            if entry.get("action") == "rollback" and stack and stack[-1] == model:
+                continue  # it replaced a model promoted outside the history
+            if isinstance(previous, str) and (not stack or stack[-1] != previous):
+                stack.append(previous)
+            if not stack or stack[-1] != model:
+                stack.append(model)
+        return stack
+
+    def promote(
+        self,
+        name: str,
+        version: str,
+        force: bool = False,
+        reason: str | None = None,
+        key_id: str | None = None,
+    ) -> tuple[Predictor, Predictor | None]:
+        """Load ``name/version``, check its gate, record it as promoted, and serve it.
+
+        Args:
+            name: model name.
+            version: model version.
+            force: promote even without a passed gate against the served model (needs ``reason``).
+            reason: why a forced promotion is needed; logged and recorded in the history.
+            key_id: who asked (the API key's id), for the log and the history.
 
         Returns:
             The new and the previous predictor (None if nothing was served).
 
         Raises:
             ModelNotFound: no such model.
+            ValueError: ``force`` without a reason.
+            PromotionRefused: it did not pass the gate against the served model, and was not forced.
             PromotionFailed: it did not load, or ``PROMOTED`` could not be written; the old model serves on.
         """
+        if force and not (reason and reason.strip()):
+            raise ValueError("a forced promotion needs a reason")
         folder = self.find(name, version)
         with self._promote_lock:
+            served = self.served()
+            target = f"{name}/{version}"
+            # The first model ever served, or the one already served, needs no gate.
+            refusal = None if served in (None, target) else gate_refusal(folder, name, version, str(served))
+            if refusal is not None and not force:
+                raise PromotionRefused(f"{refusal} (force it with a reason to override)")
+            gate = "not required" if served in (None, target) else refusal or "passed"
+            return self._swap(
+                folder, name, version, "promote", served, force and refusal is not None, reason, key_id, gate
+            )
+
+    def rollback(self, key_id: str | None = None) -> tuple[Predictor, Predictor | None]:
+        """Serve again the model that was served before the current one (no gate: it served before).
+
+        Raises:
+            NothingToRollBack: the history holds no earlier model.
+            ModelNotFound: that model's folder is gone.
+            PromotionFailed: it no longer loads; the current model serves on.
+        """
+        with self._promote_lock:
+            stack = self.served_stack()
+            served = self.served()
+            if stack and served is not None and stack[-1] != served:
+                target = stack[-1]  # the current model was put in place outside the history
+            elif len(stack) >= 2:
+                target = stack[-2]
+            else:
+                raise NothingToRollBack(
+                    f"no earlier model to roll back to (served: {served or 'none'}, history: "
+                    f"{' -> '.join(stack) or 'empty'})"
+                )
+            name, _, version = target.partition("/")
+            folder = self.find(name, version)
+            return self._swap(folder, name, version, "rollback", served, False, None, key_id, "rollback")
+
+    def _swap(
+        self,
+        folder: pathlib.Path,
+        name: str,
+        version: str,
+        action: str,
+        served: str | None,
+        forced: bool,
+        reason: str | None,
+        key_id: str | None,
+        gate: str,
+    ) -> tuple[Predictor, Predictor | None]:
+        """Load, record in ``PROMOTED`` and ``HISTORY.jsonl``, then swap (the caller holds the lock)."""
+        try:
+            candidate = self.load(folder)
+        except ModelLoadError as error:
+            raise PromotionFailed(f"model {name}/{version} failed to load: {error}") from error
+        promoted_file = self.models_root / PROMOTED_FILE
+        before = promoted_file.read_bytes() if promoted_file.is_file() else None
+        entry = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "action": action,
+            "model": f"{name}/{version}",
+            "previous": served,
+            "forced": forced,
+            "reason": reason,
+            "key_id": key_id,
+            "gate": gate,
+        }
+        try:
+            write_atomic(promoted_file, f"{name}/{version}\n".encode())
             try:
-                candidate = self.load(folder)
-            except ModelLoadError as error:
-                raise PromotionFailed(f"model {name}/{version} failed to load: {error}") from error
-            try:
-                write_atomic(self.models_root / PROMOTED_FILE, f"{name}/{version}\n".encode())
-            except OSError as error:
-                raise PromotionFailed(f"could not record the promotion: {error}") from error
-            previous, self.current = self.current, candidate
-            self.load_error = None
-        logger.info("model promoted", extra={"model": name, "version": version})
+                self._append_history(entry)
+            except OSError:
+                # Unrecorded promotions are not allowed: put PROMOTED back as it was.
+                if before is None:
+                    promoted_file.unlink(missing_ok=True)
+                else:
+                    write_atomic(promoted_file, before)
+                raise
+        except OSError as error:
+            raise PromotionFailed(f"could not record the promotion: {error}") from error
+        previous, self.current = self.current, candidate
+        self.load_error = None
+        if forced:
+            logger.warning(
+                "forced promotion",
+                extra={"model": name, "version": version, "reason": reason, "key_id": key_id, "gate": gate},
+            )
+        logger.info(f"model {action}", extra={"model": name, "version": version, "key_id": key_id})
         return candidate, previous
+
+    def _append_history(self, entry: dict[str, Any]) -> None:
+        """Append a line to ``HISTORY.jsonl`` in one write, then fsync (whole lines survive a crash)."""
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        fd = os.open(self.models_root / HISTORY_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -10,6 +10,9 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.settings import Settings
 from tests.service.conftest import png_bytes
+from tests.service.gating import gate, gate_data
+
+__all__ = ["gate_data"]  # a fixture, imported for pytest
 
 
 def served_version(client: TestClient, headers: dict[str, str]) -> str:
@@ -32,9 +35,13 @@ def test_list_marks_serving_and_promoted(client: TestClient, admin: dict[str, st
 
 
 def test_promote_swaps_and_records(
-    client: TestClient, admin: dict[str, str], models_root: pathlib.Path
+    client: TestClient, admin: dict[str, str], models_root: pathlib.Path, gate_data: pathlib.Path
 ) -> None:
     assert served_version(client, admin) == "0.0.1"
+    # Promotion is gated once a model serves: 0.0.2 (the same network) passes against 0.0.1.
+    assert gate(models_root / "tiny-threat" / "0.0.2", models_root / "tiny-threat" / "0.0.1", gate_data)[
+        "passed"
+    ]
     promoted = client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin)
     assert promoted.status_code == 200, promoted.text
     assert promoted.json() == {
@@ -52,7 +59,10 @@ def test_promote_swaps_and_records(
 def test_failed_promotion_keeps_old_model(
     client: TestClient, admin: dict[str, str], models_root: pathlib.Path
 ) -> None:
-    failed = client.post("/v1/models/tiny-threat/bad/promote", headers=admin)
+    ungated = client.post("/v1/models/tiny-threat/bad/promote", headers=admin)
+    assert ungated.status_code == 409 and "gate.json" in ungated.json()["detail"]
+    forced = {"force": True, "reason": "test a broken model"}
+    failed = client.post("/v1/models/tiny-threat/bad/promote", headers=admin, json=forced)
     assert failed.status_code == 409
     detail = failed.json()["detail"]
     assert "failed to load" in detail and "still serving tiny-threat/0.0.1" in detail
@@ -105,7 +115,9 @@ def test_hot_swap_drops_no_request(client: TestClient, admin: dict[str, str]) ->
     for worker in workers:
         worker.start()
     for version in ("0.0.2", "0.0.1", "0.0.2"):
-        assert client.post(f"/v1/models/tiny-threat/{version}/promote", headers=admin).status_code == 200
+        body = {"force": True, "reason": "hot-swap test"}
+        promoted = client.post(f"/v1/models/tiny-threat/{version}/promote", headers=admin, json=body)
+        assert promoted.status_code == 200, promoted.text
     for worker in workers:
         worker.join()
     assert len(results) == 18

@@ -1,0 +1,42 @@
+"""`triage compare`: the promotion gate, a candidate model against the baseline on the same data."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Annotated
+
+import typer
+
+from service.commands._errors import cli_errors, fail
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``triage compare`` to ``app``."""
+    app.command("compare")(compare)
+
+
+def compare(
+    candidate: Annotated[pathlib.Path, typer.Option(help="model folder to be promoted")],
+    baseline: Annotated[pathlib.Path, typer.Option(help="model folder it must not be worse than")],
+    data: Annotated[pathlib.Path, typer.Option(help="dataset folder (annotations.json, images/)")],
+    margin: Annotated[
+        float, typer.Option(help="largest fall allowed in any class's recall and in AUROC")
+    ] = 0.02,
+    as_json: Annotated[bool, typer.Option("--json", help="print the verdict as one JSON object")] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Evaluate both models on DATA, print per-class recall, AUROC and detection rate side by side.
+
+    Writes the verdict to CANDIDATE/gate.json (promotion needs it) and exits 1 when the candidate fails.
+    """
+    from vision.gate import compare_models, format_verdict, write_gate
+
+    with cli_errors():
+        if candidate.resolve() == baseline.resolve():
+            raise fail("--candidate and --baseline are the same folder")
+        verdict = compare_models(candidate, baseline, data, margin, progress=not quiet)
+        path = write_gate(candidate, verdict)
+    print(json.dumps(verdict) if as_json else f"{format_verdict(verdict)}\nverdict written to {path}")
+    if not verdict["passed"]:
+        raise typer.Exit(1)

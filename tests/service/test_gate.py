@@ -1,0 +1,182 @@
+"""The promotion gate (`triage compare`), gated and forced promotion, the history and rollback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from service.cli import app
+from tests.service.gating import gate, gate_data, set_threshold
+from vision.gate import file_sha256, judge
+
+__all__ = ["gate_data"]  # a fixture, imported for pytest
+
+
+def _report(auroc: float | None, recalls: dict[str, float]) -> dict[str, Any]:
+    classes = {label: {"instances": 5, "recall": value} for label, value in recalls.items()}
+    return {"overall": {"auroc": auroc, "dr_at_far_0.05": 0.5, "classes": classes}}
+
+
+def test_judge_fails_a_class_or_auroc_falling_more_than_the_margin() -> None:
+    base = _report(0.9, {"blade": 0.8, "firearm": 0.9})
+    assert judge(base, _report(0.88, {"blade": 0.78, "firearm": 0.95}), 0.02)["passed"]
+    fallen = judge(base, _report(0.9, {"blade": 0.7, "firearm": 0.95}), 0.02)
+    assert not fallen["passed"] and fallen["failures"] == ["blade recall 0.800 -> 0.700"]
+    assert fallen["classes"]["firearm"]["passed"] and fallen["classes"]["blade"]["delta"] == -0.1
+    assert not judge(base, _report(0.85, {"blade": 0.8, "firearm": 0.9}), 0.02)["passed"]
+    assert judge(base, _report(0.85, {"blade": 0.8, "firearm": 0.9}), 0.1)["passed"]
+    # A class the candidate reports nothing for is not measurable, not a pass by silence of the baseline.
+    missing = judge(base, _report(0.9, {"blade": 0.8}), 0.02)
+    assert missing["classes"]["firearm"]["candidate"] is None and missing["passed"]
+
+
+def _compare(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["compare", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_compare_blocks_a_worse_model_and_writes_the_verdict(
+    models_root: pathlib.Path, gate_data: pathlib.Path
+) -> None:
+    base, worse = models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.2"
+    set_threshold(worse, 1.0)  # never alarms: every class's recall falls to 0
+    code, out, err = _compare("--candidate", str(worse), "--baseline", str(base), "--data", str(gate_data))
+    assert code == 1, err
+    assert "FAIL" in out and "FAILED:" in out
+    verdict = json.loads((worse / "gate.json").read_text())
+    assert verdict["passed"] is False and verdict["failures"]
+    assert verdict["baseline"]["name"] == "tiny-threat" and verdict["baseline"]["version"] == "0.0.1"
+    assert verdict["data"]["annotations_sha256"] == file_sha256(gate_data / "annotations.json")
+    assert verdict["margin"] == 0.02 and verdict["time"].endswith("+00:00")
+    assert all(row["candidate"] == 0.0 and not row["passed"] for row in verdict["classes"].values())
+    assert all(row["baseline"] > 0 for row in verdict["classes"].values())
+    # The same network under another version passes; --json prints the verdict.
+    same = models_root / "tiny-threat" / "0.0.3"
+    same.mkdir()
+    for name in ("model.onnx", "model.json"):
+        (same / name).write_bytes((base / name).read_bytes())
+    code, out, _ = _compare(
+        "--candidate", str(same), "--baseline", str(base), "--data", str(gate_data), "--json"
+    )
+    assert code == 0 and json.loads(out)["passed"] is True
+    code, _, err = _compare(
+        "--candidate", str(same), "--baseline", str(base), "--data", str(gate_data / "no")
+    )
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_service_refuses_a_failed_gate_and_records_a_forced_promotion(
+    client: TestClient,
+    admin: dict[str, str],
+    models_root: pathlib.Path,
+    gate_data: pathlib.Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base, worse = models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.2"
+    assert not gate(set_threshold(worse, 1.0), base, gate_data)["passed"]
+    refused = client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin)
+    assert refused.status_code == 409
+    assert (
+        "failed its gate" in refused.json()["detail"]
+        and "still serving tiny-threat/0.0.1" in refused.json()["detail"]
+    )
+    no_reason = client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin, json={"force": True})
+    assert no_reason.status_code == 422
+    unknown = client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin, json={"forse": True})
+    assert unknown.status_code == 422
+    assert not (models_root / "PROMOTED").exists() and not (models_root / "HISTORY.jsonl").exists()
+    with caplog.at_level(logging.WARNING, logger="triage.models"):
+        forced = client.post(
+            "/v1/models/tiny-threat/0.0.2/promote",
+            headers=admin,
+            json={"force": True, "reason": "port X needs the new threshold today"},
+        )
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["serving"]["version"] == "0.0.2"
+    entry = json.loads((models_root / "HISTORY.jsonl").read_text().splitlines()[-1])
+    assert entry["model"] == "tiny-threat/0.0.2" and entry["previous"] == "tiny-threat/0.0.1"
+    assert entry["forced"] is True and entry["reason"] == "port X needs the new threshold today"
+    assert "failed its gate" in entry["gate"]
+    uuid.UUID(entry["key_id"])
+    record = next(r for r in caplog.records if r.getMessage() == "forced promotion")
+    assert record.reason == "port X needs the new threshold today" and record.key_id == entry["key_id"]  # type: ignore[attr-defined]
+
+
+def test_a_gate_applies_only_to_the_files_and_baseline_it_measured(
+    client: TestClient, admin: dict[str, str], models_root: pathlib.Path, gate_data: pathlib.Path
+) -> None:
+    base, candidate = models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.2"
+    assert gate(candidate, base, gate_data)["passed"]
+    set_threshold(candidate, 0.9)  # edited after the gate
+    changed = client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin)
+    assert changed.status_code == 409 and "changed after its gate" in changed.json()["detail"]
+    assert gate(candidate, candidate, gate_data)["passed"]  # measured against the wrong baseline
+    wrong = client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin)
+    assert wrong.status_code == 409 and "gated against tiny-threat/0.0.2" in wrong.json()["detail"]
+    assert gate(candidate, base, gate_data)["passed"]
+    assert client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin).status_code == 200
+    entry = json.loads((models_root / "HISTORY.jsonl").read_text().splitlines()[-1])
+    assert entry["gate"] == "passed" and entry["forced"] is False
+
+
+def test_http_rollback_goes_back_one_promotion(
+    client: TestClient, admin: dict[str, str], models_root: pathlib.Path
+) -> None:
+    assert client.post("/v1/models/rollback", headers=admin).status_code == 409  # nothing promoted yet
+    forced = {"force": True, "reason": "rollback test"}
+    assert client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin, json=forced).status_code == 200
+    back = client.post("/v1/models/rollback", headers=admin)
+    assert back.status_code == 200, back.text
+    assert back.json() == {
+        "serving": {"name": "tiny-threat", "version": "0.0.1"},
+        "previous": {"name": "tiny-threat", "version": "0.0.2"},
+    }
+    assert (models_root / "PROMOTED").read_text().strip() == "tiny-threat/0.0.1"
+    again = client.post("/v1/models/rollback", headers=admin)
+    assert again.status_code == 409 and "no earlier model" in again.json()["detail"]
+    actions = [
+        json.loads(line)["action"] for line in (models_root / "HISTORY.jsonl").read_text().splitlines()
+    ]
+    assert actions == ["promote", "rollback"]
+
+
+def _models(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["models", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_promote_is_gated_forced_with_a_reason_and_rolled_back(models_root: pathlib.Path) -> None:
+    root = ("--models-root", str(models_root))
+    # Nothing promoted yet: the first promotion needs no gate.
+    assert _models("promote", "tiny-threat/0.0.1", *root)[0] == 0
+    code, _, err = _models("promote", "tiny-threat/0.0.2", *root)
+    assert code == 2 and "gate.json" in err and err.count("\n") == 1
+    code, _, err = _models("promote", "tiny-threat/0.0.2", "--force", *root)
+    assert code == 2 and "--reason" in err
+    code, out, err = _models("promote", "tiny-threat/0.0.2", "--force", "--reason", "urgent fix", *root)
+    assert code == 0, err
+    assert "promoted tiny-threat/0.0.2 (was tiny-threat/0.0.1)" in out
+    code, out, _ = _models("list", *root)
+    assert code == 0
+    starred = [line.split()[1] for line in out.splitlines() if line.startswith("*")]
+    assert starred == ["tiny-threat/0.0.2"]
+    code, out, err = _models("rollback", *root)
+    assert code == 0, err
+    assert (models_root / "PROMOTED").read_text().strip() == "tiny-threat/0.0.1"
+    code, _, err = _models("rollback", *root)
+    assert code == 2 and "no earlier model" in err
+    history = [json.loads(line) for line in (models_root / "HISTORY.jsonl").read_text().splitlines()]
+    assert [(h["action"], h["model"], h["forced"]) for h in history] == [
+        ("promote", "tiny-threat/0.0.1", False),
+        ("promote", "tiny-threat/0.0.2", True),
+        ("rollback", "tiny-threat/0.0.1", False),
+    ]
+    assert history[1]["reason"] == "urgent fix" and history[1]["key_id"].startswith("cli")
+    assert _models("promote", "nonsense", *root)[0] == 2

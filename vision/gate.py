@@ -1,0 +1,249 @@
+"""The promotion gate: a candidate model against the baseline on the same data, and the verdict on disk.
+
+``compare_models`` scores both model folders with the ONNX ``Predictor`` (no torch) through the
+evaluation code in ``vision.train.evaluate`` (itself torch-free), and compares, class by class, the recall
+at each model's own threshold, plus image AUROC and the detection rate at 5 % false alarms. A candidate
+fails when any class's recall, or the AUROC, falls by more than ``margin`` (classes absent from the data
+are not judged). The detection rate at 5 % false alarms is shown, not judged.
+
+The verdict is written as ``gate.json`` into the candidate folder, with the baseline it was measured
+against, the data (folder and SHA-256 of its ``annotations.json``) and hashes of the candidate's own
+``model.onnx`` and ``model.json``, so ``gate_refusal`` can tell a verdict that no longer applies: another
+model is now served, or the candidate's files changed after the gate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import pathlib
+import tempfile
+from typing import Any
+
+GATE_FILE = "gate.json"
+DEFAULT_MARGIN = 0.02
+FAR_SHOWN = 0.05
+_DR_KEY = f"dr_at_far_{FAR_SHOWN:g}"
+
+
+def file_sha256(path: pathlib.Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_hashes(model_dir: pathlib.Path) -> dict[str, str]:
+    """SHA-256 of ``model.onnx`` and ``model.json``: what a verdict was measured on."""
+    return {name: file_sha256(model_dir / name) for name in ("model.onnx", "model.json")}
+
+
+def _delta(candidate: float | None, baseline: float | None) -> float | None:
+    return None if candidate is None or baseline is None else round(candidate - baseline, 4)
+
+
+def _row(baseline: float | None, candidate: float | None, margin: float | None) -> dict[str, Any]:
+    delta = _delta(candidate, baseline)
+    row: dict[str, Any] = {"baseline": baseline, "candidate": candidate, "delta": delta}
+    if margin is not None:
+        # Not measurable on this data (no instance, or one class of images only): not judged.
+        row["passed"] = delta is None or delta >= -margin - 1e-9
+    return row
+
+
+def judge(baseline: dict[str, Any], candidate: dict[str, Any], margin: float) -> dict[str, Any]:
+    """Side-by-side metrics of two ``evaluate.report`` results and whether the candidate passes.
+
+    Args:
+        baseline: ``report(...)`` of the baseline model.
+        candidate: ``report(...)`` of the candidate on the same samples.
+        margin: the largest fall allowed in any class's recall and in AUROC.
+
+    Returns:
+        ``{"auroc", "dr_at_far_0.05", "classes": {label: row}, "failures": [...], "passed"}``; a row is
+        ``{"baseline", "candidate", "delta", "passed"}`` (``instances`` too for classes).
+    """
+    base, cand = baseline["overall"], candidate["overall"]
+    metrics: dict[str, Any] = {
+        "auroc": _row(base["auroc"], cand["auroc"], margin),
+        _DR_KEY: _row(base[_DR_KEY], cand[_DR_KEY], None),
+        "classes": {},
+    }
+    failures = []
+    if not metrics["auroc"]["passed"]:
+        failures.append(f"AUROC {base['auroc']:.3f} -> {cand['auroc']:.3f}")
+    for label, base_class in base["classes"].items():
+        cand_class = cand["classes"].get(label, {})
+        row = _row(base_class["recall"], cand_class.get("recall"), margin)
+        metrics["classes"][label] = {"instances": base_class["instances"], **row}
+        if not row["passed"]:
+            failures.append(f"{label} recall {row['baseline']:.3f} -> {row['candidate']:.3f}")
+    return {**metrics, "failures": failures, "passed": not failures}
+
+
+def compare_models(
+    candidate_dir: str | pathlib.Path,
+    baseline_dir: str | pathlib.Path,
+    data_dir: str | pathlib.Path,
+    margin: float = DEFAULT_MARGIN,
+    progress: bool = True,
+    threads: int = 2,
+) -> dict[str, Any]:
+    """Evaluate both models on the same dataset and judge the candidate against the baseline.
+
+    Args:
+        candidate_dir: the model folder to be promoted.
+        baseline_dir: the model folder it must not be worse than (usually the served one).
+        data_dir: a dataset in the simulator's layout (``annotations.json``, ``images/``).
+        margin: the largest fall allowed in any class's recall and in AUROC (0 to 1).
+        progress: show progress bars.
+        threads: onnxruntime threads per model.
+
+    Returns:
+        The verdict, as written to ``gate.json``.
+
+    Raises:
+        ValueError: a bad margin, or a dataset without annotations.
+        ModelLoadError: either folder is not a loadable model.
+    """
+    # Imported here: evaluation reads datasets (OpenCV, tqdm); the service only needs the verdict check.
+    from vision.infer import Predictor
+    from vision.train.data import load_dataset
+    from vision.train.evaluate import report, score_samples
+
+    if not 0.0 <= margin < 1.0:
+        raise ValueError(f"margin must be in [0, 1), got {margin}")
+    candidate_path, baseline_path = pathlib.Path(candidate_dir), pathlib.Path(baseline_dir)
+    data_path = pathlib.Path(data_dir)
+    annotations = data_path / "annotations.json"
+    if not annotations.is_file():
+        raise ValueError(f"{data_path} holds no annotations.json")
+    samples = load_dataset(data_path)
+    if not samples:
+        raise ValueError(f"{data_path} holds no images")
+    baseline = Predictor(baseline_path, threads=threads)
+    candidate = Predictor(candidate_path, threads=threads)
+    baseline_report = report(score_samples(baseline, samples, progress=progress), baseline.threshold)
+    candidate_report = report(score_samples(candidate, samples, progress=progress), candidate.threshold)
+    verdict = judge(baseline_report, candidate_report, margin)
+    overall = baseline_report["overall"]
+    return {
+        "candidate": {
+            "name": candidate.name,
+            "version": candidate.version,
+            "threshold": candidate.threshold,
+            "sha256": model_hashes(candidate_path),
+        },
+        "baseline": {
+            "name": baseline.name,
+            "version": baseline.version,
+            "threshold": baseline.threshold,
+            "path": str(baseline_path.resolve()),
+        },
+        "data": {
+            "path": str(data_path.resolve()),
+            "annotations_sha256": file_sha256(annotations),
+            "images": overall["images"],
+            "threat_images": overall["threat_images"],
+        },
+        "margin": margin,
+        "judged": "per-class recall at each model's own threshold, and image AUROC",
+        **verdict,
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_gate(model_dir: str | pathlib.Path, verdict: dict[str, Any]) -> pathlib.Path:
+    """Write ``verdict`` as ``gate.json`` in ``model_dir`` atomically (a temp file renamed over it)."""
+    folder = pathlib.Path(model_dir)
+    target = folder / GATE_FILE
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gate.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(verdict, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_gate(model_dir: str | pathlib.Path) -> dict[str, Any] | None:
+    """The ``gate.json`` of a model folder, or None when it is missing or not a JSON object."""
+    try:
+        verdict = json.loads((pathlib.Path(model_dir) / GATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return verdict if isinstance(verdict, dict) else None
+
+
+def gate_refusal(model_dir: str | pathlib.Path, name: str, version: str, served: str) -> str | None:
+    """Why ``name/version`` may not replace the served model ``served`` ("name/version"), or None if it may.
+
+    It may when its ``gate.json`` says it passed against ``served`` and its files are those the gate
+    measured.
+    """
+    folder = pathlib.Path(model_dir)
+    verdict = read_gate(folder)
+    if verdict is None:
+        return f"{name}/{version} has no readable {GATE_FILE}; run triage compare against {served} first"
+    baseline = verdict.get("baseline", {})
+    against = f"{baseline.get('name')}/{baseline.get('version')}" if isinstance(baseline, dict) else "?"
+    if against != served:
+        return f"{name}/{version} was gated against {against}, but {served} is served; compare again"
+    candidate = verdict.get("candidate", {})
+    if not isinstance(candidate, dict) or (candidate.get("name"), candidate.get("version")) != (
+        name,
+        version,
+    ):
+        return f"{GATE_FILE} of {name}/{version} is the verdict on another model"
+    try:
+        if candidate.get("sha256") != model_hashes(folder):
+            return f"{name}/{version} changed after its gate; compare again"
+    except OSError as error:
+        return f"cannot hash {name}/{version}: {error}"
+    if verdict.get("passed") is not True:
+        failures = verdict.get("failures") or ["passed is not true"]
+        return f"{name}/{version} failed its gate against {served}: {'; '.join(map(str, failures))}"
+    return None
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
+
+
+def format_verdict(verdict: dict[str, Any]) -> str:
+    """The verdict as a side-by-side table for the terminal."""
+    base, cand, data = verdict["baseline"], verdict["candidate"], verdict["data"]
+    lines = [
+        f"candidate {cand['name']}/{cand['version']} (threshold {cand['threshold']:.4f}) vs baseline "
+        f"{base['name']}/{base['version']} (threshold {base['threshold']:.4f})",
+        f"data {data['path']}: {data['images']} images, {data['threat_images']} with threats; "
+        f"margin {verdict['margin']:g}",
+        f"{'metric':<30}{'baseline':>9}{'candidate':>10}{'delta':>8}  verdict",
+    ]
+
+    def line(title: str, row: dict[str, Any]) -> str:
+        judged = "shown" if "passed" not in row else ("ok" if row["passed"] else "FAIL")
+        return (
+            f"{title:<30}{_cell(row['baseline']):>9}{_cell(row['candidate']):>10}{_signed(row['delta']):>8}"
+            f"  {judged}"
+        )
+
+    lines.append(line("image AUROC", verdict["auroc"]))
+    lines.append(line(f"detection @ {FAR_SHOWN:.0%} false alarms", verdict[_DR_KEY]))
+    for label, row in verdict["classes"].items():
+        lines.append(line(f"recall {label} (n={row['instances']})", row))
+    lines.append("PASSED" if verdict["passed"] else "FAILED: " + "; ".join(verdict["failures"]))
+    return "\n".join(lines)
