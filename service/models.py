@@ -205,6 +205,11 @@ class ModelManager:
         with self._promote_lock:
             served = self.served()
             target = f"{name}/{version}"
+            if self._rollback_target(served) == target:
+                # Promoting the model served just before the current one is a rollback: it served before.
+                return self._swap(
+                    folder, name, version, "rollback", served, False, reason, key_id, "rollback"
+                )
             # The first model ever served, or the one already served, needs no gate.
             refusal = None if served in (None, target) else gate_refusal(folder, name, version, str(served))
             if refusal is not None and not force:
@@ -213,6 +218,13 @@ class ModelManager:
             return self._swap(
                 folder, name, version, "promote", served, force and refusal is not None, reason, key_id, gate
             )
+
+    def _rollback_target(self, served: str | None) -> str | None:
+        """The model a rollback goes back to, from the history, or None."""
+        stack = self.served_stack()
+        if stack and served is not None and stack[-1] != served:
+            return stack[-1]  # the current model was put in place outside the history
+        return stack[-2] if len(stack) >= 2 else None
 
     def rollback(self, key_id: str | None = None) -> tuple[Predictor, Predictor | None]:
         """Serve again the model that was served before the current one (no gate: it served before).
@@ -223,16 +235,12 @@ class ModelManager:
             PromotionFailed: it no longer loads; the current model serves on.
         """
         with self._promote_lock:
-            stack = self.served_stack()
             served = self.served()
-            if stack and served is not None and stack[-1] != served:
-                target = stack[-1]  # the current model was put in place outside the history
-            elif len(stack) >= 2:
-                target = stack[-2]
-            else:
+            target = self._rollback_target(served)
+            if target is None:
+                history = " -> ".join(self.served_stack()) or "empty"
                 raise NothingToRollBack(
-                    f"no earlier model to roll back to (served: {served or 'none'}, history: "
-                    f"{' -> '.join(stack) or 'empty'})"
+                    f"no earlier model to roll back to (served: {served or 'none'}, history: {history})"
                 )
             name, _, version = target.partition("/")
             folder = self.find(name, version)
