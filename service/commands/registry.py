@@ -65,7 +65,10 @@ def list_models(
 
     manager = _manager(models_root)
     promoted = manager.promoted()
-    for entry in manager.entries():
+    entries = manager.entries()
+    if not entries and not as_json:
+        print(f"no models in {manager.models_root}")
+    for entry in entries:
         ref = f"{entry.name}/{entry.version}"
         gate = read_gate(entry.path)
         verdict = None
