@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -180,3 +182,20 @@ def test_cli_promote_is_gated_forced_with_a_reason_and_rolled_back(models_root: 
     ]
     assert history[1]["reason"] == "urgent fix" and history[1]["key_id"].startswith("cli")
     assert _models("promote", "nonsense", *root)[0] == 2
+
+
+def test_compare_needs_no_torch(models_root: pathlib.Path, gate_data: pathlib.Path) -> None:
+    base, same = models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.2"
+    # Importing torch, torchvision or onnx fails in this interpreter: the gate runs on onnxruntime alone.
+    script = (
+        "import sys\n"
+        "for name in ('torch', 'torchvision', 'onnx'):\n"
+        "    sys.modules[name] = None\n"
+        "from service.cli import main\n"
+        f"sys.argv = ['triage', 'compare', '--candidate', {str(same)!r}, '--baseline', {str(base)!r},"
+        f" '--data', {str(gate_data)!r}, '--json', '--quiet']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["passed"] is True
