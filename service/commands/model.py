@@ -30,6 +30,18 @@ def _folders(value: str) -> list[str]:
     return folders
 
 
+def _mixing(value: str, folders: int) -> list[float]:
+    try:
+        weights = [float(part) for part in value.split(",")]
+    except ValueError:
+        raise fail(f"--mix {value!r}: expected comma-separated numbers") from None
+    if len(weights) != folders:
+        raise fail(f"--mix gives {len(weights)} weights for {folders} --data folders")
+    if any(not w > 0 or w == float("inf") for w in weights):
+        raise fail(f"--mix {value!r}: weights must be positive numbers")
+    return weights
+
+
 def train(
     data: Annotated[str, typer.Option(help="training dataset folder(s), comma-separated")],
     out: Annotated[pathlib.Path, typer.Option(help="run folder: checkpoints and log (resumed if present)")],
@@ -42,15 +54,34 @@ def train(
     crop_size: Annotated[int, typer.Option(help="side of training crops")] = 256,
     threads: Annotated[int, typer.Option(min=1, help="torch threads")] = 2,
     workers: Annotated[int, typer.Option(min=0, help="data-loading processes")] = 1,
+    init: Annotated[
+        pathlib.Path | None,
+        typer.Option(help="fine-tune from this model folder (models/NAME/VERSION) or training checkpoint"),
+    ] = None,
+    mix: Annotated[
+        str | None,
+        typer.Option(help="share of each --data folder in every epoch, comma-separated (e.g. 0.6,0.3,0.1)"),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
-    """Train the threat segmentation network; prints the best checkpoint's path."""
+    """Train the threat segmentation network; prints the best checkpoint's path.
+
+    With --init the run starts from a shipped model's weights (fine-tuning); with --mix the data folders
+    are drawn in the given proportions whatever their sizes (e.g. simulator, imported real scans and
+    operator feedback). The run records the command, seeds and a content hash of every data folder.
+    """
     from vision.train.train import TrainArgs, command_line, main
 
     with cli_errors():
+        folders = _folders(data)
+        weights = _mixing(mix, len(folders)) if mix else []
+        if init is not None and not init.exists():
+            raise fail(f"--init {init}: no such model folder or checkpoint")
         args = TrainArgs(
-            data=_folders(data),
+            data=folders,
             val=_folders(val) if val else [],
+            init=str(init) if init else "",
+            mix=weights,
             out=str(out),
             epochs=epochs,
             seed=seed,

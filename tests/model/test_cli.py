@@ -149,3 +149,63 @@ def test_scan_with_a_missing_model_is_one_line_error(tmp_path: pathlib.Path) -> 
     cv2.imwrite(str(path), np.full((50, 50, 3), 255, np.uint8))
     result = runner.invoke(app, ["scan", str(path), "--model", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+@pytest.mark.slow
+def test_fine_tune_from_a_model_folder_with_mixed_data(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    import torch
+
+    from vision.preprocess import PreprocessSpec
+    from vision.train.export import export_model
+    from vision.train.model import build_model, load_weights
+
+    torch.manual_seed(3)
+    base = export_model(
+        build_model((4, 8, 8, 8)), tmp_path / "models" / "base" / "1", name="base", version="1",
+        spec=PreprocessSpec(input_size=64),
+    )
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "train", "--init", str(base), "--out", str(out), "--epochs", "1", "--batch-size", "4",
+            "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
+            "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
+            "--workers", "0", "--quiet",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    state = torch.load(str(out / "model_best.pt"), map_location="cpu", weights_only=False)
+    before = load_weights(base / "weights.npz").state_dict()
+    # Same architecture as the shipped model, different weights after the fine-tune steps.
+    assert tuple(state["args"]["widths"]) == (4, 8, 8, 8)
+    assert any(not torch.equal(before[k], v) for k, v in state["model"].items() if v.is_floating_point())
+    assert state["init"]["version"] == "1" and len(state["init"]["sha256"]) == 64
+    assert [d["mix"] for d in state["data"]] == [3.0, 1.0]
+    assert all(len(d["sha256"]) == 64 for d in state["data"])
+    assert state["args"]["command"]  # the command as typed (here pytest's own argv)
+
+
+def test_fine_tune_refuses_a_folder_without_weights(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    (tmp_path / "old").mkdir()
+    result = runner.invoke(
+        app,
+        ["train", "--init", str(tmp_path / "old"), "--data", str(shapes_datasets["train"]),
+         "--out", str(tmp_path / "run"), "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "weights.npz" in result.stderr and "\n" not in result.stderr.strip()
+
+
+@pytest.mark.parametrize("mix", ["1", "1,x", "1,-1"])
+def test_bad_mixing_weights_are_one_line_errors(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path, mix: str
+) -> None:
+    data = f"{shapes_datasets['train']},{shapes_datasets['test']}"
+    result = runner.invoke(app, ["train", "--data", data, "--mix", mix, "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 2
+    assert "--mix" in result.stderr and not (tmp_path / "checkpoint.pt").exists()

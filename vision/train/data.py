@@ -7,6 +7,7 @@ Layout of a dataset folder: ``annotations.json`` (COCO with ``kind``, ``scanner`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -104,8 +105,38 @@ def load_datasets(folders: Sequence[str | Path]) -> list[Sample]:
     return [sample for folder in folders for sample in load_dataset(folder)]
 
 
-def dataset_spec(folders: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """What a model card records about its data: folder, simulator info, counts per kind and scanner."""
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of one file, read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def dataset_sha256(folder: str | Path) -> str:
+    """One SHA-256 over a dataset's annotations and every image and mask they name (in a fixed order).
+
+    Two folders hash alike exactly when a training run would read the same bytes from them.
+    """
+    root = Path(folder)
+    digest = hashlib.sha256()
+    annotations = root / "annotations.json"
+    digest.update(file_sha256(annotations).encode())
+    coco = json.loads(annotations.read_text())
+    for image in sorted(coco.get("images", []), key=lambda i: str(i["file_name"])):
+        for name in (image["file_name"], image.get("mask_file")):
+            if name and (root / name).is_file():
+                digest.update(f"{name}\0{file_sha256(root / name)}\n".encode())
+    return digest.hexdigest()
+
+
+def dataset_spec(folders: Sequence[str | Path], with_hash: bool = False) -> list[dict[str, Any]]:
+    """What a model card records about its data: folder, simulator info, counts per kind and scanner.
+
+    With ``with_hash`` each entry also carries :func:`dataset_sha256`, so a run records exactly what it
+    read (a training run does; evaluation reports skip the cost).
+    """
     out = []
     for folder in folders:
         coco = json.loads((Path(folder) / "annotations.json").read_text())
@@ -122,6 +153,8 @@ def dataset_spec(folders: Sequence[str | Path]) -> list[dict[str, Any]]:
                 "seed_range": [min(seeds), max(seeds)] if seeds else None,
             }
         )
+        if with_hash:
+            out[-1]["sha256"] = dataset_sha256(folder)
     return out
 
 

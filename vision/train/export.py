@@ -1,7 +1,8 @@
 """ONNX export of a trained network into a self-describing model folder, and the parity check.
 
 The folder ``<root>/<name>/<version>/`` gets ``model.onnx`` (opset 17, dynamic batch, ``metadata_props``
-with classes, input size, preprocessing and threshold) and ``model.json`` (the model card). The threshold
+with classes, input size, preprocessing and threshold), ``model.json`` (the model card) and ``weights.npz``
+(the network state, for ``triage train --init``). The threshold
 is set after export, by calibrating the exported file itself (:func:`set_threshold`), so the number in the
 card is the one measured on the artefact that ships.
 """
@@ -23,7 +24,7 @@ import torch
 from vision.classes import BACKGROUND, THREAT_CLASSES
 from vision.infer import CARD_FILE, MODEL_FILE, OUTPUT_NAMES
 from vision.preprocess import PreprocessSpec
-from vision.train.model import ThreatNet, ThreatOutputs
+from vision.train.model import WEIGHTS_FILE, ThreatNet, ThreatOutputs, save_weights
 
 OPSET = 17
 # Stated tolerance of ONNX-vs-torch parity on probabilities (float32, different kernels and fusion).
@@ -125,11 +126,13 @@ def export_model(
     out.mkdir(parents=True, exist_ok=True)
     net = net.eval()
     export_onnx(net, out / MODEL_FILE, spec)
+    save_weights(net, out / WEIGHTS_FILE)
     card: dict[str, Any] = {
         "name": name,
         "version": version,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "file": MODEL_FILE,
+        "weights": WEIGHTS_FILE,
         "classes": list(THREAT_CLASSES),
         "channels": [BACKGROUND, *THREAT_CLASSES],
         "input_size": spec.input_size,

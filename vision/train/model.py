@@ -12,6 +12,9 @@ any threat, 1 − P(background)) and ``score`` (the image-level score: the maxim
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -99,3 +102,43 @@ class ThreatOutputs(nn.Module):
 def build_model(widths: tuple[int, int, int, int] = DEFAULT_WIDTHS) -> ThreatNet:
     """A freshly initialised :class:`ThreatNet`."""
     return ThreatNet(widths)
+
+
+WEIGHTS_FILE = "weights.npz"
+
+
+def save_weights(net: ThreatNet, path: str | Path) -> None:
+    """Write the network's state (weights and batch-norm statistics) as a numpy archive.
+
+    Exported model folders carry this beside ``model.onnx`` so that ``triage train --init`` can fine-tune
+    a shipped model (the ONNX graph has batch norm folded into the convolutions and cannot be trained).
+    """
+    arrays = {key: value.detach().cpu().numpy() for key, value in net.state_dict().items()}
+    arrays["__widths__"] = np.asarray(net.widths, dtype=np.int64)
+    partial = Path(path).with_suffix(".partial.npz")
+    np.savez(partial, **arrays)
+    partial.replace(path)
+
+
+def load_weights(path: str | Path) -> ThreatNet:
+    """Rebuild a :class:`ThreatNet` from :func:`save_weights`' archive.
+
+    Raises:
+        ValueError: if the file is not such an archive or does not fit the architecture.
+    """
+    try:
+        with np.load(str(path), allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} is not a weights archive: {error}") from None
+    if "__widths__" not in arrays:
+        raise ValueError(f"{path} is not a weights archive (no __widths__)")
+    w = [int(v) for v in arrays.pop("__widths__")]
+    if len(w) != 4:
+        raise ValueError(f"{path}: expected 4 widths, got {w}")
+    net = build_model((w[0], w[1], w[2], w[3]))
+    try:
+        net.load_state_dict({key: torch.from_numpy(value) for key, value in arrays.items()})
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit ThreatNet{tuple(w)}: {error}") from None
+    return net

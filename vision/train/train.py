@@ -14,20 +14,27 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from tqdm import tqdm
 
 from vision.preprocess import PreprocessSpec
-from vision.train.data import Sample, cache_samples, dataset_spec, load_datasets
+from vision.train.data import cache_samples, dataset_spec, file_sha256, load_dataset, load_datasets
 from vision.train.metrics import auroc, detection_rate_at_far
-from vision.train.model import NUM_CHANNELS, ThreatNet, build_model, threat_outputs
+from vision.train.model import (
+    NUM_CHANNELS,
+    WEIGHTS_FILE,
+    ThreatNet,
+    build_model,
+    load_weights,
+    threat_outputs,
+)
 from vision.train.presets import TrainPreset, eval_transform, soft_targets
 
 CHECKPOINT = "checkpoint.pt"
@@ -58,6 +65,8 @@ class TrainArgs:
     workers: int = 1
     val_fraction: float = 0.1
     cache_long_side: int = 640
+    init: str = ""
+    mix: list[float] = field(default_factory=list)
     progress: bool = True
     command: str = ""
 
@@ -148,11 +157,11 @@ def evaluate(
     }
 
 
-def split_validation(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """Hold out ``fraction`` of the training samples (seeded) when no validation folder is given."""
-    order = np.random.default_rng(seed).permutation(len(samples))
-    cut = max(1, int(len(samples) * fraction))
-    return [samples[i] for i in order[cut:]], [samples[i] for i in order[:cut]]
+def split_validation(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices of training and held-out samples (seeded) when no validation folder is given."""
+    order = np.random.default_rng(seed).permutation(count)
+    cut = max(1, int(count * fraction))
+    return sorted(int(i) for i in order[cut:]), sorted(int(i) for i in order[:cut])
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
@@ -170,18 +179,80 @@ def load_checkpoint(path: str | Path) -> tuple[ThreatNet, dict[str, Any]]:
     return model.eval(), state
 
 
+def initial_model(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any] | None]:
+    """A fresh network, or the one ``args.init`` names (a model folder or a training checkpoint).
+
+    Raises:
+        ValueError: if ``args.init`` is neither, or its input size differs from ``args.input_size``.
+    """
+    if not args.init:
+        return build_model(args.widths), None
+    path = Path(args.init)
+    if path.is_dir():
+        weights = path / WEIGHTS_FILE
+        if not weights.is_file():
+            raise ValueError(
+                f"{path} holds no {WEIGHTS_FILE} (exported before fine-tuning existed); "
+                "pass its training checkpoint (model_best.pt) instead"
+            )
+        card_path = path / "model.json"
+        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        size = card.get("input_size")
+        if size is not None and int(size) != args.input_size:
+            raise ValueError(f"{path} takes {size} px inputs; pass --input-size {size}")
+        net = load_weights(weights)
+        origin = {"model": str(path), "name": card.get("name"), "version": card.get("version")}
+        return net, {**origin, "sha256": file_sha256(weights)}
+    if path.is_file():
+        net, state = load_checkpoint(path)
+        size = state.get("preprocessing", {}).get("input_size", args.input_size)
+        if int(size) != args.input_size:
+            raise ValueError(f"{path} takes {size} px inputs; pass --input-size {size}")
+        return net, {"checkpoint": str(path), "sha256": file_sha256(path)}
+    raise ValueError(f"--init {path}: no such model folder or checkpoint")
+
+
+def mixing_weights(origins: Sequence[int], mix: Sequence[float]) -> np.ndarray:
+    """Per-sample draw weights so that data folder ``i`` supplies a share ``mix[i]`` of every epoch.
+
+    Args:
+        origins: the folder index of each training sample.
+        mix: one positive weight per folder (normalised here).
+
+    Raises:
+        ValueError: if the weights do not match the folders or are not positive.
+    """
+    counts = np.bincount(np.asarray(origins, dtype=np.int64), minlength=len(mix))
+    if len(counts) != len(mix):
+        raise ValueError(f"{len(mix)} mixing weights for {len(counts)} data folders")
+    if any(not math.isfinite(w) or w <= 0 for w in mix):
+        raise ValueError(f"mixing weights must be positive, got {list(mix)}")
+    if (counts == 0).any():
+        raise ValueError("a data folder with a mixing weight supplies no training scans")
+    share = np.asarray(mix, dtype=np.float64) / float(sum(mix))
+    return np.asarray([share[o] / counts[o] for o in origins], dtype=np.float64)
+
+
 def main(args: TrainArgs) -> Path:
     """Train as ``args`` says; returns the path of the best checkpoint."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if args.mix and len(args.mix) != len(args.data):
+        raise ValueError(f"{len(args.mix)} mixing weights for {len(args.data)} data folders")
+    model, init = initial_model(args)
+    args = replace(args, widths=model.widths)
     spec = PreprocessSpec(input_size=args.input_size)
-    samples = load_datasets(args.data)
+    per_folder = [load_dataset(folder) for folder in args.data]
+    samples = [sample for folder in per_folder for sample in folder]
+    origins = [index for index, folder in enumerate(per_folder) for _ in folder]
     if args.val:
-        train_samples, val_samples = samples, load_datasets(args.val)
+        train_index, val_samples = list(range(len(samples))), load_datasets(args.val)
     else:
-        train_samples, val_samples = split_validation(samples, args.val_fraction, args.seed)
+        train_index, val_index = split_validation(len(samples), args.val_fraction, args.seed)
+        val_samples = [samples[i] for i in val_index]
+    train_samples = [samples[i] for i in train_index]
     train_set = AugmentedScans(
         cache_samples(train_samples, args.cache_long_side, args.progress),
         TrainPreset(spec, crop_size=args.crop_size),
@@ -189,15 +260,21 @@ def main(args: TrainArgs) -> Path:
     )
     val_scans = cache_samples(val_samples, args.cache_long_side, args.progress)
     shuffle = torch.Generator()
+    sampler: Sampler[int] | None = None
+    if args.mix:
+        draw = mixing_weights([origins[i] for i in train_index], args.mix)
+        sampler = WeightedRandomSampler(draw.tolist(), len(train_set), replacement=True, generator=shuffle)
     loader = DataLoader(
         train_set,
         batch_size=args.batch_size,
-        shuffle=True,
+        shuffle=sampler is None,
+        sampler=sampler,
         drop_last=True,
         num_workers=args.workers,
-        generator=shuffle,
+        generator=shuffle if sampler is None else None,
     )
-    model = build_model(args.widths)
+    if len(loader) == 0:
+        raise ValueError(f"{len(train_set)} training scans make no batch of {args.batch_size}")
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=args.lr, total_steps=args.epochs * len(loader), pct_start=0.1
@@ -212,11 +289,17 @@ def main(args: TrainArgs) -> Path:
         # also extend --epochs (the schedule then stretches to the new length).
         scheduler.last_epoch = start * len(loader)
         print(f"resuming from {out / CHECKPOINT} at epoch {start}", file=sys.stderr)
+    data = dataset_spec(args.data, with_hash=True)
+    for index, entry in enumerate(data):
+        entry["mix"] = args.mix[index] if args.mix else None
     meta = {
         "args": asdict(args),
         "preprocessing": spec.to_dict(),
-        "data": dataset_spec(args.data),
-        "validation": dataset_spec(args.val) if args.val else f"{args.val_fraction:.0%} of the training data",
+        "init": init,
+        "data": data,
+        "validation": dataset_spec(args.val, with_hash=True)
+        if args.val
+        else f"{args.val_fraction:.0%} of the training data",
         "train_images": len(train_samples),
         "val_images": len(val_samples),
     }
