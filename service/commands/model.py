@@ -123,7 +123,9 @@ def export(
     version: Annotated[str, typer.Option(help="model version")] = "1.0.0",
     out: Annotated[pathlib.Path, typer.Option(help="models root")] = pathlib.Path("models"),
     far: Annotated[float, typer.Option(help="false-alarm rate the threshold is calibrated for")] = 0.05,
-    promote: Annotated[bool, typer.Option(help="also write OUT/PROMOTED")] = False,
+    promote: Annotated[
+        bool, typer.Option(help="then promote it like `triage models promote` (gated unless first)")
+    ] = False,
     recipe: Annotated[
         pathlib.Path | None, typer.Option(help="shell script of the data/train/export commands, kept beside")
     ] = None,
@@ -148,6 +150,8 @@ def export(
             recipe=recipe.read_text() if recipe is not None else None,
             progress=not quiet,
         )
-        if promote:
-            (out / "PROMOTED").write_text(f"{name}/{version}\n")
-        print(json.dumps({"model": str(out / name / version), **card["metrics"]["summary"]}, indent=2))
+    print(json.dumps({"model": str(out / name / version), **card["metrics"]["summary"]}, indent=2))
+    if promote:
+        from service.commands.registry import promote as promote_model
+
+        promote_model(f"{name}/{version}", models_root=out)
