@@ -34,16 +34,25 @@ export function errorText(error) {
 }
 
 // A yes/no dialog in the page (translated), resolving to true on OK.
-export function ask(text) {
+export function ask(text, { input = null } = {}) {
+  // A yes/no question; with `input` (a placeholder) it also asks for a line of text and resolves to
+  // that text (OK is enabled only once something is typed) or false.
   return new Promise((resolve) => {
+    const field = $("modal-input");
     $("modal-text").textContent = text;
+    field.hidden = input === null;
+    field.value = "";
+    field.placeholder = input ?? "";
+    $("modal-ok").disabled = input !== null;
+    field.oninput = () => { $("modal-ok").disabled = !field.value.trim(); };
     $("modal").hidden = false;
-    $("modal-ok").focus();
+    (input === null ? $("modal-ok") : field).focus();
     const done = (answer) => {
       $("modal").hidden = true;
-      $("modal-ok").onclick = $("modal-cancel").onclick = null;
+      $("modal-ok").onclick = $("modal-cancel").onclick = field.oninput = null;
+      $("modal-ok").disabled = false;
       document.removeEventListener("keydown", onKey, true);
-      resolve(answer);
+      resolve(answer && input !== null ? field.value.trim() : answer);
     };
     const onKey = (event) => {
       if (event.key === "Escape") { event.stopPropagation(); done(false); }

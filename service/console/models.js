@@ -1,6 +1,6 @@
 // Models page: every version in the registry side by side with the metrics from its card; promote and roll
 // back (admin keys only).
-import { getJson, sendJson } from "/console/api.js";
+import { ApiError, getJson, sendJson } from "/console/api.js";
 import { ask, can, errorText, toast } from "/console/app.js";
 import { dateTime, number, percent, t } from "/console/i18n.js";
 
@@ -169,11 +169,25 @@ async function promote(model, isRollback) {
   const label = `${model.name} ${model.version}`;
   const question = isRollback ? t("models.askRollback", { model: label }) : t("models.askPromote", { model: label });
   if (!(await ask(question))) return;
+  const path = `/v1/models/${encodeURIComponent(model.name)}/${encodeURIComponent(model.version)}/promote`;
   try {
-    const result = await sendJson("POST", `/v1/models/${encodeURIComponent(model.name)}/${encodeURIComponent(model.version)}/promote`);
+    let result;
+    try {
+      result = await sendJson("POST", path);
+    } catch (error) {
+      // 409: the gate against the served model did not pass. An admin may still force it, with a reason
+      // that the service records in the model history and its log.
+      if (!(error instanceof ApiError) || error.status !== 409) throw error;
+      const reason = await ask(t("models.askForce", { model: label, detail: error.message }), {
+        input: t("models.reasonPlaceholder"),
+      });
+      if (!reason) return;
+      result = await sendJson("POST", path, { force: true, reason });
+    }
     toast(t("models.nowServing", { model: `${result.serving.name} ${result.serving.version}` }), "ok");
   } catch (error) {
     toast(errorText(error), "error");
+  } finally {
+    await enter();
   }
-  await enter();
 }

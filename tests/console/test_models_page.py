@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import Any
 
@@ -58,3 +59,32 @@ def test_models_page_hides_promotion_from_operators(page: Any, server: Server) -
     assert page.locator("#models-table button").count() == 0
     assert page.locator("#models-note").inner_text() != ""
     assert page.locator("#nav-cameras").is_hidden()
+
+
+@pytest.mark.slow
+def test_an_ungated_model_is_promoted_only_with_a_reason(
+    page: Any, server: Server, tiny_model_dir: pathlib.Path, shots: pathlib.Path
+) -> None:
+    from tests.console.conftest import _copy_model
+
+    _copy_model(tiny_model_dir, server.models_root / "tiny-threat" / "0.0.3", version="0.0.3", threshold=0.0)
+    was = _serving(server)
+    sign_in(page, server)
+    page.click("#nav-models")
+    page.click("th[data-model='tiny-threat/0.0.3'] button.promote")
+    page.click("#modal-ok")
+    # The service refuses (no gate passed); the console asks for a reason, and OK waits for one.
+    page.wait_for_selector("#modal-input:visible")
+    assert "did not pass the gate" in page.locator("#modal-text").inner_text()
+    assert page.locator("#modal-ok").is_disabled()
+    screenshot(page, shots, "models-force")
+    page.fill("#modal-input", "hotfix: new door-panel concealment at port X")
+    page.click("#modal-ok")
+    page.wait_for_selector("th[data-model='tiny-threat/0.0.3'] .badge.serving")
+    assert _serving(server) == "tiny-threat/0.0.3" != was
+    history = (server.models_root / "HISTORY.jsonl").read_text().splitlines()
+    last = json.loads(history[-1])
+    assert last["model"] == "tiny-threat/0.0.3" and last["forced"] is True
+    assert last["reason"] == "hotfix: new door-panel concealment at port X"
+    server.api("POST", "/v1/models/rollback")
+    assert _serving(server) == was
