@@ -26,12 +26,15 @@ class TrainPreset:
         crop_size: side of the training crop in model-input pixels.
         scale_range: zoom relative to the inference letterbox (scanner resolution differs).
         threat_crop_p: chance of centring the crop on a threat pixel when the scan holds one.
+        photometric_p: chance of the scanner-look jitter; the rest stay as the simulator rendered them, so
+            the network also sees the undistorted palette that the colours of materials are defined by.
     """
 
     spec: PreprocessSpec
     crop_size: int = 256
     scale_range: tuple[float, float] = (0.7, 1.35)
-    threat_crop_p: float = 0.5
+    threat_crop_p: float = 0.6
+    photometric_p: float = 0.6
 
     def __call__(
         self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
@@ -44,7 +47,9 @@ class TrainPreset:
         rgb, mask = orient(rgb, mask, rng)
         rgb, mask = rescale(rgb, mask, self.spec.input_size * _log_uniform(rng, *self.scale_range))
         rgb, mask = self.crop(rgb, mask, rng)
-        return normalize(photometric(rgb, rng), self.spec), mask
+        if rng.random() < self.photometric_p:
+            rgb = photometric(rgb, rng)
+        return normalize(rgb, self.spec), mask
 
     def crop(
         self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator

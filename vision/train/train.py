@@ -43,7 +43,7 @@ LOG = "log.jsonl"
 # Background pixels outnumber threat pixels about 50 to 1; a lower weight keeps small threats from
 # being drowned, dice and the image-level term do the rest.
 BACKGROUND_WEIGHT = 0.3
-IMAGE_LOSS_WEIGHT = 0.5
+IMAGE_LOSS_WEIGHT = 1.0
 
 
 @dataclass
@@ -88,7 +88,14 @@ class AugmentedScans(Dataset[tuple[np.ndarray, np.ndarray]]):
 
 
 def segmentation_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """Class-weighted cross-entropy + soft dice on threat classes + image-level BCE on the score.
+    """Class-weighted cross-entropy + soft dice on threat classes + a ranking term on the image score.
+
+    The image score is the maximum of the threat map, so what decides an alarm is the single most
+    threat-like cell. The ranking term pushes the hardest background cell of every crop towards 0 and the
+    best threat cell of every crop holding a threat towards 1 (binary cross-entropy on both). Unlike a
+    plain image-level loss on the maximum, it never rewards a false alarm that happens to be the maximum
+    of a scan with a threat elsewhere; it is hard-negative mining on exactly the quantity that is
+    thresholded.
 
     Args:
         logits: ``N x C x h x w`` at the network's output stride.
@@ -103,9 +110,18 @@ def segmentation_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torc
     total = (probs + threat_targets).sum(dim=(0, 2, 3))
     present = threat_targets.sum(dim=(0, 2, 3)) > 0
     dice = (1 - (2 * inter + 1) / (total + 1))[present].mean() if present.any() else ce.new_zeros(())
-    _, _, score = threat_outputs(logits)
-    has_threat = (threat_targets.sum(dim=(1, 2, 3)) > 0).float()
-    image = F.binary_cross_entropy(score.clamp(1e-5, 1 - 1e-5), has_threat)
+    _, threat_map, _ = threat_outputs(logits)
+    share = threat_targets.sum(dim=1)
+    positive = share > 0.25
+    # Cells next to a threat are left out of the negatives: the 3x3 smoothing of the map mixes them.
+    near = F.max_pool2d((share > 0).float()[:, None], 3, stride=1, padding=1)[:, 0] > 0
+    eps = 1e-5
+    hardest_negative = threat_map.masked_fill(near, 0.0).amax(dim=(1, 2)).clamp(eps, 1 - eps)
+    image = F.binary_cross_entropy(hardest_negative, torch.zeros_like(hardest_negative))
+    holds = positive.flatten(1).any(dim=1)
+    if holds.any():
+        best_positive = threat_map.masked_fill(~positive, 0.0).amax(dim=(1, 2))[holds].clamp(eps, 1 - eps)
+        image = image + F.binary_cross_entropy(best_positive, torch.ones_like(best_positive))
     loss = ce + dice + IMAGE_LOSS_WEIGHT * image
     return loss, {"ce": ce.item(), "dice": dice.item(), "image": image.item()}
 
