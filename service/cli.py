@@ -20,7 +20,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """X-ray and camera image triage for customs: simulate, train, scan, serve, watch."""

@@ -109,8 +109,9 @@ def _source_image(
     suffix = _COPIED_FORMATS.get(scan.format)
     if suffix is not None:
         path = images.path(scan.image_path)
-        return SourceImage(path.with_name(f"{scan.id}{suffix}"), objects, images.read(scan.image_path),
-                           scan.kind, extra)
+        return SourceImage(
+            path.with_name(f"{scan.id}{suffix}"), objects, images.read(scan.image_path), scan.kind, extra
+        )
     if scan.format == "dual-energy" and scan.low_path:
         rgb = decode_dual_energy(images.read(scan.image_path), images.read(scan.low_path)).rgb
     else:

@@ -21,6 +21,10 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("models") / "tiny-threat" / "0.0.1"
     return export_model(
-        build_model((4, 8, 8, 8)), folder, name="tiny-threat", version="0.0.1",
-        spec=PreprocessSpec(input_size=64), threshold=0.5,
+        build_model((4, 8, 8, 8)),
+        folder,
+        name="tiny-threat",
+        version="0.0.1",
+        spec=PreprocessSpec(input_size=64),
+        threshold=0.5,
     )

@@ -317,11 +317,17 @@ def _import_one(
             from_boxes = True
         mask[object_mask] = category_id(label)
         x0, y0, x1, y1 = _clip_box(obj.box, width, height)
-        coco["annotations"].append({
-            "id": len(coco["annotations"]) + 1, "image_id": index, "category_id": category_id(label),
-            "bbox": [x0, y0, x1 - x0, y1 - y0], "area": int(object_mask.sum()), "iscrowd": 0,
-            "segmentation": [list(p) for p in obj.polygons] or [[x0, y0, x1, y0, x1, y1, x0, y1]],
-        })
+        coco["annotations"].append(
+            {
+                "id": len(coco["annotations"]) + 1,
+                "image_id": index,
+                "category_id": category_id(label),
+                "bbox": [x0, y0, x1 - x0, y1 - y0],
+                "area": int(object_mask.sum()),
+                "iscrowd": 0,
+                "segmentation": [list(p) for p in obj.polygons] or [[x0, y0, x1, y0, x1, y1, x0, y1]],
+            }
+        )
         report.per_class[label] += 1
         report.objects += 1
     file_name = f"images/{name}{image.path.suffix.lower()}"
@@ -331,11 +337,20 @@ def _import_one(
         shutil.copyfile(image.path, out / file_name)
     if not cv2.imwrite(str(out / "masks" / f"{name}.png"), mask):
         raise OSError(f"cannot write mask for {image.path}")
-    coco["images"].append({
-        "id": index, "file_name": file_name, "width": width, "height": height, "kind": image.kind or kind,
-        "scanner": scanner, "mask_file": f"masks/{name}.png", "source_file": str(image.path),
-        "mask_source": "box" if from_boxes else "segmentation", **image.extra,
-    })
+    coco["images"].append(
+        {
+            "id": index,
+            "file_name": file_name,
+            "width": width,
+            "height": height,
+            "kind": image.kind or kind,
+            "scanner": scanner,
+            "mask_file": f"masks/{name}.png",
+            "source_file": str(image.path),
+            "mask_source": "box" if from_boxes else "segmentation",
+            **image.extra,
+        }
+    )
     report.images += 1
 
 
@@ -354,8 +369,12 @@ def _box_area(box: tuple[float, float, float, float]) -> float:
 
 def _clip_box(box: tuple[float, float, float, float], width: int, height: int) -> tuple[float, ...]:
     x0, y0, x1, y1 = box
-    return (min(max(x0, 0.0), width), min(max(y0, 0.0), height), min(max(x1, 0.0), width),
-            min(max(y1, 0.0), height))
+    return (
+        min(max(x0, 0.0), width),
+        min(max(y0, 0.0), height),
+        min(max(x1, 0.0), width),
+        min(max(y1, 0.0), height),
+    )
 
 
 def _object_mask(obj: SourceObject, width: int, height: int) -> np.ndarray:

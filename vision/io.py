@@ -111,9 +111,7 @@ def check_content_type(declared_type: str | None) -> None:
         return
     base = declared_type.split(";")[0].strip().lower()
     if base and base not in ACCEPTED_CONTENT_TYPES:
-        raise UnsupportedImageType(
-            f"content type {base!r} is not accepted; send PNG, JPEG, TIFF or DICOM"
-        )
+        raise UnsupportedImageType(f"content type {base!r} is not accepted; send PNG, JPEG, TIFF or DICOM")
 
 
 def check_byte_count(data: bytes, limits: ImageLimits) -> None:
@@ -216,9 +214,7 @@ def decode_frames(
     return image_format, frames
 
 
-def decode_dual_energy(
-    high: bytes, low: bytes, limits: ImageLimits = DEFAULT_LIMITS
-) -> DecodedImage:
+def decode_dual_energy(high: bytes, low: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> DecodedImage:
     """Decode a raw dual-energy pair (two 16-bit grey images of transmission) and render it in false colour.
 
     Raises:

@@ -55,7 +55,9 @@ def list_keys() -> None:
         store.close()
     for row in rows:
         revoked = f"revoked {row.revoked:%Y-%m-%dT%H:%M:%SZ}" if row.revoked else "active"
-        typer.echo(f"{row.id}\t{row.name}\t{','.join(row.scopes)}\t{row.created:%Y-%m-%dT%H:%M:%SZ}\t{revoked}")
+        typer.echo(
+            f"{row.id}\t{row.name}\t{','.join(row.scopes)}\t{row.created:%Y-%m-%dT%H:%M:%SZ}\t{revoked}"
+        )
 
 
 @keys_app.command("revoke")

@@ -79,10 +79,23 @@ def coco_source(tmp_path: pathlib.Path) -> pathlib.Path:
             {"id": 3, "file_name": "imgs/clean.png", "width": 40, "height": 30},
         ],
         "annotations": [
-            {"id": 1, "image_id": 1, "category_id": 9, "bbox": [2, 3, 10, 8],
-             "segmentation": [[2, 3, 12, 3, 12, 11, 2, 11]]},
-            {"id": 2, "image_id": 2, "category_id": 7, "bbox": [20, 5, 15, 5],
-             "segmentation": {"size": [30, 40], "counts": encode_rle_string(column_major_runs(knife_mask))}},
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 9,
+                "bbox": [2, 3, 10, 8],
+                "segmentation": [[2, 3, 12, 3, 12, 11, 2, 11]],
+            },
+            {
+                "id": 2,
+                "image_id": 2,
+                "category_id": 7,
+                "bbox": [20, 5, 15, 5],
+                "segmentation": {
+                    "size": [30, 40],
+                    "counts": encode_rle_string(column_major_runs(knife_mask)),
+                },
+            },
             {"id": 3, "image_id": 2, "category_id": 11, "bbox": [0, 0, 4, 4], "segmentation": []},
         ],
     }
@@ -150,8 +163,21 @@ def test_yolo_boxes_polygons_clean_images_and_broken_files(tmp_path: pathlib.Pat
     (source / "data.yaml").write_text("names: {0: knife, 1: gun}\n")
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        app, ["import", str(source), "--format", "yolo", "--out", str(out), "--map", "knife=blade",
-              "--map", "gun=firearm", "--kind", "parcel"],
+        app,
+        [
+            "import",
+            str(source),
+            "--format",
+            "yolo",
+            "--out",
+            str(out),
+            "--map",
+            "knife=blade",
+            "--map",
+            "gun=firearm",
+            "--kind",
+            "parcel",
+        ],
     )
     assert result.exit_code == 1, result.output  # the junk image is reported and makes the run fail
     assert "junk.png" in result.output
@@ -169,6 +195,8 @@ def test_cli_bad_arguments_give_one_line(tmp_path: pathlib.Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["import", str(tmp_path), "--format", "pascal", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "unknown format 'pascal'" in result.output
-    result = runner.invoke(app, ["import", str(tmp_path), "--format", "voc", "--out", str(tmp_path / "o"),
-                                 "--map", "knife=spoon"])
+    result = runner.invoke(
+        app,
+        ["import", str(tmp_path), "--format", "voc", "--out", str(tmp_path / "o"), "--map", "knife=spoon"],
+    )
     assert result.exit_code == 2 and "'spoon'; ours are firearm" in result.output

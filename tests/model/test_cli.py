@@ -163,7 +163,10 @@ def test_fine_tune_from_a_model_folder_with_mixed_data(
 
     torch.manual_seed(3)
     base = export_model(
-        build_model((4, 8, 8, 8)), tmp_path / "models" / "base" / "1", name="base", version="1",
+        build_model((4, 8, 8, 8)),
+        tmp_path / "models" / "base" / "1",
+        name="base",
+        version="1",
         spec=PreprocessSpec(input_size=64),
     )
     out = tmp_path / "run"

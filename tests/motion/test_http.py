@@ -198,9 +198,7 @@ def test_frame_errors(client: TestClient, camera_key: dict[str, str], walker_jpe
     )
 
 
-def test_cameras_from_the_config_file(
-    settings: Settings, tmp_path: pathlib.Path
-) -> None:
+def test_cameras_from_the_config_file(settings: Settings, tmp_path: pathlib.Path) -> None:
     config = tmp_path / "cameras.yaml"
     config.write_text("cameras:\n  gate:\n    min_area: 0.01\n")
     settings = settings.model_copy(update={"cameras_file": config})
@@ -282,7 +280,9 @@ def test_webhook_gets_finished_events_and_failures_are_not_fatal(
     thread.start()
     _Hook.received.clear()
     try:
-        hooked = settings.model_copy(update={"event_webhook_url": f"http://127.0.0.1:{server.server_port}/hook"})
+        hooked = settings.model_copy(
+            update={"event_webhook_url": f"http://127.0.0.1:{server.server_port}/hook"}
+        )
         with TestClient(create_app(hooked)) as client:
             client.put("/v1/cameras/trail-1", json={}, headers=ADMIN)
             post_frames(client, "trail-1", ADMIN, walker_jpegs)

@@ -37,13 +37,23 @@ def give_feedback(client: TestClient, headers: dict[str, str], scan_id: str, bod
 @pytest.fixture
 def judged_scans(client: TestClient, scanner: dict[str, str]) -> dict[str, str]:
     """Five scans: confirmed, false alarm, missed with a box, missed without, and one never judged."""
-    ids = {name: post_scan(client, scanner, seed) for seed, name in enumerate(
-        ("confirmed", "false_alarm", "missed", "unlocated", "unjudged"))}
-    give_feedback(client, scanner, ids["confirmed"], {"outcome": "confirmed",
-                                                      "boxes": [{"label": "blade", "box": [10, 20, 50, 40]}]})
+    ids = {
+        name: post_scan(client, scanner, seed)
+        for seed, name in enumerate(("confirmed", "false_alarm", "missed", "unlocated", "unjudged"))
+    }
+    give_feedback(
+        client,
+        scanner,
+        ids["confirmed"],
+        {"outcome": "confirmed", "boxes": [{"label": "blade", "box": [10, 20, 50, 40]}]},
+    )
     # The operator first called it a miss, then corrected it: the latest judgement wins.
-    give_feedback(client, scanner, ids["false_alarm"], {"outcome": "missed",
-                                                        "boxes": [{"label": "cash", "box": [0, 0, 9, 9]}]})
+    give_feedback(
+        client,
+        scanner,
+        ids["false_alarm"],
+        {"outcome": "missed", "boxes": [{"label": "cash", "box": [0, 0, 9, 9]}]},
+    )
     give_feedback(client, scanner, ids["false_alarm"], {"outcome": "false_alarm"})
     brick = {"label": "narcotics", "box": [100, 60, 140, 100]}
     give_feedback(client, scanner, ids["missed"], {"outcome": "missed", "boxes": [brick]})
@@ -87,7 +97,10 @@ def test_since_filters_and_an_existing_dataset_is_kept(
 
 
 def test_cli_exports_from_the_configured_store(
-    client: TestClient, settings: Settings, judged_scans: dict[str, str], tmp_path: pathlib.Path,
+    client: TestClient,
+    settings: Settings,
+    judged_scans: dict[str, str],
+    tmp_path: pathlib.Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TRIAGE_DATA_DIR", str(settings.data_dir))

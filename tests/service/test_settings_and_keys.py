@@ -62,7 +62,9 @@ def test_unknown_environment_variables_are_refused(monkeypatch: pytest.MonkeyPat
 
 def test_camera_settings_are_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
     config = tmp_path / "triage.yaml"
-    config.write_text(f"cameras_file: {tmp_path / 'cameras.yaml'}\nevent_webhook_url: https://ops.example/hook\n")
+    config.write_text(
+        f"cameras_file: {tmp_path / 'cameras.yaml'}\nevent_webhook_url: https://ops.example/hook\n"
+    )
     monkeypatch.setenv("TRIAGE_CONFIG_FILE", str(config))
     settings = load_settings()
     assert settings.cameras_file == tmp_path / "cameras.yaml"
