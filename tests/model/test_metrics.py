@@ -59,3 +59,19 @@ def test_average_precision_ranks_by_score() -> None:
     assert average_precision([*perfect, (0, 0.1, (50.0, 50.0, 60.0, 60.0))], truths) == pytest.approx(1.0)
     assert average_precision([], truths) == 0.0
     assert average_precision(perfect, []) is None
+
+
+def test_mixing_weights_give_each_folder_its_share() -> None:
+    from vision.train.train import image_loss_weight, mixing_weights
+
+    origins = [0] * 90 + [1] * 10  # a large simulator folder and a small folder of real scans
+    weights = mixing_weights(origins, [1.0, 1.0])
+    assert weights[:90].sum() == pytest.approx(0.5) and weights[90:].sum() == pytest.approx(0.5)
+    weights = mixing_weights(origins, [3.0, 1.0])
+    assert weights[90:].sum() == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="positive"):
+        mixing_weights(origins, [1.0, 0.0])
+    with pytest.raises(ValueError, match="supplies no training scans"):
+        mixing_weights([0, 0], [1.0, 1.0])
+    # The ranking term is off for the first quarter of training and full from the half on.
+    assert image_loss_weight(0.1) == 0.0 and image_loss_weight(0.5) == image_loss_weight(0.9) > 0
