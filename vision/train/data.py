@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
+from vision.gate import file_sha256
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,6 @@ def load_dataset(folder: str | Path) -> list[Sample]:
 def load_datasets(folders: Sequence[str | Path]) -> list[Sample]:
     """Concatenate several dataset folders."""
     return [sample for folder in folders for sample in load_dataset(folder)]
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of one file, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def dataset_sha256(folder: str | Path) -> str:

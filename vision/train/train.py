@@ -24,8 +24,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from tqdm import tqdm
 
+from vision.gate import file_sha256
 from vision.preprocess import PreprocessSpec
-from vision.train.data import cache_samples, dataset_spec, file_sha256, load_dataset, load_datasets
+from vision.train.data import cache_samples, dataset_spec, load_dataset, load_datasets
 from vision.train.metrics import auroc, detection_rate_at_far
 from vision.train.model import (
     NUM_CHANNELS,
