@@ -100,6 +100,7 @@ def test_export_calibrates_and_evaluates_into_a_card(
     assert card["calibration"]["clean_images"] > 0
     assert (tmp_path / "PROMOTED").read_text().strip() == "shapes/0.1"
     assert card["training"]["recipe"] == ["triage synth --seed 1", "triage train --seed 0"]
+    assert card["training"]["init"] is None  # trained from scratch; a fine-tune names its start
     assert (folder / "reproduce.sh").read_text() == recipe.read_text()
 
     evaluated = runner.invoke(

@@ -58,6 +58,7 @@ def export_calibrate_evaluate(
         "epochs_trained": state["epoch"] + 1,
         "seed": state["args"]["seed"],
         "args": state["args"],
+        "init": state.get("init"),
         "train_data": state["data"],
         "validation_data": state["validation"],
         "history": state["history"],
