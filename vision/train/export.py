@@ -2,9 +2,9 @@
 
 The folder ``<root>/<name>/<version>/`` gets ``model.onnx`` (opset 17, dynamic batch, ``metadata_props``
 with classes, input size, preprocessing and threshold), ``model.json`` (the model card) and ``weights.npz``
-(the network state, for ``triage train --init``). The threshold
-is set after export, by calibrating the exported file itself (:func:`set_threshold`), so the number in the
-card is the one measured on the artefact that ships.
+(the network state, for ``triage train --init``). The threshold is set after export, by calibrating the
+exported file itself (:func:`set_threshold`), so the number in the card is the one measured on the artefact
+that ships.
 """
 
 from __future__ import annotations
