@@ -54,9 +54,9 @@ def decode_uploads(uploads: dict[str, Upload], limits: ImageLimits) -> DecodedIm
     return decode_dual_energy(high.data, low.data, limits)
 
 
-def predict(predictor: Predictor, rgb: np.ndarray) -> tuple[Prediction, bytes]:
-    """Run the model and encode its heat map for storage."""
-    prediction = predictor.predict(rgb)
+def predict(predictor: Predictor, rgb: np.ndarray, kind: str | None = None) -> tuple[Prediction, bytes]:
+    """Run the model (judged by the threshold of the scan's kind, if known) and encode its heat map."""
+    prediction = predictor.predict(rgb, kind)
     return prediction, encode_heatmap(prediction.heatmap)
 
 

@@ -62,7 +62,9 @@ class ScanResult(BaseModel):
     id: uuid.UUID
     verdict: Verdict
     score: float
-    threshold: float
+    threshold: float = Field(
+        description="the alarm threshold this scan was judged by (its kind's, or the shared one)"
+    )
     model: ModelRef
     detections: list[DetectionOut]
     latency_ms: float = Field(description="server time from the upload received to the verdict stored")
@@ -151,7 +153,10 @@ class ModelInfo(BaseModel):
     version: str
     serving: bool
     promoted: bool
-    threshold: float | None
+    threshold: float | None = Field(description="alarm threshold for scans of unknown kind")
+    kind_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="alarm threshold per scene kind, where calibrated apart"
+    )
     card: dict[str, Any]
 
 

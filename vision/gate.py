@@ -127,8 +127,8 @@ def compare_models(
         raise ValueError(f"{data_path} holds no images")
     baseline = Predictor(baseline_path, threads=threads)
     candidate = Predictor(candidate_path, threads=threads)
-    baseline_report = report(score_samples(baseline, samples, progress=progress), baseline.threshold)
-    candidate_report = report(score_samples(candidate, samples, progress=progress), candidate.threshold)
+    baseline_report = report(score_samples(baseline, samples, progress=progress), baseline.thresholds)
+    candidate_report = report(score_samples(candidate, samples, progress=progress), candidate.thresholds)
     verdict = judge(baseline_report, candidate_report, margin)
     overall = baseline_report["overall"]
     return {
@@ -136,12 +136,14 @@ def compare_models(
             "name": candidate.name,
             "version": candidate.version,
             "threshold": candidate.threshold,
+            "kind_thresholds": dict(candidate.thresholds.by_kind),
             "sha256": model_hashes(candidate_path),
         },
         "baseline": {
             "name": baseline.name,
             "version": baseline.version,
             "threshold": baseline.threshold,
+            "kind_thresholds": dict(baseline.thresholds.by_kind),
             "path": str(baseline_path.resolve()),
         },
         "data": {
@@ -151,7 +153,7 @@ def compare_models(
             "threat_images": overall["threat_images"],
         },
         "margin": margin,
-        "judged": "per-class recall at each model's own threshold, and image AUROC",
+        "judged": "per-class recall at each model's own thresholds, and image AUROC",
         **verdict,
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

@@ -5,6 +5,10 @@ takes ``N x 3 x S x S`` float32 (see :mod:`vision.preprocess`) and returns ``pro
 background first), ``threat_map`` (``N x S/4 x S/4``, smoothed 1 − P(background)) and ``score`` (``N``,
 the maximum of ``threat_map``). The verdict is ``alarm`` when ``score >= threshold``; detections are the
 connected regions of the threat map whose peak reaches the threshold, so an alarm always comes with a box.
+
+The card's ``threshold`` serves any scan; a card may also hold ``kind_thresholds``, calibrated apart per
+scene kind (parcel, luggage, vehicle) to the same false-alarm rate, used when the caller says the kind.
+One shared threshold lets the kind with the noisiest clean scans spend most of the false-alarm budget.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from vision.classes import SCENE_KINDS
 from vision.errors import ModelLoadError
 from vision.preprocess import Letterbox, PreprocessSpec, preprocess
 
@@ -52,7 +57,7 @@ class Prediction:
     Attributes:
         verdict: ``alarm`` when ``score >= threshold``.
         score: image-level threat score in [0, 1].
-        threshold: the calibrated alarm threshold of the model.
+        threshold: the alarm threshold the scan was judged by (its kind's, or the shared one).
         detections: flagged regions, highest score first.
         heatmap: ``H x W`` float32 in [0, 1] at the scan's size: probability of any threat per pixel.
     """
@@ -71,6 +76,49 @@ class Prediction:
             "threshold": round(self.threshold, 4),
             "detections": [d.to_dict() for d in self.detections],
         }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """A model's alarm thresholds: one shared, and optionally one per scene kind.
+
+    Attributes:
+        shared: for scans of unknown kind, or of a kind without its own.
+        by_kind: scene kind → threshold calibrated on that kind's clean scans.
+    """
+
+    shared: float
+    by_kind: Mapping[str, float] = field(default_factory=dict)
+
+    def for_kind(self, kind: str | None) -> float:
+        """The threshold a scan of ``kind`` (``None``: unknown) is judged by."""
+        return self.by_kind.get(kind, self.shared) if kind is not None else self.shared
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form: ``{"shared": t, "by_kind": {...}}``."""
+        return {"shared": self.shared, "by_kind": dict(self.by_kind)}
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> Thresholds:
+        """Read and check ``threshold`` and the optional ``kind_thresholds`` of a model card.
+
+        Raises:
+            ValueError: a threshold is not a number in [0, 1], or a kind is not a scene kind.
+        """
+        shared = _unit_float(card["threshold"], "threshold")
+        by_kind = card.get("kind_thresholds") or {}
+        if not isinstance(by_kind, Mapping):
+            raise ValueError("kind_thresholds must map scene kinds to thresholds")
+        unknown = sorted(set(by_kind) - set(SCENE_KINDS))
+        if unknown:
+            raise ValueError(f"kind_thresholds names unknown scene kind(s) {', '.join(map(str, unknown))}")
+        return cls(shared, {str(k): _unit_float(v, f"kind_thresholds.{k}") for k, v in by_kind.items()})
+
+
+def _unit_float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
 
 
 def default_model_dir(models_dir: str | Path | None = None) -> Path:
@@ -146,12 +194,10 @@ class Predictor:
         card = _read_card(self.model_dir)
         try:
             self.spec = PreprocessSpec.from_dict(card["preprocessing"])
-            self.threshold = float(card["threshold"])
+            self.thresholds = Thresholds.from_card(card)
             self.classes: tuple[str, ...] = tuple(str(c) for c in card["classes"])
         except (ValueError, TypeError) as error:
             raise ModelLoadError(f"model card {self.model_dir / CARD_FILE}: {error}") from None
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ModelLoadError(f"model card threshold {self.threshold} is outside [0, 1]")
         self.card: dict[str, Any] = card
         self.name = str(card["name"])
         self.version = str(card["version"])
@@ -172,12 +218,20 @@ class Predictor:
             raise ModelLoadError("the ONNX metadata classes differ from the model card's")
         self._input_name = inputs[0].name
 
-    def predict(self, rgb: np.ndarray) -> Prediction:
-        """Score one ``H x W x 3`` uint8 RGB scan."""
-        return self.predict_batch([rgb])[0]
+    @property
+    def threshold(self) -> float:
+        """The shared alarm threshold (scans of unknown kind)."""
+        return self.thresholds.shared
+
+    def predict(self, rgb: np.ndarray, kind: str | None = None) -> Prediction:
+        """Score one ``H x W x 3`` uint8 RGB scan, judged by the threshold of its scene ``kind`` if given."""
+        return self.predict_batch([rgb], kinds=[kind])[0]
 
     def predict_batch(
-        self, images: Sequence[np.ndarray], detection_threshold: float | None = None
+        self,
+        images: Sequence[np.ndarray],
+        detection_threshold: float | None = None,
+        kinds: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
         """Score several scans of any sizes in one onnxruntime call.
 
@@ -186,17 +240,23 @@ class Predictor:
             detection_threshold: report regions whose peak reaches this; default the alarm threshold
                 (evaluation lowers it to rank regions for average precision). Regions are traced at
                 the same level either way, so boxes do not change with it.
+            kinds: each scan's scene kind (``None``: unknown), which picks its alarm threshold.
 
         Raises:
-            ValueError: if an image is not a uint8 grey, RGB or RGBA array.
+            ValueError: if an image is not a uint8 grey, RGB or RGBA array, or ``kinds`` is not one per image.
         """
         if not images:
             return []
+        if kinds is not None and len(kinds) != len(images):
+            raise ValueError(f"{len(kinds)} kinds for {len(images)} images")
         prepared = [preprocess(image, self.spec) for image in images]
         batch = np.stack([array for array, _ in prepared])
         probs, threat_map, score = self._session.run(list(OUTPUT_NAMES), {self._input_name: batch})
+        thresholds = [self.thresholds.for_kind(kind) for kind in kinds or [None] * len(images)]
         return [
-            self._prediction(probs[i], threat_map[i], float(score[i]), placement, detection_threshold)
+            self._prediction(
+                probs[i], threat_map[i], float(score[i]), placement, thresholds[i], detection_threshold
+            )
             for i, (_, placement) in enumerate(prepared)
         ]
 
@@ -206,18 +266,19 @@ class Predictor:
         threat_map: np.ndarray,
         score: float,
         placement: Letterbox,
+        threshold: float,
         detection_threshold: float | None,
     ) -> Prediction:
         heatmap = np.clip(placement.map_to_image(threat_map), 0.0, 1.0)
-        floor = self.threshold if detection_threshold is None else detection_threshold
-        detections = self._detections(probs, threat_map, placement, floor)
-        verdict: Literal["clear", "alarm"] = "alarm" if score >= self.threshold else "clear"
-        return Prediction(verdict, score, self.threshold, detections, heatmap)
+        floor = threshold if detection_threshold is None else detection_threshold
+        detections = self._detections(probs, threat_map, placement, threshold, floor)
+        verdict: Literal["clear", "alarm"] = "alarm" if score >= threshold else "clear"
+        return Prediction(verdict, score, threshold, detections, heatmap)
 
     def _detections(
-        self, probs: np.ndarray, threat_map: np.ndarray, placement: Letterbox, floor: float
+        self, probs: np.ndarray, threat_map: np.ndarray, placement: Letterbox, threshold: float, floor: float
     ) -> tuple[Detection, ...]:
-        level = min(self.threshold, REGION_LEVEL)
+        level = min(threshold, REGION_LEVEL)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             (threat_map >= level).astype(np.uint8), connectivity=8
         )
@@ -234,21 +295,3 @@ class Predictor:
             box = placement.box_to_image((x * stride, y * stride, (x + w) * stride, (y + h) * stride))
             found.append(Detection(self.classes[class_index], peak, box))
         return tuple(sorted(found, key=lambda d: -d.score))
-
-
-def load_card(model_dir: str | Path) -> dict[str, Any]:
-    """Read and check a model folder's card without loading the ONNX file."""
-    return _read_card(Path(model_dir))
-
-
-def card_summary(card: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a card worth showing in a listing: name, version, threshold and headline metrics."""
-    metrics = card.get("metrics", {})
-    headline = metrics.get("summary", {}) if isinstance(metrics, Mapping) else {}
-    return {
-        "name": card.get("name"),
-        "version": card.get("version"),
-        "threshold": card.get("threshold"),
-        "false_alarm_rate": card.get("calibration", {}).get("false_alarm_rate"),
-        "metrics": headline,
-    }

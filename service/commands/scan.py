@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from service.commands._errors import cli_errors, fail
+from vision.classes import SCENE_KINDS
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom"})
 CONTENT_TYPES = {
@@ -61,14 +62,22 @@ def scan(
         bool, typer.Option("--jsonl/--text", help="one JSON object per line, or plain text")
     ] = True,
     server: Annotated[str | None, typer.Option(help="post to this service instead (TRIAGE_API_KEY)")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help=f"scene kind of every image ({', '.join(SCENE_KINDS)}): use the model's threshold for it"
+        ),
+    ] = None,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
 ) -> None:
     """Print a verdict, score, threshold and boxes per image; a bad file is reported and skipped."""
+    if kind is not None and kind not in SCENE_KINDS:
+        raise fail(f"--kind must be one of {', '.join(SCENE_KINDS)}, got {kind!r}")
     files = list(image_files(paths))
     if not files:
         raise fail("no image files found")
     with cli_errors():
-        score_file = _remote(server) if server else _local(model, threads)
+        score_file = _remote(server, kind) if server else _local(model, threads, kind)
     failed = 0
     for path in files:
         try:
@@ -85,19 +94,19 @@ def scan(
         raise typer.Exit(1)
 
 
-def _local(model: pathlib.Path | None, threads: int) -> Any:
+def _local(model: pathlib.Path | None, threads: int, kind: str | None) -> Any:
     from vision.infer import Predictor, default_model_dir
     from vision.io import read_image
 
     predictor = Predictor(model if model is not None else default_model_dir(), threads=threads)
 
     def score_file(path: pathlib.Path) -> dict[str, Any]:
-        return predictor.predict(read_image(path).rgb).to_dict()
+        return predictor.predict(read_image(path).rgb, kind).to_dict()
 
     return score_file
 
 
-def _remote(server: str) -> Any:
+def _remote(server: str, kind: str | None) -> Any:
     import httpx
 
     key = os.environ.get("TRIAGE_API_KEY")
@@ -107,7 +116,11 @@ def _remote(server: str) -> Any:
 
     def score_file(path: pathlib.Path) -> dict[str, Any]:
         content_type = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        response = client.post("/v1/scans", files={"file": (path.name, path.read_bytes(), content_type)})
+        response = client.post(
+            "/v1/scans",
+            files={"file": (path.name, path.read_bytes(), content_type)},
+            data={"kind": kind} if kind else None,
+        )
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)

@@ -7,9 +7,16 @@ import { dateTime, number, percent, t } from "/console/i18n.js";
 const $ = (id) => document.getElementById(id);
 let models = [];
 
-// Card fields shown first, in this order: [label key, getter, formatter, higher is better?]
+// Card fields shown first, in this order: [label (message key, or a function giving the text), getter,
+// formatter, higher is better?]
 const HEADLINE = [
   ["models.threshold", (c) => c.threshold, (v) => number(v, 3), null],
+  ...["parcel", "luggage", "vehicle"].map((kind) => [
+    () => t("models.thresholdFor", { kind: t(`metric.${kind}`) }),
+    (c) => c.kind_thresholds?.[kind],
+    (v) => number(v, 3),
+    null,
+  ]),
   ["models.calibratedFar", (c) => c.calibration?.false_alarm_rate, (v) => percent(v, 1), null],
   ["models.calibrationDr", (c) => c.calibration?.detection_rate_on_calibration, (v) => percent(v, 1), true],
   ["models.inputSize", (c) => c.input_size, (v) => number(v, 0), null],
@@ -131,8 +138,10 @@ function render() {
   }
   head.append(headRow);
   const body = document.createElement("tbody");
-  for (const [key, get, format, better] of HEADLINE) {
-    body.append(rowOf(t(key), models.map((m) => get(m.card || {})), format, better));
+  for (const [label, get, format, better] of HEADLINE) {
+    const values = models.map((m) => get(m.card || {}));
+    if (values.every((v) => v === undefined || v === null)) continue;
+    body.append(rowOf(typeof label === "function" ? label() : t(label), values, format, better));
   }
   const paths = new Map();
   for (const m of models) for (const [path] of metricRows(m.card)) paths.set(path.join("/"), path);

@@ -35,6 +35,15 @@ def _ref(predictor: Any) -> ModelRef | None:
     return None if predictor is None else ModelRef(name=predictor.name, version=predictor.version)
 
 
+def _numbers(mapping: Any) -> dict[str, float]:
+    """The numeric entries of a card's mapping (a hand-edited card must not break the listing)."""
+    if not isinstance(mapping, dict):
+        return {}
+    return {
+        str(k): float(v) for k, v in mapping.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
 @router.get("", response_model=list[ModelInfo], responses={401: {"model": ErrorBody}}, summary="List models")
 def list_models(state: StateDep, _key: AnyKey) -> list[ModelInfo]:
     """Every model in the registry, marking the one serving and the one recorded as promoted."""
@@ -43,6 +52,7 @@ def list_models(state: StateDep, _key: AnyKey) -> list[ModelInfo]:
     infos = []
     for entry in state.models.entries():
         threshold = entry.card.get("threshold")
+        by_kind = entry.card.get("kind_thresholds")
         infos.append(
             ModelInfo(
                 name=entry.name,
@@ -51,6 +61,7 @@ def list_models(state: StateDep, _key: AnyKey) -> list[ModelInfo]:
                 and (serving.name, serving.version) == (entry.name, entry.version),
                 promoted=promoted == f"{entry.name}/{entry.version}",
                 threshold=threshold if isinstance(threshold, int | float) else None,
+                kind_thresholds=_numbers(by_kind),
                 card=entry.card,
             )
         )

@@ -63,7 +63,11 @@ _SCAN_FORM_SCHEMA: dict[str, Any] = {
             "description": "raw high-energy channel (16-bit grey)",
         },
         "low": {"type": "string", "format": "binary", "description": "raw low-energy channel (16-bit grey)"},
-        "kind": {"type": "string", "enum": list(KINDS)},
+        "kind": {
+            "type": "string",
+            "enum": list(KINDS),
+            "description": "scene kind; the scan is judged by the model's threshold for it where it has one",
+        },
         "station": {"type": "string", "maxLength": _MAX_STATION_CHARS, "examples": ["lane-3"]},
     },
     "additionalProperties": False,
@@ -206,7 +210,7 @@ async def _run_pipeline(
     files_written = loop.run_in_executor(None, write_images, state.images, uploads)
     try:
         prediction, heatmap_png = await anyio.to_thread.run_sync(
-            predict, predictor, decoded.rgb, limiter=state.inference_limiter
+            predict, predictor, decoded.rgb, kind, limiter=state.inference_limiter
         )
     finally:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 
 import cv2
 import numpy as np
@@ -143,6 +144,22 @@ def test_scan_of_a_good_file_exits_zero(rigged_model_dir: pathlib.Path, tmp_path
     cv2.imwrite(str(path), np.full((50, 50, 3), 255, np.uint8))
     result = runner.invoke(app, ["scan", str(path), "--model", str(rigged_model_dir), "--text"])
     assert result.exit_code == 0 and "CLEAR" in result.stdout
+
+
+def test_scan_kind_picks_the_threshold_and_a_bad_kind_is_refused(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(rigged_model_dir, model)
+    card = json.loads((model / "model.json").read_text())
+    card["kind_thresholds"] = {"vehicle": 0.25}
+    (model / "model.json").write_text(json.dumps(card))
+    path = tmp_path / "one.png"
+    cv2.imwrite(str(path), np.full((50, 50, 3), 255, np.uint8))
+    scanned = runner.invoke(app, ["scan", str(path), "--model", str(model), "--kind", "vehicle"])
+    assert scanned.exit_code == 0 and json.loads(scanned.stdout)["threshold"] == 0.25
+    refused = runner.invoke(app, ["scan", str(path), "--model", str(model), "--kind", "boat"])
+    assert refused.exit_code == 2 and "--kind must be one of" in refused.stderr
 
 
 def test_scan_with_a_missing_model_is_one_line_error(tmp_path: pathlib.Path) -> None:

@@ -167,3 +167,48 @@ def test_inference_never_imports_torch(rigged_model_dir: pathlib.Path) -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def _with_kind_thresholds(source: pathlib.Path, target: pathlib.Path, by_kind: object) -> pathlib.Path:
+    shutil.copytree(source, target)
+    card = json.loads((target / "model.json").read_text())
+    card["kind_thresholds"] = by_kind
+    (target / "model.json").write_text(json.dumps(card))
+    return target
+
+
+def test_a_scan_of_a_known_kind_is_judged_by_that_kinds_threshold(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    folder = _with_kind_thresholds(rigged_model_dir, tmp_path / "model", {"luggage": 0.95, "vehicle": 0.2})
+    predictor = Predictor(folder)
+    image = np.full((300, 600, 3), 255, np.uint8)
+    image[100:180, 400:480] = 135  # a mid-grey square: a threat score between the two thresholds
+    shared, luggage = predictor.predict(image), predictor.predict(image, "luggage")
+    assert shared.score == pytest.approx(luggage.score) and 0.5 <= shared.score < 0.95
+    assert (shared.verdict, shared.threshold, len(shared.detections)) == ("alarm", 0.5, 1)
+    # The stricter luggage threshold clears the same scan, and reports no boxes below it.
+    assert (luggage.verdict, luggage.threshold, luggage.detections) == ("clear", 0.95, ())
+    # Kinds without their own threshold, and scans of unknown kind, use the shared one.
+    assert predictor.predict(image, "parcel").threshold == 0.5
+    batch = predictor.predict_batch([image, image, image], kinds=["vehicle", None, "luggage"])
+    assert [p.threshold for p in batch] == [0.2, 0.5, 0.95]
+    with pytest.raises(ValueError, match="2 kinds for 1 images"):
+        predictor.predict_batch([image], kinds=["parcel", "luggage"])
+
+
+@pytest.mark.parametrize(
+    ("by_kind", "message"),
+    [
+        ({"submarine": 0.5}, "unknown scene kind"),
+        ({"luggage": 1.5}, r"kind_thresholds\.luggage must be a number in \[0, 1\]"),
+        ({"luggage": "high"}, "must be a number"),
+        ([0.5], "must map scene kinds"),
+    ],
+)
+def test_bad_kind_thresholds_in_a_card_give_a_clear_reason(
+    tiny_model_dir: pathlib.Path, tmp_path: pathlib.Path, by_kind: object, message: str
+) -> None:
+    folder = _with_kind_thresholds(tiny_model_dir, tmp_path / "model", by_kind)
+    with pytest.raises(ModelLoadError, match=message):
+        Predictor(folder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import pathlib
 import threading
 import time
@@ -72,6 +73,30 @@ def test_auth_missing_unknown_revoked_and_wrong_scope(client: TestClient, admin:
     with store.sessions() as session:
         hashes = list(session.scalars(select(ApiKey.key_sha256)))
     assert secret not in hashes and hash_key(secret) in hashes  # stored hashed, never in clear
+
+
+def test_the_scan_kind_picks_the_models_threshold_for_it(settings: Settings, admin: dict[str, str]) -> None:
+    assert settings.model_dir is not None
+    card_path = settings.model_dir / "model.json"
+    card = json.loads(card_path.read_text())
+    card["kind_thresholds"] = {"vehicle": 0.0, "luggage": 1.0}
+    card_path.write_text(json.dumps(card))
+    with TestClient(create_app(settings)) as client:
+        answers = {
+            kind: post_scan(client, admin, kind=kind).json() for kind in ("vehicle", "luggage", "parcel")
+        }
+        answers[None] = post_scan(client, admin).json()
+        assert {k: a["threshold"] for k, a in answers.items()} == {
+            "vehicle": 0.0,
+            "luggage": 1.0,
+            "parcel": card["threshold"],  # no threshold of its own
+            None: card["threshold"],  # kind unknown
+        }
+        assert answers["vehicle"]["verdict"] == "alarm" and answers["luggage"]["verdict"] == "clear"
+        stored = client.get(f"/v1/scans/{answers['vehicle']['id']}", headers=admin).json()
+        assert (stored["threshold"], stored["verdict"]) == (0.0, "alarm")
+        (served,) = [m for m in client.get("/v1/models", headers=admin).json() if m["serving"]]
+        assert served["kind_thresholds"] == {"vehicle": 0.0, "luggage": 1.0}
 
 
 def test_scan_round_trip_overlay_listing_and_feedback(client: TestClient, scanner: dict[str, str]) -> None:
@@ -233,10 +258,10 @@ def test_full_queue_answers_503_with_retry_after(client: TestClient, scanner: di
     entered, release = threading.Event(), threading.Event()
     real_predict = predictor.predict
 
-    def slow_predict(rgb: np.ndarray) -> object:
+    def slow_predict(rgb: np.ndarray, kind: str | None = None) -> object:
         entered.set()
         release.wait(30)
-        return real_predict(rgb)
+        return real_predict(rgb, kind)
 
     predictor.predict = slow_predict  # every admitted scan now waits in inference until released
     limit = state.admission.limit

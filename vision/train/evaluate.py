@@ -1,11 +1,12 @@
 """Evaluation of an exported model folder on a dataset, through the same Predictor the service runs.
 
 Reported per scene kind and overall: image AUROC, detection rate at 1% and 5% false alarms, false-alarm
-and detection rate at the model's own threshold, per-class recall and box AP@0.5, a confusion of true
-class against the label of the region that covered it, and the worst misses.
+and detection rate at the model's own thresholds (each scan judged by its kind's, where the model has
+one), per-class recall and box AP@0.5, a confusion of true class against the label of the region that
+covered it, and the worst misses.
 
 Definitions (also written into the model card):
-- recall of a class: share of its instances covered by a region reported at the model's threshold
+- recall of a class: share of its instances covered by a region reported at the scan's threshold
   (IoU >= 0.3, or half the true box inside the region), whatever label the region carries;
   ``label_recall`` also requires the label to match.
 - AP@0.5: VOC all-point AP of regions with a matching label, ranked by peak score, regions traced down
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from vision.classes import THREAT_CLASSES
-from vision.infer import Prediction, Predictor
+from vision.classes import SCENE_KINDS, THREAT_CLASSES
+from vision.infer import Detection, Prediction, Predictor, Thresholds
 from vision.train.data import Sample, read_rgb
 from vision.train.metrics import (
     Box,
@@ -36,6 +37,9 @@ from vision.train.metrics import (
 FAR_TARGETS = (0.01, 0.05)
 AP_FLOOR = 0.1
 MISSED = "missed"
+# A scene kind gets its own threshold only with this many clean calibration scans: at 5% false alarms
+# that is the 5 highest clean scores setting it, not one or two.
+MIN_CLEAN_PER_KIND = 100
 
 
 @dataclass(frozen=True)
@@ -54,15 +58,34 @@ def score_samples(
     bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress)
     for start in range(0, len(samples), batch_size):
         chunk = samples[start : start + batch_size]
-        predictions = predictor.predict_batch([read_rgb(s.image_path) for s in chunk], AP_FLOOR)
+        images = [read_rgb(s.image_path) for s in chunk]
+        predictions = predictor.predict_batch(images, AP_FLOOR, kinds=[s.kind for s in chunk])
         out.extend(Scored(s, p) for s, p in zip(chunk, predictions, strict=True))
         bar.update(len(chunk))
     bar.close()
     return out
 
 
-def calibrate(scored: Sequence[Scored], false_alarm_rate: float) -> dict[str, Any]:
-    """Threshold allowing ``false_alarm_rate`` on the clean scans of a calibration set, with its record."""
+def calibrate(
+    scored: Sequence[Scored], false_alarm_rate: float, min_clean_per_kind: int = MIN_CLEAN_PER_KIND
+) -> dict[str, Any]:
+    """Thresholds allowing ``false_alarm_rate`` on the clean scans of a calibration set, with their record.
+
+    Returns:
+        ``threshold`` (shared: all clean scans), the counts behind it, and ``kinds``: the same record per
+        scene kind that has at least ``min_clean_per_kind`` clean scans.
+    """
+    record = _calibration_record(scored, false_alarm_rate)
+    record["kinds"] = {}
+    for kind in SCENE_KINDS:
+        group = [s for s in scored if s.sample.kind == kind]
+        if sum(not s.sample.has_threat for s in group) >= min_clean_per_kind:
+            record["kinds"][kind] = _calibration_record(group, false_alarm_rate)
+    record["min_clean_per_kind"] = min_clean_per_kind
+    return record
+
+
+def _calibration_record(scored: Sequence[Scored], false_alarm_rate: float) -> dict[str, Any]:
     clean = [s.prediction.score for s in scored if not s.sample.has_threat]
     threshold = threshold_at_far(clean, false_alarm_rate)
     threats = [s.prediction.score for s in scored if s.sample.has_threat]
@@ -77,31 +100,38 @@ def calibrate(scored: Sequence[Scored], false_alarm_rate: float) -> dict[str, An
     }
 
 
-def _group_metrics(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
+def _group_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, Any]:
     scores = [s.prediction.score for s in scored]
     labels = [s.sample.has_threat for s in scored]
-    clean = [v for v, y in zip(scores, labels, strict=True) if not y]
-    threats = [v for v, y in zip(scores, labels, strict=True) if y]
+    alarms = [s.prediction.score >= thresholds.for_kind(s.sample.kind) for s in scored]
+    clean = [a for a, y in zip(alarms, labels, strict=True) if not y]
+    threats = [a for a, y in zip(alarms, labels, strict=True) if y]
     metrics: dict[str, Any] = {
         "images": len(scored),
         "threat_images": len(threats),
         "auroc": _round(auroc(scores, labels)),
         **{f"dr_at_far_{far:g}": _round(detection_rate_at_far(scores, labels, far)) for far in FAR_TARGETS},
-        "false_alarm_rate": _round(float(np.mean([v >= threshold for v in clean])) if clean else None),
-        "detection_rate": _round(float(np.mean([v >= threshold for v in threats])) if threats else None),
+        "false_alarm_rate": _round(float(np.mean(clean)) if clean else None),
+        "detection_rate": _round(float(np.mean(threats)) if threats else None),
     }
-    metrics["classes"] = _class_metrics(scored, threshold)
+    metrics["classes"] = _class_metrics(scored, thresholds)
     return metrics
 
 
-def _class_metrics(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
+def _regions(item: Scored, thresholds: Thresholds) -> list[Detection]:
+    """The regions an operator would see for this scan: those reaching its alarm threshold."""
+    threshold = thresholds.for_kind(item.sample.kind)
+    return [d for d in item.prediction.detections if d.score >= threshold]
+
+
+def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label in THREAT_CLASSES:
         truths: list[tuple[int, Box]] = []
         detections: list[tuple[int, float, Box]] = []
         hits = label_hits = 0
         for index, item in enumerate(scored):
-            regions = [d for d in item.prediction.detections if d.score >= threshold]
+            regions = _regions(item, thresholds)
             for instance in item.sample.instances:
                 if instance.label != label:
                     continue
@@ -119,11 +149,11 @@ def _class_metrics(scored: Sequence[Scored], threshold: float) -> dict[str, Any]
     return out
 
 
-def _confusion(scored: Sequence[Scored], threshold: float) -> dict[str, dict[str, int]]:
+def _confusion(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, dict[str, int]]:
     """True class → label of the highest region covering it at the threshold (or ``missed``)."""
     table: dict[str, dict[str, int]] = {}
     for item in scored:
-        regions = [d for d in item.prediction.detections if d.score >= threshold]
+        regions = _regions(item, thresholds)
         for instance in item.sample.instances:
             found = [d for d in regions if covered(instance.box, d.box)]
             label = max(found, key=lambda d: d.score).label if found else MISSED
@@ -132,9 +162,13 @@ def _confusion(scored: Sequence[Scored], threshold: float) -> dict[str, dict[str
     return table
 
 
-def _worst_misses(scored: Sequence[Scored], threshold: float, count: int = 10) -> list[dict[str, Any]]:
+def _worst_misses(scored: Sequence[Scored], thresholds: Thresholds, count: int = 10) -> list[dict[str, Any]]:
     misses = sorted(
-        (s for s in scored if s.sample.has_threat and s.prediction.score < threshold),
+        (
+            s
+            for s in scored
+            if s.sample.has_threat and s.prediction.score < thresholds.for_kind(s.sample.kind)
+        ),
         key=lambda s: s.prediction.score,
     )
     return [
@@ -149,34 +183,37 @@ def _worst_misses(scored: Sequence[Scored], threshold: float, count: int = 10) -
     ]
 
 
-def report(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
-    """All metrics overall and per scene kind at ``threshold``."""
+def report(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, Any]:
+    """All metrics overall and per scene kind, each scan judged by its kind's threshold or the shared one."""
     kinds = sorted({s.sample.kind for s in scored})
     return {
-        "threshold": threshold,
+        "threshold": thresholds.shared,
+        "kind_thresholds": dict(thresholds.by_kind),
         "scanners": sorted({s.sample.scanner for s in scored}),
-        "overall": _group_metrics(scored, threshold),
-        "kinds": {k: _group_metrics([s for s in scored if s.sample.kind == k], threshold) for k in kinds},
-        "confusion": _confusion(scored, threshold),
-        "worst_misses": _worst_misses(scored, threshold),
+        "overall": _group_metrics(scored, thresholds),
+        "kinds": {k: _group_metrics([s for s in scored if s.sample.kind == k], thresholds) for k in kinds},
+        "confusion": _confusion(scored, thresholds),
+        "worst_misses": _worst_misses(scored, thresholds),
         "definitions": {
             "recall": "instance covered (IoU>=0.3 or half its box inside) by a region at the threshold, "
             "any label",
             "label_recall": "as recall, and the region's label matches",
             "ap50": f"VOC all-point AP, IoU>=0.5, label must match, regions down to score {AP_FLOOR}",
             "dr_at_far_X": "share of threat scans alarming at the threshold that lets X of clean scans alarm",
+            "threshold": "scans of a kind in kind_thresholds are judged by its threshold, others by this",
         },
     }
 
 
 def evaluate_model(predictor: Predictor, samples: Sequence[Sample], progress: bool = True) -> dict[str, Any]:
-    """Score ``samples`` with ``predictor`` and report at the model's own threshold."""
-    return report(score_samples(predictor, samples, progress=progress), predictor.threshold)
+    """Score ``samples`` with ``predictor`` and report at the model's own thresholds."""
+    return report(score_samples(predictor, samples, progress=progress), predictor.thresholds)
 
 
 def format_report(result: dict[str, Any]) -> str:
     """A short plain-text table of a :func:`report` for the terminal."""
-    lines = [f"threshold {result['threshold']:.4f}  scanners {', '.join(result['scanners'])}"]
+    by_kind = "".join(f", {kind} {value:.4f}" for kind, value in result.get("kind_thresholds", {}).items())
+    lines = [f"threshold {result['threshold']:.4f}{by_kind}  scanners {', '.join(result['scanners'])}"]
     header = (
         f"{'group':<10}{'images':>7}{'threat':>7}{'AUROC':>8}{'DR@1%':>8}{'DR@5%':>8}{'FAR@t':>8}{'DR@t':>8}"
     )

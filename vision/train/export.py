@@ -78,6 +78,7 @@ def _metadata(card: Mapping[str, Any]) -> dict[str, str]:
         "input_size": str(card["input_size"]),
         "preprocessing": json.dumps(card["preprocessing"]),
         "threshold": repr(float(card["threshold"])),
+        "kind_thresholds": json.dumps(card.get("kind_thresholds") or {}),
         "false_alarm_rate": repr(card.get("calibration", {}).get("false_alarm_rate")),
     }
 
@@ -157,11 +158,18 @@ def export_model(
     return out
 
 
-def set_threshold(folder: str | Path, threshold: float, calibration: Mapping[str, Any]) -> dict[str, Any]:
-    """Record a calibrated threshold in the card and the ONNX metadata; returns the new card."""
+def set_threshold(
+    folder: str | Path,
+    threshold: float,
+    calibration: Mapping[str, Any],
+    kind_thresholds: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """Record calibrated thresholds (shared, and per scene kind where given) in the card and the ONNX
+    metadata; returns the new card."""
     path = Path(folder)
     card = json.loads((path / CARD_FILE).read_text())
     card["threshold"] = float(threshold)
+    card["kind_thresholds"] = {kind: float(value) for kind, value in (kind_thresholds or {}).items()}
     card["calibration"] = {**dict(calibration), "calibrated": True}
     write_card(path, card)
     return card

@@ -39,10 +39,11 @@ def export_calibrate_evaluate(
 ) -> dict[str, Any]:
     """Export ``checkpoint`` to ``folder`` and complete its card.
 
-    The threshold is calibrated on the clean scans of ``calibration`` with the exported ONNX file, then
-    every test set is evaluated at that threshold. The card records the training command, data and
-    seeds, parity with torch, the calibration and all metrics; ``recipe`` (the shell commands that made
-    the data, trained and exported) goes into the card and beside it as ``reproduce.sh``.
+    The thresholds are calibrated on the clean scans of ``calibration`` with the exported ONNX file (one
+    shared, and one per scene kind with enough clean scans), then every test set is evaluated at them.
+    The card records the training command, data and seeds, parity with torch, the calibration and all
+    metrics; ``recipe`` (the shell commands that made the data, trained and exported) goes into the card
+    and beside it as ``reproduce.sh``.
 
     Returns:
         The final card.
@@ -77,10 +78,13 @@ def export_calibrate_evaluate(
     scored = score_samples(Predictor(folder), calibration_samples, progress=progress)
     record = calibrate(scored, false_alarm_rate)
     threshold = record.pop("threshold")
-    set_threshold(folder, threshold, {**record, "data": dataset_spec(calibration)})
+    by_kind = {kind: kind_record.pop("threshold") for kind, kind_record in record["kinds"].items()}
+    set_threshold(folder, threshold, {**record, "data": dataset_spec(calibration)}, by_kind)
     predictor = Predictor(folder)
     results = {
-        Path(test).name: report(score_samples(predictor, load_datasets([test]), progress=progress), threshold)
+        Path(test).name: report(
+            score_samples(predictor, load_datasets([test]), progress=progress), predictor.thresholds
+        )
         for test in tests
     }
     return update_card(

@@ -1,0 +1,66 @@
+"""Calibration and reports over scored scans: thresholds per scene kind, and metrics judged by them."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+
+from vision.infer import Detection, Prediction, Thresholds
+from vision.train.data import Instance, Sample
+from vision.train.evaluate import Scored, calibrate, report
+
+BOX = (10.0, 10.0, 40.0, 30.0)
+
+
+def scored(kind: str, score: float, threat: bool, index: int) -> Scored:
+    """One scan of ``kind`` with ``score``; a threat scan carries a blade whose region peaks at ``score``."""
+    sample = Sample(
+        pathlib.Path(f"{kind}_{index}.png"),
+        None,
+        kind,
+        "test-scanner",
+        (Instance("blade", BOX),) if threat else (),
+    )
+    detections = (Detection("blade", score, BOX),) if threat else ()
+    return Scored(sample, Prediction("clear", score, 0.5, detections, np.zeros((1, 1), np.float32)))
+
+
+def test_each_kind_with_enough_clean_scans_gets_its_own_threshold() -> None:
+    rng = np.random.default_rng(0)
+    # Clean luggage scores high (cluttered bags), clean vehicles low: one shared threshold would let the
+    # luggage spend the whole false-alarm budget.
+    items = [scored("luggage", float(v), False, i) for i, v in enumerate(rng.uniform(0.4, 0.9, 40))]
+    items += [scored("vehicle", float(v), False, i) for i, v in enumerate(rng.uniform(0.0, 0.3, 40))]
+    items += [scored("parcel", float(v), False, i) for i, v in enumerate(rng.uniform(0.0, 0.3, 5))]
+    record = calibrate(items, 0.05, min_clean_per_kind=20)
+    assert set(record["kinds"]) == {"luggage", "vehicle"}  # 5 clean parcels are too few to calibrate on
+    luggage, vehicle = record["kinds"]["luggage"], record["kinds"]["vehicle"]
+    assert luggage["clean_images"] == vehicle["clean_images"] == 40
+    assert vehicle["threshold"] < 0.31 < 0.85 < luggage["threshold"]
+    for kind in ("luggage", "vehicle"):
+        clean = [s.prediction.score for s in items if s.sample.kind == kind]
+        assert np.mean(np.asarray(clean) >= record["kinds"][kind]["threshold"]) <= 0.05
+    assert calibrate(items, 0.05)["kinds"] == {}  # the default asks for more clean scans than this
+
+
+def test_report_judges_each_scan_by_its_kinds_threshold() -> None:
+    items = [
+        scored("luggage", 0.7, True, 0),  # over the shared threshold, under the luggage one
+        scored("luggage", 0.6, False, 1),
+        scored("vehicle", 0.3, True, 2),  # under the shared threshold, over the vehicle one
+        scored("vehicle", 0.1, False, 3),
+    ]
+    shared = report(items, Thresholds(0.5))
+    assert (
+        shared["overall"]["detection_rate"] == 0.5 and shared["kinds"]["luggage"]["false_alarm_rate"] == 1.0
+    )
+    by_kind = report(items, Thresholds(0.5, {"luggage": 0.8, "vehicle": 0.2}))
+    assert by_kind["kind_thresholds"] == {"luggage": 0.8, "vehicle": 0.2}
+    luggage = by_kind["kinds"]["luggage"]
+    assert (luggage["false_alarm_rate"], luggage["detection_rate"]) == (0.0, 0.0)
+    assert by_kind["kinds"]["vehicle"]["detection_rate"] == 1.0
+    assert by_kind["overall"]["classes"]["blade"]["recall"] == pytest.approx(0.5)
+    assert [m["image"] for m in by_kind["worst_misses"]] == ["luggage_0.png"]
+    assert by_kind["confusion"]["blade"] == {"missed": 1, "blade": 1}
