@@ -3,15 +3,14 @@
 Run: ``python -m benchmarks.predictor [--model DIR] [--runs N] [--threads T]``. Prints the p50/p90 of
 ``Predictor.predict`` (onnxruntime), of the same network in torch eager on the same input (same numpy
 preprocessing, weights irrelevant to speed so the architecture in the card is rebuilt), and their ratio,
-measured side by side in one run. With ``model_int8.onnx`` beside the model, INT8 against FP32 too.
+measured side by side in one run. Where the model has an INT8 version (``triage quantize``), INT8 against
+FP32 too.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.infer import MODEL_FILE, Predictor, default_model_dir
+from vision.infer import Predictor, default_model_dir
 
 WIDTH, HEIGHT = 1024, 768
 
@@ -84,13 +83,9 @@ def main() -> None:
     eager_p50, eager_p90 = timings_ms(torch_eager(predictor, image, args.threads), args.runs)
     print(f"torch eager (same preprocessing)             : {eager_p50:7.1f} / {eager_p90:7.1f}")
     print(f"ratio torch eager / onnxruntime p50          : {eager_p50 / ort_p50:7.2f}x")
-    int8 = folder / "model_int8.onnx"
-    if int8.is_file():
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.copy(folder / "model.json", Path(tmp) / "model.json")
-            shutil.copy(int8, Path(tmp) / MODEL_FILE)
-            quantised = Predictor(tmp, threads=args.threads)
-            int8_p50, int8_p90 = timings_ms(lambda: quantised.predict(image), args.runs)
+    if isinstance(predictor.card.get("int8"), dict):
+        quantised = Predictor(folder, threads=args.threads, int8=True)
+        int8_p50, int8_p90 = timings_ms(lambda: quantised.predict(image), args.runs)
         print(f"onnxruntime INT8 Predictor.predict           : {int8_p50:7.1f} / {int8_p90:7.1f}")
         print(f"ratio FP32 / INT8 p50                        : {ort_p50 / int8_p50:7.2f}x")
 

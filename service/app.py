@@ -81,7 +81,9 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
     models_root = settings.models_root
     if models_root is None:
         models_root = settings.model_dir.parent.parent if settings.model_dir else None
-    manager = ModelManager(models_root or REPO_MODELS_DIR, threads=settings.inference_threads)
+    manager = ModelManager(
+        models_root or REPO_MODELS_DIR, threads=settings.inference_threads, int8=settings.int8
+    )
     manager.start(settings.model_dir)
     if manager.current is not None:
         metrics.set_serving(manager.current.name, manager.current.version)

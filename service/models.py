@@ -26,7 +26,7 @@ from typing import Any
 from service.store.images import write_atomic
 from vision.errors import ModelLoadError
 from vision.gate import gate_refusal
-from vision.infer import Predictor, default_model_dir
+from vision.infer import CARD_FILE, Predictor, default_model_dir
 
 logger = logging.getLogger("triage.models")
 PROMOTED_FILE = "PROMOTED"
@@ -60,17 +60,28 @@ class ModelEntry:
     card: dict[str, Any]
 
 
+def _has_int8(model_dir: pathlib.Path) -> bool:
+    """Whether a model folder's card names an INT8 version (an unreadable card is left to the loader)."""
+    try:
+        card = json.loads((model_dir / CARD_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(card, dict) and isinstance(card.get("int8"), dict)
+
+
 class ModelManager:
     """Holds the served predictor and swaps it atomically.
 
     Args:
         models_root: the registry folder (``<name>/<version>/`` and ``PROMOTED``).
         threads: onnxruntime intra-op threads per predictor.
+        int8: load a model's INT8 version where its card has one (FP32 otherwise, logged).
     """
 
-    def __init__(self, models_root: pathlib.Path, threads: int = 2) -> None:
+    def __init__(self, models_root: pathlib.Path, threads: int = 2, int8: bool = False) -> None:
         self.models_root = models_root
         self.threads = threads
+        self.int8 = int8
         self.current: Predictor | None = None
         self.load_error: str | None = "no model loaded yet"
         self._promote_lock = threading.Lock()
@@ -82,7 +93,10 @@ class ModelManager:
             ModelLoadError: the folder is not a loadable model.
         """
         try:
-            return Predictor(model_dir, threads=self.threads)
+            int8 = self.int8 and _has_int8(model_dir)
+            if self.int8 and not int8:
+                logger.warning("no INT8 version; serving FP32", extra={"model": str(model_dir)})
+            return Predictor(model_dir, threads=self.threads, int8=int8)
         except ModelLoadError:
             raise
         except Exception as error:  # onnxruntime and json raise many types; all mean "cannot serve this"
@@ -95,7 +109,14 @@ class ModelManager:
                 model_dir = default_model_dir(self.models_root)
             self.current = self.load(model_dir)
             self.load_error = None
-            logger.info("model loaded", extra={"model": self.current.name, "version": self.current.version})
+            logger.info(
+                "model loaded",
+                extra={
+                    "model": self.current.name,
+                    "version": self.current.version,
+                    "precision": self.current.precision,
+                },
+            )
         except Exception as error:  # whatever the cause, the service must start and report it
             self.current = None
             self.load_error = f"no model loaded: {error}"

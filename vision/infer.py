@@ -28,6 +28,7 @@ from vision.errors import ModelLoadError
 from vision.preprocess import Letterbox, PreprocessSpec, preprocess
 
 MODEL_FILE = "model.onnx"
+INT8_FILE = "model_int8.onnx"
 CARD_FILE = "model.json"
 PROMOTED_FILE = "PROMOTED"
 OUTPUT_NAMES = ("probs", "threat_map", "score")
@@ -184,25 +185,40 @@ class Predictor:
     Args:
         model_dir: folder with ``model.onnx`` and ``model.json``.
         threads: onnxruntime intra-op threads.
+        int8: run the folder's INT8 version (``triage quantize``; the card's ``int8`` entry names the
+            file and its own calibrated thresholds) instead of the FP32 graph.
 
     Raises:
-        ModelLoadError: if the folder, card or ONNX file is missing, invalid or inconsistent.
+        ModelLoadError: if the folder, card or ONNX file is missing, invalid or inconsistent, or ``int8``
+            is asked of a model without an INT8 version.
     """
 
-    def __init__(self, model_dir: str | Path, threads: int = 2):
+    def __init__(self, model_dir: str | Path, threads: int = 2, int8: bool = False):
         self.model_dir = Path(model_dir)
         card = _read_card(self.model_dir)
+        onnx_file = self.model_dir / MODEL_FILE
         try:
             self.spec = PreprocessSpec.from_dict(card["preprocessing"])
             self.thresholds = Thresholds.from_card(card)
             self.classes: tuple[str, ...] = tuple(str(c) for c in card["classes"])
-        except (ValueError, TypeError) as error:
+            if int8:
+                quantised = card.get("int8")
+                if not isinstance(quantised, Mapping) or "file" not in quantised:
+                    raise ModelLoadError(
+                        f"model {self.model_dir} has no INT8 version (make one: triage quantize)"
+                    )
+                onnx_file = self.model_dir / Path(str(quantised["file"])).name
+                self.thresholds = Thresholds.from_card(quantised)
+        except (ValueError, TypeError, KeyError) as error:
             raise ModelLoadError(f"model card {self.model_dir / CARD_FILE}: {error}") from None
         self.card: dict[str, Any] = card
         self.name = str(card["name"])
         self.version = str(card["version"])
+        self.precision = "int8" if int8 else "fp32"
         self.input_size = self.spec.input_size
-        self._session = _session(self.model_dir / MODEL_FILE, threads)
+        if not onnx_file.is_file():
+            raise ModelLoadError(f"model folder {self.model_dir} lacks {onnx_file.name}")
+        self._session = _session(onnx_file, threads)
         self._check_graph()
 
     def _check_graph(self) -> None:

@@ -1,4 +1,4 @@
-"""`triage train`, `triage evaluate` and `triage export`: the model's life from data to a shipped folder.
+"""`triage train`, `evaluate`, `export` and `quantize`: the model's life from data to a shipped folder.
 
 Training and export need the ``[train]`` extra (torch); they import it inside the command so the rest of
 the CLI starts without it. Evaluation runs the exported ONNX file through the runtime Predictor.
@@ -16,10 +16,11 @@ from service.commands._errors import cli_errors, fail
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train``, ``evaluate`` and ``export`` to ``app``."""
+    """Add ``train``, ``evaluate``, ``export`` and ``quantize`` to ``app``."""
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     app.command("export")(export)
+    app.command("quantize")(quantize)
 
 
 def _folders(value: str) -> list[str]:
@@ -155,3 +156,40 @@ def export(
         from service.commands.registry import promote as promote_model
 
         promote_model(f"{name}/{version}", models_root=out)
+
+
+def quantize(
+    model: Annotated[pathlib.Path, typer.Option(help="exported, calibrated model folder")],
+    calibration: Annotated[str, typer.Option(help="calibration dataset folder(s), comma-separated")],
+    test: Annotated[str, typer.Option(help="test dataset folder(s) for the AUROC check, comma-separated")],
+    images: Annotated[int, typer.Option(min=1, help="scans that calibrate the activation ranges")] = 64,
+    max_auroc_drop: Annotated[float, typer.Option(min=0.0, help="largest AUROC loss accepted")] = 0.005,
+    min_speedup: Annotated[
+        float, typer.Option(min=0.0, help="smallest FP32/INT8 speed ratio accepted")
+    ] = 1.1,
+    threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads for the speed check")] = 2,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Add a static INT8 version beside the model, kept only if faster and within the AUROC budget.
+
+    Exits 1 (nothing written) when the INT8 graph is measured not to pay. The service runs it with
+    TRIAGE_INT8=true, `triage scan` with --int8; it has its own calibrated thresholds.
+    """
+    from vision.train.quantize import QuantisationRefused, quantize_model
+
+    with cli_errors():
+        try:
+            entry = quantize_model(
+                model,
+                _folders(calibration),
+                _folders(test),
+                images=images,
+                max_auroc_drop=max_auroc_drop,
+                min_speedup=min_speedup,
+                threads=threads,
+                progress=not quiet,
+            )
+        except QuantisationRefused as refused:
+            raise fail(f"INT8 not kept: {refused}", code=1) from None
+    summary = ("file", "speedup", "fp32_p50_ms", "int8_p50_ms", "fp32_auroc", "int8_auroc", "threshold")
+    print(json.dumps({k: entry[k] for k in summary}, indent=2))

@@ -69,6 +69,7 @@ def scan(
         ),
     ] = None,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
+    int8: Annotated[bool, typer.Option(help="run the model's INT8 version (triage quantize)")] = False,
 ) -> None:
     """Print a verdict, score, threshold and boxes per image; a bad file is reported and skipped."""
     if kind is not None and kind not in SCENE_KINDS:
@@ -77,7 +78,7 @@ def scan(
     if not files:
         raise fail("no image files found")
     with cli_errors():
-        score_file = _remote(server, kind) if server else _local(model, threads, kind)
+        score_file = _remote(server, kind) if server else _local(model, threads, kind, int8)
     failed = 0
     for path in files:
         try:
@@ -94,11 +95,11 @@ def scan(
         raise typer.Exit(1)
 
 
-def _local(model: pathlib.Path | None, threads: int, kind: str | None) -> Any:
+def _local(model: pathlib.Path | None, threads: int, kind: str | None, int8: bool) -> Any:
     from vision.infer import Predictor, default_model_dir
     from vision.io import read_image
 
-    predictor = Predictor(model if model is not None else default_model_dir(), threads=threads)
+    predictor = Predictor(model if model is not None else default_model_dir(), threads=threads, int8=int8)
 
     def score_file(path: pathlib.Path) -> dict[str, Any]:
         return predictor.predict(read_image(path).rgb, kind).to_dict()

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import pathlib
+import shutil
 import threading
 import time
 
@@ -97,6 +98,26 @@ def test_the_scan_kind_picks_the_models_threshold_for_it(settings: Settings, adm
         assert (stored["threshold"], stored["verdict"]) == (0.0, "alarm")
         (served,) = [m for m in client.get("/v1/models", headers=admin).json() if m["serving"]]
         assert served["kind_thresholds"] == {"vehicle": 0.0, "luggage": 1.0}
+
+
+def test_int8_setting_serves_the_int8_version_where_a_model_has_one(
+    settings: Settings, admin: dict[str, str]
+) -> None:
+    assert settings.model_dir is not None
+    with TestClient(create_app(settings.model_copy(update={"int8": True}))) as client:
+        # No INT8 version yet: FP32 serves (and says so in the log).
+        assert post_scan(client, admin).json()["threshold"] == 0.5
+    # A stand-in INT8 version: the same graph under the INT8 name, with a threshold of its own.
+    shutil.copy(settings.model_dir / "model.onnx", settings.model_dir / "model_int8.onnx")
+    card_path = settings.model_dir / "model.json"
+    card = json.loads(card_path.read_text())
+    card["int8"] = {"file": "model_int8.onnx", "threshold": 0.0}
+    card_path.write_text(json.dumps(card))
+    with TestClient(create_app(settings.model_copy(update={"int8": True}))) as client:
+        assert post_scan(client, admin).json()["threshold"] == 0.0
+        assert client.app.state.triage.models.current.precision == "int8"  # type: ignore[attr-defined]
+    with TestClient(create_app(settings)) as client:  # off by default
+        assert post_scan(client, admin).json()["threshold"] == 0.5
 
 
 def test_scan_round_trip_overlay_listing_and_feedback(client: TestClient, scanner: dict[str, str]) -> None:

@@ -1,0 +1,84 @@
+"""`triage quantize`: an INT8 version kept only where measured to pay, with its own thresholds."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from vision.errors import ModelLoadError
+from vision.infer import INT8_FILE, Predictor
+from vision.train.data import load_datasets, read_rgb
+from vision.train.export import set_threshold
+from vision.train.quantize import QuantisationRefused, quantize_model
+
+runner = CliRunner()
+
+
+def calibrated_copy(source: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
+    shutil.copytree(source, target)
+    set_threshold(target, 0.5, {"false_alarm_rate": 0.25})
+    return target
+
+
+def test_a_kept_int8_version_is_written_with_its_own_thresholds(
+    tiny_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    folder = calibrated_copy(tiny_model_dir, tmp_path / "model")
+    calibration, test = str(shapes_datasets["calibration"]), str(shapes_datasets["test"])
+    # The tiny untrained model is not worth quantising for speed; accept any ratio to test the mechanics.
+    entry = quantize_model(
+        folder, [calibration], [test], images=4, min_speedup=0.0, max_auroc_drop=1.0, progress=False
+    )
+    assert (folder / INT8_FILE).is_file() and entry["file"] == INT8_FILE
+    assert entry["speedup"] > 0 and 0.0 <= entry["int8_auroc"] <= 1.0
+    card = json.loads((folder / "model.json").read_text())
+    assert card["int8"] == json.loads(json.dumps(entry))
+    quantised = Predictor(folder, int8=True)
+    assert quantised.precision == "int8" and quantised.threshold == entry["threshold"]
+    # The INT8 threshold lets at most 25% of the clean calibration scans alarm, like FP32's.
+    clean = [s for s in load_datasets([calibration]) if not s.has_threat]
+    alarms = [quantised.predict(read_rgb(s.image_path)).verdict == "alarm" for s in clean]
+    assert sum(alarms) <= 0.25 * len(clean)
+    assert Predictor(folder).precision == "fp32"  # FP32 stays the default
+
+
+def test_an_int8_version_that_does_not_pay_is_refused_and_nothing_is_written(
+    tiny_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    folder = calibrated_copy(tiny_model_dir, tmp_path / "model")
+    before = (folder / "model.json").read_text()
+    calibration, test = str(shapes_datasets["calibration"]), str(shapes_datasets["test"])
+    with pytest.raises(QuantisationRefused, match="not fast enough"):
+        quantize_model(folder, [calibration], [test], images=4, min_speedup=1000.0, progress=False)
+    command = [
+        "quantize",
+        "--model",
+        str(folder),
+        "--calibration",
+        calibration,
+        "--test",
+        test,
+        "--images",
+        "4",
+    ]
+    refused = runner.invoke(app, [*command, "--min-speedup", "1000", "--quiet"])
+    assert refused.exit_code == 1 and "INT8 not kept: INT8 is not fast enough" in refused.stderr
+    negative = runner.invoke(app, [*command, "--max-auroc-drop", "-0.5", "--quiet"])
+    assert negative.exit_code == 2 and "--max-auroc-drop" in negative.output
+    assert not (folder / INT8_FILE).exists() and (folder / "model.json").read_text() == before
+    with pytest.raises(ModelLoadError, match="no INT8 version"):
+        Predictor(folder, int8=True)
+
+
+def test_quantize_refuses_an_uncalibrated_model(
+    tiny_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path]
+) -> None:
+    data = shapes_datasets
+    command = ["quantize", "--model", str(tiny_model_dir), "--calibration", str(data["calibration"])]
+    result = runner.invoke(app, [*command, "--test", str(data["test"]), "--quiet"])
+    assert result.exit_code == 2 and "not calibrated" in result.stderr
