@@ -30,6 +30,10 @@ def test_models_side_by_side_promote_and_roll_back(page: Any, server: Server, sh
     assert auroc.locator("td.best").inner_text() == "95.0%"
     far = table.locator("tr", has_text="false-alarm rate").last
     assert far.locator("td.best").inner_text() == "4.0%"
+    # A threshold per scene kind where a card has one; kinds no card calibrated apart get no row.
+    luggage = table.locator("tr", has_text="Alarm threshold, luggage")
+    assert luggage.locator("td").all_inner_texts() == ["—", "1.000"]
+    assert table.locator("tr", has_text="Alarm threshold, vehicles").count() == 0
     screenshot(page, shots, "models")
 
     was = _serving(server)
