@@ -95,10 +95,6 @@ class Thresholds:
         """The threshold a scan of ``kind`` (``None``: unknown) is judged by."""
         return self.by_kind.get(kind, self.shared) if kind is not None else self.shared
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form: ``{"shared": t, "by_kind": {...}}``."""
-        return {"shared": self.shared, "by_kind": dict(self.by_kind)}
-
     @classmethod
     def from_card(cls, card: Mapping[str, Any]) -> Thresholds:
         """Read and check ``threshold`` and the optional ``kind_thresholds`` of a model card.
