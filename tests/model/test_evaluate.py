@@ -9,7 +9,7 @@ import pytest
 
 from vision.infer import Detection, Prediction, Thresholds
 from vision.train.data import Instance, Sample
-from vision.train.evaluate import Scored, calibrate, report
+from vision.train.evaluate import Scored, calibrate, report, split_thresholds
 
 BOX = (10.0, 10.0, 40.0, 30.0)
 
@@ -43,6 +43,12 @@ def test_each_kind_with_enough_clean_scans_gets_its_own_threshold() -> None:
         clean = [s.prediction.score for s in items if s.sample.kind == kind]
         assert np.mean(np.asarray(clean) >= record["kinds"][kind]["threshold"]) <= 0.05
     assert calibrate(items, 0.05)["kinds"] == {}  # the default asks for more clean scans than this
+    thresholds, kept = split_thresholds(record)
+    assert thresholds == Thresholds(
+        record["threshold"], {"luggage": luggage["threshold"], "vehicle": vehicle["threshold"]}
+    )
+    assert "threshold" not in kept and all("threshold" not in r for r in kept["kinds"].values())
+    assert kept["kinds"]["luggage"]["clean_images"] == 40 and "threshold" in record  # the input is untouched
 
 
 def test_report_judges_each_scan_by_its_kinds_threshold() -> None:

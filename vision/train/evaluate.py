@@ -86,6 +86,14 @@ def calibrate(
     return record
 
 
+def split_thresholds(record: dict[str, Any]) -> tuple[Thresholds, dict[str, Any]]:
+    """The thresholds in a :func:`calibrate` record, and the record without them (what a card keeps)."""
+    kinds = {kind: {k: v for k, v in r.items() if k != "threshold"} for kind, r in record["kinds"].items()}
+    rest = {k: v for k, v in record.items() if k not in ("threshold", "kinds")}
+    by_kind = {kind: r["threshold"] for kind, r in record["kinds"].items()}
+    return Thresholds(record["threshold"], by_kind), {**rest, "kinds": kinds}
+
+
 def _calibration_record(scored: Sequence[Scored], false_alarm_rate: float) -> dict[str, Any]:
     clean = [s.prediction.score for s in scored if not s.sample.has_threat]
     threshold = threshold_at_far(clean, false_alarm_rate)

@@ -12,7 +12,7 @@ from vision.infer import Predictor
 from vision.preprocess import PreprocessSpec, preprocess
 from vision.synth.profiles import HELD_OUT_PROFILE
 from vision.train.data import dataset_spec, load_datasets, read_rgb
-from vision.train.evaluate import calibrate, report, score_samples
+from vision.train.evaluate import calibrate, report, score_samples, split_thresholds
 from vision.train.export import (
     PARITY_TOLERANCE,
     export_model,
@@ -76,10 +76,10 @@ def export_calibrate_evaluate(
     if difference > PARITY_TOLERANCE:
         raise ValueError(f"ONNX differs from torch by {difference:.2e} > {PARITY_TOLERANCE:.0e}")
     scored = score_samples(Predictor(folder), calibration_samples, progress=progress)
-    record = calibrate(scored, false_alarm_rate)
-    threshold = record.pop("threshold")
-    by_kind = {kind: kind_record.pop("threshold") for kind, kind_record in record["kinds"].items()}
-    set_threshold(folder, threshold, {**record, "data": dataset_spec(calibration)}, by_kind)
+    thresholds, record = split_thresholds(calibrate(scored, false_alarm_rate))
+    set_threshold(
+        folder, thresholds.shared, {**record, "data": dataset_spec(calibration)}, thresholds.by_kind
+    )
     predictor = Predictor(folder)
     results = {
         Path(test).name: report(

@@ -24,7 +24,7 @@ import numpy as np
 from vision.infer import CARD_FILE, INT8_FILE, MODEL_FILE, Predictor
 from vision.preprocess import preprocess
 from vision.train.data import Sample, dataset_spec, load_datasets, read_rgb
-from vision.train.evaluate import calibrate, score_samples
+from vision.train.evaluate import calibrate, score_samples, split_thresholds
 from vision.train.export import update_card
 from vision.train.metrics import auroc
 
@@ -103,12 +103,14 @@ def quantize_model(
                 f"INT8 loses {fp32_auroc - int8_auroc:.4f} AUROC ({fp32_auroc:.4f} -> {int8_auroc:.4f}; "
                 f"at most {max_auroc_drop} allowed)"
             )
-        record = calibrate(score_samples(int8, calibration_samples, progress=progress), false_alarm_rate)
+        thresholds, record = split_thresholds(
+            calibrate(score_samples(int8, calibration_samples, progress=progress), false_alarm_rate)
+        )
         shutil.copy(trial / MODEL_FILE, folder / INT8_FILE)
     entry = {
         "file": INT8_FILE,
-        "threshold": record.pop("threshold"),
-        "kind_thresholds": {kind: r.pop("threshold") for kind, r in record["kinds"].items()},
+        "threshold": thresholds.shared,
+        "kind_thresholds": dict(thresholds.by_kind),
         "calibration": {**record, "data": dataset_spec(calibration)},
         "quantisation": {
             "method": "onnxruntime static QDQ of the Conv nodes, uint8 activations (MinMax), int8 weights",
