@@ -63,6 +63,13 @@ def train(
         str | None,
         typer.Option(help="share of each --data folder in every epoch, comma-separated (e.g. 0.6,0.3,0.1)"),
     ] = None,
+    balance: Annotated[
+        bool,
+        typer.Option(
+            help="balance the classes: rare classes drawn more often, crops centred on a class drawn "
+            "uniformly, every class in a crop ranked (not only its most threat-like object)"
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Train the threat segmentation network; prints the best checkpoint's path.
@@ -83,6 +90,7 @@ def train(
             val=_folders(val) if val else [],
             init=str(init) if init else "",
             mix=weights,
+            balance=balance,
             out=str(out),
             epochs=epochs,
             seed=seed,

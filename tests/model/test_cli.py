@@ -170,7 +170,7 @@ def test_scan_with_a_missing_model_is_one_line_error(tmp_path: pathlib.Path) -> 
 
 
 @pytest.mark.slow
-def test_fine_tune_from_a_model_folder_with_mixed_data(
+def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
 ) -> None:
     import torch
@@ -194,11 +194,12 @@ def test_fine_tune_from_a_model_folder_with_mixed_data(
             "train", "--init", str(base), "--out", str(out), "--epochs", "1", "--batch-size", "4",
             "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
-            "--workers", "0", "--quiet",
+            "--workers", "0", "--balance", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     state = torch.load(str(out / "model_best.pt"), map_location="cpu", weights_only=False)
+    assert state["args"]["balance"] is True
     before = load_weights(base / "weights.npz").state_dict()
     # Same architecture as the shipped model, different weights after the fine-tune steps.
     assert tuple(state["args"]["widths"]) == (4, 8, 8, 8)

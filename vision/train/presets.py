@@ -28,6 +28,9 @@ class TrainPreset:
         threat_crop_p: chance of centring the crop on a threat pixel when the scan holds one.
         photometric_p: chance of the scanner-look jitter; the rest stay as the simulator rendered them, so
             the network also sees the undistorted palette that the colours of materials are defined by.
+        balance_classes: centre threat crops on a class drawn uniformly from those in the scan, then on a
+            pixel of it; otherwise on any threat pixel, which favours the large classes (a cigarette carton
+            covers ten times the pixels of a knife) and starves the small ones.
     """
 
     spec: PreprocessSpec
@@ -35,6 +38,7 @@ class TrainPreset:
     scale_range: tuple[float, float] = (0.7, 1.35)
     threat_crop_p: float = 0.6
     photometric_p: float = 0.6
+    balance_classes: bool = False
 
     def __call__(
         self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
@@ -64,7 +68,7 @@ class TrainPreset:
             rgb = cv2.copyMakeBorder(rgb, *borders, cv2.BORDER_CONSTANT, value=(self.spec.pad_value,) * 3)
             mask = cv2.copyMakeBorder(mask, *borders, cv2.BORDER_CONSTANT, value=0)
             height, width = mask.shape
-        ys, xs = np.nonzero(mask)
+        ys, xs = self._threat_pixels(mask, rng)
         if len(ys) and rng.random() < self.threat_crop_p:
             pick = int(rng.integers(len(ys)))
             y = int(np.clip(ys[pick] - rng.integers(size // 8, size - size // 8), 0, height - size))
@@ -72,6 +76,15 @@ class TrainPreset:
         else:
             y, x = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
         return rgb[y : y + size, x : x + size], mask[y : y + size, x : x + size]
+
+    def _threat_pixels(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels a threat crop may centre on: all threat pixels, or one drawn class's when balancing."""
+        present = np.flatnonzero(np.bincount(mask.ravel(), minlength=2)[1:]) + 1
+        chosen = mask != 0
+        if self.balance_classes and len(present):
+            chosen = mask == present[int(rng.integers(len(present)))]
+        ys, xs = np.nonzero(chosen)
+        return ys, xs
 
 
 def soft_targets(mask: np.ndarray, stride: int, num_channels: int) -> np.ndarray:

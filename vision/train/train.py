@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from vision.gate import file_sha256
 from vision.preprocess import PreprocessSpec
-from vision.train.data import cache_samples, dataset_spec, load_dataset, load_datasets
+from vision.train.data import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
 from vision.train.metrics import auroc, detection_rate_at_far
 from vision.train.model import (
     NUM_CHANNELS,
@@ -45,6 +45,9 @@ LOG = "log.jsonl"
 # being drowned, dice and the image-level term do the rest.
 BACKGROUND_WEIGHT = 0.3
 IMAGE_LOSS_WEIGHT = 1.0
+# Repeat-factor sampling (LVIS): a scan holding a class seen in fewer than this share of the training
+# scans is drawn sqrt(REPEAT_THRESHOLD / share) times as often.
+REPEAT_THRESHOLD = 0.1
 
 
 @dataclass
@@ -68,6 +71,7 @@ class TrainArgs:
     cache_long_side: int = 640
     init: str = ""
     mix: list[float] = field(default_factory=list)
+    balance: bool = False
     progress: bool = True
     command: str = ""
 
@@ -102,7 +106,10 @@ def image_loss_weight(progress: float) -> float:
 
 
 def segmentation_loss(
-    logits: torch.Tensor, targets: torch.Tensor, image_weight: float = IMAGE_LOSS_WEIGHT
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    image_weight: float = IMAGE_LOSS_WEIGHT,
+    per_class: bool = False,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Class-weighted cross-entropy + soft dice on threat classes + a ranking term on the image score.
 
@@ -113,10 +120,16 @@ def segmentation_loss(
     of a scan with a threat elsewhere; it is hard-negative mining on exactly the quantity that is
     thresholded.
 
+    With ``per_class`` the positive side is taken per class instead: the best cell of every class a crop
+    holds is pushed towards 1 (the mean over those crop-class pairs). Otherwise a crop with a pistol and a
+    knife satisfies the term through the pistol alone, and the knife, which an operator must still be shown,
+    gets no push; recall is counted per instance, so the loss should be too.
+
     Args:
         logits: ``N x C x h x w`` at the network's output stride.
         targets: ``N x C x h x w`` class shares per output cell (:func:`soft_targets`).
         image_weight: weight of the ranking term (see :func:`image_loss_weight`).
+        per_class: rank the best cell of each class present rather than of any threat.
     """
     weights = torch.ones(NUM_CHANNELS, device=logits.device)
     weights[0] = BACKGROUND_WEIGHT
@@ -135,9 +148,18 @@ def segmentation_loss(
     eps = 1e-5
     hardest_negative = threat_map.masked_fill(near, 0.0).amax(dim=(1, 2)).clamp(eps, 1 - eps)
     image = F.binary_cross_entropy(hardest_negative, torch.zeros_like(hardest_negative))
-    holds = positive.flatten(1).any(dim=1)
+    if per_class:
+        # A class's positive cells: those with at least a quarter of it, or its fullest cells where a thin
+        # object (a blade edge-on) covers no cell that much.
+        fullest = threat_targets.amax(dim=(2, 3), keepdim=True)
+        cells = (threat_targets >= torch.clamp(fullest, max=0.25)) & (threat_targets > 0)
+        holds = cells.flatten(2).any(dim=2)
+        best = threat_map[:, None].masked_fill(~cells, 0.0).amax(dim=(2, 3))
+    else:
+        holds = positive.flatten(1).any(dim=1)
+        best = threat_map.masked_fill(~positive, 0.0).amax(dim=(1, 2))
     if holds.any():
-        best_positive = threat_map.masked_fill(~positive, 0.0).amax(dim=(1, 2))[holds].clamp(eps, 1 - eps)
+        best_positive = best[holds].clamp(eps, 1 - eps)
         image = image + F.binary_cross_entropy(best_positive, torch.ones_like(best_positive))
     loss = ce + dice + image_weight * image
     return loss, {"ce": ce.item(), "dice": dice.item(), "image": image.item()}
@@ -151,13 +173,14 @@ def train_one_epoch(
     epoch: int,
     progress: bool = True,
     image_weight: float = IMAGE_LOSS_WEIGHT,
+    per_class: bool = False,
 ) -> dict[str, float]:
     """One pass over ``loader``; returns mean losses."""
     model.train()
     totals: dict[str, float] = {}
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", disable=not progress, leave=False)
     for steps, (images, targets) in enumerate(bar, start=1):
-        loss, parts = segmentation_loss(model(images), targets, image_weight)
+        loss, parts = segmentation_loss(model(images), targets, image_weight, per_class)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -267,6 +290,37 @@ def mixing_weights(origins: Sequence[int], mix: Sequence[float]) -> np.ndarray:
     return np.asarray([share[o] / counts[o] for o in origins], dtype=np.float64)
 
 
+def repeat_factors(labels: Sequence[Sequence[str]], threshold: float = REPEAT_THRESHOLD) -> np.ndarray:
+    """How often to draw each scan so rare classes are seen more (repeat-factor sampling, as in LVIS).
+
+    Args:
+        labels: the threat classes of each training scan (empty for a clean scan).
+        threshold: classes in at least this share of scans are not repeated.
+
+    Returns:
+        one factor per scan, ``max(1, max over its classes of sqrt(threshold / share of the class))``.
+    """
+    count = max(1, len(labels))
+    share: dict[str, float] = {}
+    for names in labels:
+        for name in set(names):
+            share[name] = share.get(name, 0.0) + 1.0 / count
+    factors = [max([1.0] + [math.sqrt(threshold / share[name]) for name in names]) for names in labels]
+    return np.asarray(factors, dtype=np.float64)
+
+
+def draw_weights(
+    args: TrainArgs, train_samples: Sequence[Sample], origins: Sequence[int]
+) -> np.ndarray | None:
+    """Per-sample draw weights from ``--mix`` and ``--balance`` (``None``: plain shuffling)."""
+    if not args.mix and not args.balance:
+        return None
+    weights = mixing_weights(origins, args.mix) if args.mix else np.ones(len(train_samples))
+    if args.balance:
+        weights = weights * repeat_factors([[i.label for i in s.instances] for s in train_samples])
+    return weights
+
+
 def main(args: TrainArgs) -> Path:
     """Train as ``args`` says; returns the path of the best checkpoint."""
     out = Path(args.out)
@@ -289,14 +343,14 @@ def main(args: TrainArgs) -> Path:
     train_samples = [samples[i] for i in train_index]
     train_set = AugmentedScans(
         cache_samples(train_samples, args.cache_long_side, args.progress),
-        TrainPreset(spec, crop_size=args.crop_size),
+        TrainPreset(spec, crop_size=args.crop_size, balance_classes=args.balance),
         args.seed,
     )
     val_scans = cache_samples(val_samples, args.cache_long_side, args.progress)
     shuffle = torch.Generator()
     sampler: Sampler[int] | None = None
-    if args.mix:
-        draw = mixing_weights([origins[i] for i in train_index], args.mix)
+    draw = draw_weights(args, train_samples, [origins[i] for i in train_index])
+    if draw is not None:
         sampler = WeightedRandomSampler(draw.tolist(), len(train_set), replacement=True, generator=shuffle)
     loader = DataLoader(
         train_set,
@@ -343,7 +397,9 @@ def main(args: TrainArgs) -> Path:
         train_set.epoch = epoch
         shuffle.manual_seed(args.seed * 1000 + epoch)
         weight = IMAGE_LOSS_WEIGHT if init is not None else image_loss_weight(epoch / args.epochs)
-        losses = train_one_epoch(model, optimizer, scheduler, loader, epoch, args.progress, weight)
+        losses = train_one_epoch(
+            model, optimizer, scheduler, loader, epoch, args.progress, weight, args.balance
+        )
         metrics = evaluate(model, val_scans, spec)
         seconds = round(time.monotonic() - began, 1)
         record = {
