@@ -80,3 +80,15 @@ def test_per_class_ranking_pushes_a_missed_object_beside_a_found_one() -> None:
     plain.backward()
     assert plain_logits.grad is not None
     assert logits.grad[0, 0, 2:6, 2].max() > plain_logits.grad[0, 0, 2:6, 2].max() + 0.05
+
+
+def test_class_peaks_see_objects_thinner_than_a_cell() -> None:
+    from vision.train.train import class_peaks
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[9:30, 13] = KNIFE  # one pixel wide: no output cell is mostly knife
+    mask[40:56, 40:56] = CARTON
+    threat_map = np.zeros((16, 16), np.float32)
+    threat_map[2:8, 3] = 0.7
+    threat_map[12, 12] = 0.9
+    assert class_peaks(mask, threat_map) == pytest.approx({"blade": 0.7, "cigarettes": 0.9})

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from vision.classes import THREAT_CLASSES
 from vision.infer import Predictor
 
 runner = CliRunner()
@@ -54,6 +55,9 @@ def test_train_writes_log_and_checkpoints_and_resumes(trained_run: pathlib.Path)
     log = [json.loads(line) for line in (trained_run / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [0, 1]
     assert all(np.isfinite(r["loss"]) and r["val_auroc"] is not None for r in log)
+    # each class the validation scans hold, with the share of its scans it would have alarmed on its own
+    hits = log[-1]["val_class_hits"]
+    assert hits and set(hits) <= set(THREAT_CLASSES) and all(0.0 <= v <= 1.0 for v in hits.values())
     assert (trained_run / "checkpoint.pt").is_file() and (trained_run / "model_best.pt").is_file()
 
 

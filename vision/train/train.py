@@ -24,10 +24,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from tqdm import tqdm
 
+from vision.classes import THREAT_CLASSES
 from vision.gate import file_sha256
 from vision.preprocess import PreprocessSpec
 from vision.train.data import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
-from vision.train.metrics import auroc, detection_rate_at_far
+from vision.train.metrics import auroc, detection_rate_at_far, threshold_at_far
 from vision.train.model import (
     NUM_CHANNELS,
     WEIGHTS_FILE,
@@ -197,20 +198,50 @@ def evaluate(
     scans: Sequence[tuple[np.ndarray, np.ndarray]],
     spec: PreprocessSpec,
     batch_size: int = 8,
-) -> dict[str, float | None]:
-    """Image-level AUROC and detection rate at 5% false alarms on whole letterboxed scans."""
+) -> dict[str, Any]:
+    """Image-level AUROC and detection rate at 5% false alarms on whole letterboxed scans, and per class.
+
+    ``val_class_hits`` gives, per threat class, the share of scans holding it where the threat map's peak
+    over that class's cells reaches the 5% false-alarm threshold of the clean scans: whether the class
+    alone would have raised the alarm. Image metrics can rise while one class is never found; this shows it
+    each epoch. It does not enter the choice of the best checkpoint.
+    """
     model.eval()
     scores: list[float] = []
     labels: list[bool] = []
+    peaks: dict[str, list[float]] = {}
     for start in range(0, len(scans), batch_size):
         chunk = [eval_transform(rgb, mask, spec) for rgb, mask in scans[start : start + batch_size]]
         inputs = torch.from_numpy(np.stack([x for x, _ in chunk]))
-        _, _, score = threat_outputs(model(inputs))
+        _, threat_map, score = threat_outputs(model(inputs))
         scores += score.tolist()
         labels += [bool(mask.any()) for _, mask in chunk]
+        for (_, mask), cells in zip(chunk, threat_map.numpy(), strict=True):
+            for label, peak in class_peaks(mask, cells).items():
+                peaks.setdefault(label, []).append(peak)
+    clean = [s for s, holds in zip(scores, labels, strict=True) if not holds]
+    threshold = threshold_at_far(clean, 0.05) if clean else None
+    hits = {
+        label: round(float(np.mean(np.asarray(values) >= threshold)), 4)
+        for label, values in sorted(peaks.items())
+        if threshold is not None
+    }
     return {
         "val_auroc": auroc(scores, labels),
         "val_dr_at_far_0.05": detection_rate_at_far(scores, labels, 0.05),
+        "val_class_hits": hits,
+    }
+
+
+def class_peaks(mask: np.ndarray, threat_map: np.ndarray) -> dict[str, float]:
+    """The threat map's maximum over the cells touching each class of ``mask`` (class map, input pixels)."""
+    shares = soft_targets(mask, ThreatNet.output_stride, NUM_CHANNELS)[
+        1:, : threat_map.shape[0], : threat_map.shape[1]
+    ]
+    return {
+        THREAT_CLASSES[c]: float(threat_map[shares[c] > 0].max())
+        for c in range(len(shares))
+        if shares[c].any()
     }
 
 
