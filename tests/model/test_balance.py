@@ -17,10 +17,22 @@ KNIFE, CARTON = 4, 6  # class-map values of blade and cigarettes
 def test_repeat_factors_raise_scans_of_rare_classes_only() -> None:
     # "gem" is in 1 of 40 scans, "gun" in 4 of 40 (below the 0.1 threshold), "drug" in 8 of 40.
     labels = [["gem", "drug"]] + [["gun"]] * 4 + [["drug"]] * 7 + [[]] * 28
-    factors = repeat_factors(labels, threshold=0.1)
+    factors = repeat_factors(labels, threshold=0.1)  # no misses known: rarity only
     assert factors[0] == pytest.approx(2.0)  # sqrt(0.1 / 0.025): the scan's rarest class decides
     assert factors[1] == pytest.approx(np.sqrt(0.1 / 0.1))
     assert np.all(factors[5:] == 1.0)  # common classes and clean scans are drawn as often as before
+
+
+def test_missed_classes_are_drawn_more_whatever_their_frequency() -> None:
+    from vision.train.train import MISS_BOOST, class_misses
+
+    labels = [["blade"]] * 8 + [["gun"]] * 8 + [[]] * 24  # both in 20% of scans: no rarity factor
+    misses = class_misses({"blade": 0.0, "gun": 0.75})
+    assert misses == {"blade": 1.0, "gun": 0.25}
+    factors = repeat_factors(labels, misses)
+    assert factors[0] == pytest.approx(1 + MISS_BOOST) and factors[8] == pytest.approx(1 + 0.25 * MISS_BOOST)
+    assert np.all(factors[16:] == 1.0)
+    assert np.all(repeat_factors(labels) == 1.0)  # before any validation: frequency only
 
 
 def scene() -> tuple[np.ndarray, np.ndarray]:

@@ -204,6 +204,8 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     assert result.exit_code == 0, result.output
     state = torch.load(str(out / "model_best.pt"), map_location="cpu", weights_only=False)
     assert state["args"]["balance"] is True
+    # the starting model was validated first: its per-class hits set the first epoch's draw
+    assert set(state["init_validation"]) >= {"val_auroc", "val_class_hits"}
     before = load_weights(base / "weights.npz").state_dict()
     # Same architecture as the shipped model, different weights after the fine-tune steps.
     assert tuple(state["args"]["widths"]) == (4, 8, 8, 8)

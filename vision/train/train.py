@@ -13,7 +13,7 @@ import math
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,9 @@ IMAGE_LOSS_WEIGHT = 1.0
 # Repeat-factor sampling (LVIS): a scan holding a class seen in fewer than this share of the training
 # scans is drawn sqrt(REPEAT_THRESHOLD / share) times as often.
 REPEAT_THRESHOLD = 0.1
+# ... and (1 + MISS_BOOST x the class's validation miss rate of the epoch before) times as often. Frequency
+# alone is the wrong measure of need: blades are the third most common class yet were never found.
+MISS_BOOST = 3.0
 
 
 @dataclass
@@ -321,35 +324,54 @@ def mixing_weights(origins: Sequence[int], mix: Sequence[float]) -> np.ndarray:
     return np.asarray([share[o] / counts[o] for o in origins], dtype=np.float64)
 
 
-def repeat_factors(labels: Sequence[Sequence[str]], threshold: float = REPEAT_THRESHOLD) -> np.ndarray:
-    """How often to draw each scan so rare classes are seen more (repeat-factor sampling, as in LVIS).
+def repeat_factors(
+    labels: Sequence[Sequence[str]],
+    misses: Mapping[str, float] | None = None,
+    threshold: float = REPEAT_THRESHOLD,
+) -> np.ndarray:
+    """How often to draw each scan so that rare and missed classes are seen more.
+
+    Repeat-factor sampling as in LVIS, scaled by how badly the model misses each class: a class's factor is
+    ``sqrt(threshold / share of scans holding it)`` (at least 1) times ``1 + MISS_BOOST * miss rate``; a
+    scan takes the largest factor of its classes, a clean scan 1.
 
     Args:
         labels: the threat classes of each training scan (empty for a clean scan).
-        threshold: classes in at least this share of scans are not repeated.
-
-    Returns:
-        one factor per scan, ``max(1, max over its classes of sqrt(threshold / share of the class))``.
+        misses: each class's miss rate in ``[0, 1]`` (one minus its validation hit rate); absent classes 0.
+        threshold: classes in at least this share of scans are not repeated for rarity.
     """
     count = max(1, len(labels))
     share: dict[str, float] = {}
     for names in labels:
         for name in set(names):
             share[name] = share.get(name, 0.0) + 1.0 / count
-    factors = [max([1.0] + [math.sqrt(threshold / share[name]) for name in names]) for names in labels]
-    return np.asarray(factors, dtype=np.float64)
+    misses = misses or {}
+    factor = {
+        name: max(1.0, math.sqrt(threshold / part)) * (1.0 + MISS_BOOST * misses.get(name, 0.0))
+        for name, part in share.items()
+    }
+    return np.asarray([max([1.0] + [factor[name] for name in names]) for names in labels], dtype=np.float64)
 
 
 def draw_weights(
-    args: TrainArgs, train_samples: Sequence[Sample], origins: Sequence[int]
+    args: TrainArgs,
+    train_samples: Sequence[Sample],
+    origins: Sequence[int],
+    misses: Mapping[str, float] | None = None,
 ) -> np.ndarray | None:
     """Per-sample draw weights from ``--mix`` and ``--balance`` (``None``: plain shuffling)."""
     if not args.mix and not args.balance:
         return None
     weights = mixing_weights(origins, args.mix) if args.mix else np.ones(len(train_samples))
     if args.balance:
-        weights = weights * repeat_factors([[i.label for i in s.instances] for s in train_samples])
+        labels = [[i.label for i in s.instances] for s in train_samples]
+        weights = weights * repeat_factors(labels, misses)
     return weights
+
+
+def class_misses(hits: Mapping[str, float] | None) -> dict[str, float]:
+    """Miss rate per class from an :func:`evaluate` record's ``val_class_hits``."""
+    return {label: 1.0 - float(hit) for label, hit in (hits or {}).items()}
 
 
 def main(args: TrainArgs) -> Path:
@@ -398,16 +420,22 @@ def main(args: TrainArgs) -> Path:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=args.lr, total_steps=args.epochs * len(loader), pct_start=0.1
     )
-    start, best, history = 0, -math.inf, []
+    start, best, history, init_validation = 0, -math.inf, [], None
     if (out / CHECKPOINT).exists():
         state = torch.load(str(out / CHECKPOINT), map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start, best, history = state["epoch"] + 1, state["best"], state["history"]
+        init_validation = state.get("init_validation")
         # Place the one-cycle schedule by step count rather than restoring it, so a resumed run may
         # also extend --epochs (the schedule then stretches to the new length).
         scheduler.last_epoch = start * len(loader)
         print(f"resuming from {out / CHECKPOINT} at epoch {start}", file=sys.stderr)
+    elif init is not None and args.balance:
+        # Where the fine-tune starts, and which classes its first epoch should draw more of.
+        init_validation = evaluate(model, val_scans, spec)
+        print(json.dumps({"init": init_validation}), file=sys.stderr)
+    hits = history[-1].get("val_class_hits") if history else (init_validation or {}).get("val_class_hits")
     data = dataset_spec(args.data, with_hash=True)
     for index, entry in enumerate(data):
         entry["mix"] = args.mix[index] if args.mix else None
@@ -421,17 +449,22 @@ def main(args: TrainArgs) -> Path:
         else f"{args.val_fraction:.0%} of the training data",
         "train_images": len(train_samples),
         "val_images": len(val_samples),
+        "init_validation": init_validation,
     }
     for epoch in range(start, args.epochs):
         began = time.monotonic()
         # Order and augmentation depend on (seed, epoch) only, so a resumed run continues identically.
         train_set.epoch = epoch
         shuffle.manual_seed(args.seed * 1000 + epoch)
+        if isinstance(sampler, WeightedRandomSampler) and args.balance:
+            weights = draw_weights(args, train_samples, [origins[i] for i in train_index], class_misses(hits))
+            sampler.weights = torch.as_tensor(weights, dtype=torch.double)
         weight = IMAGE_LOSS_WEIGHT if init is not None else image_loss_weight(epoch / args.epochs)
         losses = train_one_epoch(
             model, optimizer, scheduler, loader, epoch, args.progress, weight, args.balance
         )
         metrics = evaluate(model, val_scans, spec)
+        hits = metrics["val_class_hits"]
         seconds = round(time.monotonic() - began, 1)
         record = {
             "epoch": epoch,
