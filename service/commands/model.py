@@ -66,8 +66,9 @@ def train(
     balance: Annotated[
         bool,
         typer.Option(
-            help="balance the classes: rare classes drawn more often, crops centred on a class drawn "
-            "uniformly, every class in a crop ranked (not only its most threat-like object)"
+            help="balance the classes: scans of rare classes and of classes the last validation missed "
+            "drawn more often, crops centred on a class drawn uniformly, every class in a crop ranked "
+            "(not only its most threat-like object)"
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
