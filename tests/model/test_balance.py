@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pytest
 import torch
@@ -104,3 +106,21 @@ def test_class_peaks_see_objects_thinner_than_a_cell() -> None:
     threat_map[2:8, 3] = 0.7
     threat_map[12, 12] = 0.9
     assert class_peaks(mask, threat_map) == pytest.approx({"blade": 0.7, "cigarettes": 0.9})
+
+
+def test_balancing_keeps_each_folders_mixing_share() -> None:
+    from vision.train.data import Instance, Sample
+    from vision.train.train import TrainArgs, draw_weights
+
+    def sample(*labels: str) -> Sample:
+        instances = tuple(Instance(label, (0.0, 0.0, 1.0, 1.0)) for label in labels)
+        return Sample(pathlib.Path("x.png"), None, "parcel", "s", instances)
+
+    # folder 0: 6 clean scans and 2 knives; folder 1: 2 scans, one with a gun
+    samples = [sample()] * 6 + [sample("blade")] * 2 + [sample(), sample("firearm")]
+    origins = [0] * 8 + [1] * 2
+    args = TrainArgs(data=["a", "b"], out="o", mix=[3.0, 1.0], balance=True)
+    weights = draw_weights(args, samples, origins, misses={"blade": 1.0})
+    assert weights is not None
+    assert weights[:8].sum() / weights.sum() == pytest.approx(0.75)  # --mix still holds per folder
+    assert weights[6] > weights[0]  # within the folder the missed knives are drawn more

@@ -359,14 +359,19 @@ def draw_weights(
     origins: Sequence[int],
     misses: Mapping[str, float] | None = None,
 ) -> np.ndarray | None:
-    """Per-sample draw weights from ``--mix`` and ``--balance`` (``None``: plain shuffling)."""
-    if not args.mix and not args.balance:
-        return None
-    weights = mixing_weights(origins, args.mix) if args.mix else np.ones(len(train_samples))
-    if args.balance:
-        labels = [[i.label for i in s.instances] for s in train_samples]
-        weights = weights * repeat_factors(labels, misses)
-    return weights
+    """Per-sample draw weights from ``--mix`` and ``--balance`` (``None``: plain shuffling).
+
+    Balancing works within each data folder, so every folder still supplies the share ``--mix`` gives it.
+    """
+    if not args.balance:
+        return mixing_weights(origins, args.mix) if args.mix else None
+    factors = repeat_factors([[i.label for i in s.instances] for s in train_samples], misses)
+    if not args.mix:
+        return factors
+    folder = np.asarray(origins, dtype=np.int64)
+    # mixing_weights gives each scan its folder's share / the folder's size; re-spread that share by factor.
+    folder_share = mixing_weights(origins, args.mix) * np.bincount(folder)[folder]
+    return folder_share * factors / np.bincount(folder, weights=factors)[folder]
 
 
 def class_misses(hits: Mapping[str, float] | None) -> dict[str, float]:
