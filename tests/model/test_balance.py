@@ -14,6 +14,7 @@ from vision.train.presets import TrainPreset, soft_targets
 from vision.train.train import repeat_factors, segmentation_loss
 
 KNIFE, CARTON = 4, 6  # class-map values of blade and cigarettes
+EVEN = torch.ones(NUM_CHANNELS - 1)  # every threat class weighs the same in the ranking term
 
 
 def test_repeat_factors_raise_scans_of_rare_classes_only() -> None:
@@ -77,20 +78,20 @@ def two_objects(threat: float) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_per_class_ranking_pushes_a_missed_object_beside_a_found_one() -> None:
     logits, targets = two_objects(threat=0.05)
-    _, any_threat = segmentation_loss(logits, targets, per_class=False)
-    _, each_class = segmentation_loss(logits, targets, per_class=True)
+    _, any_threat = segmentation_loss(logits, targets, class_weights=None)
+    _, each_class = segmentation_loss(logits, targets, class_weights=EVEN)
     # With the carton found, "any threat" is satisfied; per class, the missed knife still costs.
     assert each_class["image"] > any_threat["image"] + 1.0
     found, _ = two_objects(threat=0.95)
-    _, both_found = segmentation_loss(found, targets, per_class=True)
+    _, both_found = segmentation_loss(found, targets, class_weights=EVEN)
     assert both_found["image"] < 0.2
 
-    loss, _ = segmentation_loss(logits, targets, per_class=True)
+    loss, _ = segmentation_loss(logits, targets, class_weights=EVEN)
     loss.backward()
     assert logits.grad is not None
     # The knife's background logit is pushed down (towards threat) harder than by the plain term.
     plain_logits, _ = two_objects(threat=0.05)
-    plain, _ = segmentation_loss(plain_logits, targets, per_class=False)
+    plain, _ = segmentation_loss(plain_logits, targets, class_weights=None)
     plain.backward()
     assert plain_logits.grad is not None
     assert logits.grad[0, 0, 2:6, 2].max() > plain_logits.grad[0, 0, 2:6, 2].max() + 0.05
@@ -124,3 +125,20 @@ def test_balancing_keeps_each_folders_mixing_share() -> None:
     assert weights is not None
     assert weights[:8].sum() / weights.sum() == pytest.approx(0.75)  # --mix still holds per folder
     assert weights[6] > weights[0]  # within the folder the missed knives are drawn more
+
+
+def test_a_missed_class_weighs_more_in_the_ranking_term() -> None:
+    from vision.train.train import MISS_BOOST, ranking_weights
+
+    weights = ranking_weights({"blade": 1.0, "cigarettes": 0.0})
+    assert weights[KNIFE - 1] == pytest.approx(1 + MISS_BOOST) and weights[CARTON - 1] == 1.0
+    logits, targets = two_objects(threat=0.05)  # the knife missed, the carton found
+    _, even = segmentation_loss(logits, targets, class_weights=EVEN)
+    _, weighted = segmentation_loss(logits, targets, class_weights=weights)
+    assert weighted["image"] > even["image"]  # the missed knife's share of the term grew
+    found, _ = two_objects(threat=0.95)
+    _, even_found = segmentation_loss(found, targets, class_weights=EVEN)
+    _, weighted_found = segmentation_loss(found, targets, class_weights=weights)
+    assert weighted_found["image"] == pytest.approx(
+        even_found["image"], abs=0.05
+    )  # a weighted mean, not a sum
