@@ -130,9 +130,10 @@ def segmentation_loss(
     crop with a pistol and a knife satisfies the term through the pistol alone, and the knife, which an
     operator must still be shown, gets no push; recall is counted per instance, so the loss should be too.
     The weights share the term out among classes without changing its size (a weighted mean), so a class
-    the model misses can pull harder (measured: from a checkpoint that had never found a blade, 20 steps
-    with missed classes weighted raised the median peak on held-out knives from 0.45 to 0.68; unweighted
-    it stayed at 0.42-0.44).
+    the model misses can pull harder (measured in a probe from a checkpoint that had never found a blade:
+    20 steps with missed classes weighted, there as a weighted sum, raised the median peak on held-out
+    knives from 0.45 to 0.68 but also clean scans' 90th percentile from 0.62 to 0.71; unweighted the knives
+    stayed at 0.42-0.44).
 
     Args:
         logits: ``N x C x h x w`` at the network's output stride.
