@@ -79,10 +79,11 @@ class TrainPreset:
 
     def _threat_pixels(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Pixels a threat crop may centre on: all threat pixels, or one drawn class's when balancing."""
-        present = np.flatnonzero(np.bincount(mask.ravel(), minlength=2)[1:]) + 1
         chosen = mask != 0
-        if self.balance_classes and len(present):
-            chosen = mask == present[int(rng.integers(len(present)))]
+        if self.balance_classes:
+            present = np.flatnonzero(np.bincount(mask.ravel(), minlength=2)[1:]) + 1
+            if len(present):
+                chosen = mask == present[int(rng.integers(len(present)))]
         ys, xs = np.nonzero(chosen)
         return ys, xs
 

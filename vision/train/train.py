@@ -236,11 +236,13 @@ def evaluate(
                 peaks.setdefault(label, []).append(peak)
     clean = [s for s, holds in zip(scores, labels, strict=True) if not holds]
     threshold = threshold_at_far(clean, 0.05) if clean else None
-    hits = {
-        label: round(float(np.mean(np.asarray(values) >= threshold)), 4)
-        for label, values in sorted(peaks.items())
-        if threshold is not None
-    }
+    hits = (
+        {}
+        if threshold is None
+        else {
+            label: round(float(np.mean(np.asarray(v) >= threshold)), 4) for label, v in sorted(peaks.items())
+        }
+    )
     return {
         "val_auroc": auroc(scores, labels),
         "val_dr_at_far_0.05": detection_rate_at_far(scores, labels, 0.05),
@@ -416,6 +418,7 @@ def main(args: TrainArgs) -> Path:
         train_index, val_index = split_validation(len(samples), args.val_fraction, args.seed)
         val_samples = [samples[i] for i in val_index]
     train_samples = [samples[i] for i in train_index]
+    train_origins = [origins[i] for i in train_index]
     train_set = AugmentedScans(
         cache_samples(train_samples, args.cache_long_side, args.progress),
         TrainPreset(spec, crop_size=args.crop_size, balance_classes=args.balance),
@@ -424,7 +427,7 @@ def main(args: TrainArgs) -> Path:
     val_scans = cache_samples(val_samples, args.cache_long_side, args.progress)
     shuffle = torch.Generator()
     sampler: Sampler[int] | None = None
-    draw = draw_weights(args, train_samples, [origins[i] for i in train_index])
+    draw = draw_weights(args, train_samples, train_origins)
     if draw is not None:
         sampler = WeightedRandomSampler(draw.tolist(), len(train_set), replacement=True, generator=shuffle)
     loader = DataLoader(
@@ -479,7 +482,7 @@ def main(args: TrainArgs) -> Path:
         train_set.epoch = epoch
         shuffle.manual_seed(args.seed * 1000 + epoch)
         if isinstance(sampler, WeightedRandomSampler) and args.balance:
-            weights = draw_weights(args, train_samples, [origins[i] for i in train_index], class_misses(hits))
+            weights = draw_weights(args, train_samples, train_origins, class_misses(hits))
             sampler.weights = torch.as_tensor(weights, dtype=torch.double)
         weight = IMAGE_LOSS_WEIGHT if init is not None else image_loss_weight(epoch / args.epochs)
         ranking = ranking_weights(class_misses(hits)) if args.balance else None
