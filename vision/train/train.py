@@ -481,11 +481,14 @@ def main(args: TrainArgs) -> Path:
         # Order and augmentation depend on (seed, epoch) only, so a resumed run continues identically.
         train_set.epoch = epoch
         shuffle.manual_seed(args.seed * 1000 + epoch)
-        if isinstance(sampler, WeightedRandomSampler) and args.balance:
-            weights = draw_weights(args, train_samples, train_origins, class_misses(hits))
+        ranking = None
+        if args.balance and isinstance(sampler, WeightedRandomSampler):
+            # What the last validation missed steers both this epoch's draw and its ranking term.
+            misses = class_misses(hits)
+            weights = draw_weights(args, train_samples, train_origins, misses)
             sampler.weights = torch.as_tensor(weights, dtype=torch.double)
+            ranking = ranking_weights(misses)
         weight = IMAGE_LOSS_WEIGHT if init is not None else image_loss_weight(epoch / args.epochs)
-        ranking = ranking_weights(class_misses(hits)) if args.balance else None
         losses = train_one_epoch(model, optimizer, scheduler, loader, epoch, args.progress, weight, ranking)
         metrics = evaluate(model, val_scans, spec)
         hits = metrics["val_class_hits"]
