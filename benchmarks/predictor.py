@@ -52,11 +52,12 @@ def torch_eager(predictor: Predictor, image: np.ndarray, threads: int) -> Callab
     import torch
 
     from vision.preprocess import preprocess
-    from vision.train.model import ThreatOutputs, build_model
+    from vision.train.model import NO_BLOCKS, ThreatOutputs, build_model
 
     torch.set_num_threads(threads)
-    widths = tuple(predictor.card["architecture"]["widths"])
-    model = ThreatOutputs(build_model(widths)).eval()
+    architecture = predictor.card["architecture"]
+    blocks = tuple(architecture.get("blocks", NO_BLOCKS))
+    model = ThreatOutputs(build_model(tuple(architecture["widths"]), blocks)).eval()
 
     def call() -> object:
         with torch.inference_mode():

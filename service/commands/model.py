@@ -43,6 +43,13 @@ def _mixing(value: str, folders: int) -> list[float]:
     return weights
 
 
+def _blocks(value: str) -> tuple[int, int]:
+    parts = value.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise fail(f"--blocks {value!r}: give two counts, at strides 8 and 16 (e.g. 2,2)")
+    return int(parts[0]), int(parts[1])
+
+
 def train(
     data: Annotated[str, typer.Option(help="training dataset folder(s), comma-separated")],
     out: Annotated[pathlib.Path, typer.Option(help="run folder: checkpoints and log (resumed if present)")],
@@ -71,6 +78,13 @@ def train(
             "(not only its most threat-like object)"
         ),
     ] = False,
+    blocks: Annotated[
+        str | None,
+        typer.Option(
+            help="residual blocks at strides 8 and 16, e.g. 2,2 (default: those of --init, else none); "
+            "blocks added to an --init model start as the identity, so it keeps what it learned"
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Train the threat segmentation network; prints the best checkpoint's path.
@@ -92,6 +106,7 @@ def train(
             init=str(init) if init else "",
             mix=weights,
             balance=balance,
+            blocks=_blocks(blocks) if blocks is not None else None,
             out=str(out),
             epochs=epochs,
             seed=seed,

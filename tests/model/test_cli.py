@@ -198,17 +198,18 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "train", "--init", str(base), "--out", str(out), "--epochs", "1", "--batch-size", "4",
             "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
-            "--workers", "0", "--balance", "--quiet",
+            "--workers", "0", "--balance", "--blocks", "1,1", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     state = torch.load(str(out / "model_best.pt"), map_location="cpu", weights_only=False)
-    assert state["args"]["balance"] is True
+    assert state["args"]["balance"] is True and tuple(state["args"]["blocks"]) == (1, 1)
     # the starting model was validated first: its per-class hits set the first epoch's draw
     assert set(state["init_validation"]) >= {"val_auroc", "val_class_hits"}
     before = load_weights(base / "weights.npz").state_dict()
-    # Same architecture as the shipped model, different weights after the fine-tune steps.
+    # The shipped model's widths, deepened by a block at strides 8 and 16; its weights moved on.
     assert tuple(state["args"]["widths"]) == (4, 8, 8, 8)
+    assert any(k.startswith("res16.0.") for k in state["model"]) and set(before) < set(state["model"])
     assert any(not torch.equal(before[k], v) for k, v in state["model"].items() if v.is_floating_point())
     assert state["init"]["version"] == "1" and len(state["init"]["sha256"]) == 64
     assert [d["mix"] for d in state["data"]] == [3.0, 1.0]
@@ -227,6 +228,36 @@ def test_fine_tune_refuses_a_folder_without_weights(
     )  # fmt: skip
     assert result.exit_code == 2
     assert "weights.npz" in result.stderr and "\n" not in result.stderr.strip()
+
+
+@pytest.mark.parametrize("blocks", ["1", "a,b", "1,2,3", "-1,0"])
+def test_bad_block_counts_are_one_line_errors(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path, blocks: str
+) -> None:
+    result = runner.invoke(
+        app, ["train", "--data", str(shapes_datasets["train"]), "--blocks", blocks, "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "--blocks" in result.stderr and "\n" not in result.stderr.strip()
+
+
+def test_fine_tune_cannot_remove_blocks(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    from vision.preprocess import PreprocessSpec
+    from vision.train.export import export_model
+    from vision.train.model import build_model
+
+    base = export_model(
+        build_model((4, 8, 8, 8), (1, 1)), tmp_path / "m" / "1", name="m", version="1",
+        spec=PreprocessSpec(input_size=64),
+    )  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["train", "--init", str(base), "--blocks", "0,1", "--data", str(shapes_datasets["train"]),
+         "--input-size", "64", "--out", str(tmp_path / "run"), "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "cannot remove blocks" in result.stderr
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
 @pytest.mark.parametrize("mix", ["1", "1,x", "1,-1"])

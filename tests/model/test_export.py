@@ -7,6 +7,7 @@ import pathlib
 
 import numpy as np
 import onnx
+import pytest
 import torch
 
 from vision.classes import THREAT_CLASSES
@@ -16,12 +17,17 @@ from vision.train.export import OPSET, PARITY_TOLERANCE, export_model, parity_ma
 from vision.train.model import build_model
 
 
-def test_onnx_matches_torch_on_the_same_inputs(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("blocks", [(0, 0), (1, 2)])
+def test_onnx_matches_torch_on_the_same_inputs(tmp_path: pathlib.Path, blocks: tuple[int, int]) -> None:
     torch.manual_seed(1)
-    net = build_model((8, 8, 16, 16))
-    # Non-trivial batch-norm statistics, so folding them into the convolutions is exercised.
-    net.train()
+    net = build_model((8, 8, 16, 16), blocks)
+    # Non-trivial batch-norm statistics, so folding them into the convolutions is exercised; residual
+    # blocks get non-zero scales too, so they are not the identity they start as.
     with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+        net.train()
         for _ in range(3):
             net(torch.randn(4, 3, 96, 96) * 2 + 0.5)
     spec = PreprocessSpec(input_size=96)

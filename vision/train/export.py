@@ -146,6 +146,7 @@ def export_model(
         "architecture": {
             "type": "ThreatNet",
             "widths": list(net.widths),
+            "blocks": list(net.blocks),
             "opset": OPSET,
             "parameters": int(sum(p.numel() for p in net.parameters())),
         },

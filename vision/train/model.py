@@ -23,6 +23,7 @@ from vision.classes import THREAT_CLASSES
 
 NUM_CHANNELS = len(THREAT_CLASSES) + 1
 DEFAULT_WIDTHS = (16, 32, 64, 96)
+NO_BLOCKS = (0, 0)
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -34,20 +35,48 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> n
     )
 
 
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions added to their input (ResNet's basic block), starting as the identity.
+
+    The last batch norm's scale starts at zero, so a block inserted into a trained network leaves its output
+    unchanged until training finds a use for it: capacity can be added to a shipped model without losing
+    what it has learned.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        last = nn.BatchNorm2d(channels)
+        nn.init.zeros_(last.weight)
+        self.body = nn.Sequential(
+            conv_bn_relu(channels, channels), nn.Conv2d(channels, channels, 3, padding=1, bias=False), last
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``relu(x + body(x))``; ``x`` comes out of a ReLU, so a zero body passes it through exactly."""
+        return F.relu(x + self.body(x))
+
+
 class ThreatNet(nn.Module):
     """Encoder at strides 2–16, a light additive decoder back to stride 4, a 1x1 class head.
 
     Args:
         widths: channels at strides 2, 4, 8 and 16.
         num_channels: output maps (background + threat classes).
+        blocks: extra :class:`ResidualBlock` s at strides 8 and 16 (depth where it is cheap: a block at
+            stride 16 costs a tenth of the stride-4 convolutions).
     """
 
     output_stride = 4
 
-    def __init__(self, widths: tuple[int, int, int, int] = DEFAULT_WIDTHS, num_channels: int = NUM_CHANNELS):
+    def __init__(
+        self,
+        widths: tuple[int, int, int, int] = DEFAULT_WIDTHS,
+        num_channels: int = NUM_CHANNELS,
+        blocks: tuple[int, int] = NO_BLOCKS,
+    ):
         super().__init__()
         w2, w4, w8, w16 = widths
-        self.widths = widths
+        self.widths, self.blocks = widths, blocks
         self.stem = conv_bn_relu(3, w2, stride=2)
         self.enc4 = nn.Sequential(conv_bn_relu(w2, w4, stride=2), conv_bn_relu(w4, w4))
         self.enc8 = nn.Sequential(conv_bn_relu(w4, w8, stride=2), conv_bn_relu(w8, w8))
@@ -55,6 +84,8 @@ class ThreatNet(nn.Module):
         self.enc16 = nn.Sequential(
             conv_bn_relu(w8, w16, stride=2), conv_bn_relu(w16, w16), conv_bn_relu(w16, w16, dilation=2)
         )
+        self.res8 = nn.Sequential(*(ResidualBlock(w8) for _ in range(blocks[0])))
+        self.res16 = nn.Sequential(*(ResidualBlock(w16) for _ in range(blocks[1])))
         # A decoder as narrow as the stride-4 features: most of the cost sits at high resolution.
         self.project16 = nn.Conv2d(w16, w4, 1)
         self.lateral8 = nn.Conv2d(w8, w4, 1)
@@ -66,8 +97,8 @@ class ThreatNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits at stride 4: ``N x C x H/4 x W/4``."""
         f4 = self.enc4(self.stem(x))
-        f8 = self.enc8(f4)
-        f16 = self.enc16(f8)
+        f8 = self.res8(self.enc8(f4))
+        f16 = self.res16(self.enc16(f8))
         up = F.interpolate(self.project16(f16), size=f8.shape[-2:], mode="bilinear", align_corners=False)
         up = self.dec8(up + self.lateral8(f8))
         up = F.interpolate(up, size=f4.shape[-2:], mode="bilinear", align_corners=False)
@@ -99,9 +130,26 @@ class ThreatOutputs(nn.Module):
         return threat_outputs(self.net(x))
 
 
-def build_model(widths: tuple[int, int, int, int] = DEFAULT_WIDTHS) -> ThreatNet:
+def build_model(
+    widths: tuple[int, int, int, int] = DEFAULT_WIDTHS, blocks: tuple[int, int] = NO_BLOCKS
+) -> ThreatNet:
     """A freshly initialised :class:`ThreatNet`."""
-    return ThreatNet(widths)
+    return ThreatNet(widths, blocks=blocks)
+
+
+def deepen(net: ThreatNet, blocks: tuple[int, int]) -> ThreatNet:
+    """``net`` with residual blocks added up to ``blocks``; it computes exactly what ``net`` computes.
+
+    Raises:
+        ValueError: if ``blocks`` asks for fewer blocks than ``net`` has at either stride.
+    """
+    if any(new < old for new, old in zip(blocks, net.blocks, strict=True)):
+        raise ValueError(f"the model has blocks {net.blocks}; cannot remove blocks to reach {blocks}")
+    deeper = build_model(net.widths, blocks)
+    missing, unexpected = deeper.load_state_dict(net.state_dict(), strict=False)
+    # Only the added blocks may start fresh (and as the identity); anything else means a different network.
+    assert not unexpected and all(key.startswith(("res8.", "res16.")) for key in missing)
+    return deeper
 
 
 WEIGHTS_FILE = "weights.npz"
@@ -115,6 +163,7 @@ def save_weights(net: ThreatNet, path: str | Path) -> None:
     """
     arrays = {key: value.detach().cpu().numpy() for key, value in net.state_dict().items()}
     arrays["__widths__"] = np.asarray(net.widths, dtype=np.int64)
+    arrays["__blocks__"] = np.asarray(net.blocks, dtype=np.int64)
     partial = Path(path).with_suffix(".partial.npz")
     np.savez(partial, **arrays)
     partial.replace(path)
@@ -136,9 +185,13 @@ def load_weights(path: str | Path) -> ThreatNet:
     w = [int(v) for v in arrays.pop("__widths__")]
     if len(w) != 4:
         raise ValueError(f"{path}: expected 4 widths, got {w}")
-    net = build_model((w[0], w[1], w[2], w[3]))
+    # Archives written before residual blocks existed have none.
+    b = [int(v) for v in arrays.pop("__blocks__", NO_BLOCKS)]
+    if len(b) != 2 or min(b) < 0:
+        raise ValueError(f"{path}: expected 2 block counts, got {b}")
+    net = build_model((w[0], w[1], w[2], w[3]), (b[0], b[1]))
     try:
         net.load_state_dict({key: torch.from_numpy(value) for key, value in arrays.items()})
     except RuntimeError as error:
-        raise ValueError(f"{path} does not fit ThreatNet{tuple(w)}: {error}") from None
+        raise ValueError(f"{path} does not fit ThreatNet{tuple(w)} with blocks {tuple(b)}: {error}") from None
     return net

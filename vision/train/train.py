@@ -30,10 +30,12 @@ from vision.preprocess import PreprocessSpec
 from vision.train.data import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
 from vision.train.metrics import auroc, detection_rate_at_far, threshold_at_far
 from vision.train.model import (
+    NO_BLOCKS,
     NUM_CHANNELS,
     WEIGHTS_FILE,
     ThreatNet,
     build_model,
+    deepen,
     load_weights,
     threat_outputs,
 )
@@ -70,6 +72,8 @@ class TrainArgs:
     input_size: int = 512
     crop_size: int = 256
     widths: tuple[int, int, int, int] = (16, 32, 64, 96)
+    # Residual blocks at strides 8 and 16; None: as many as the --init model has (none for a fresh one).
+    blocks: tuple[int, int] | None = None
     threads: int = 2
     workers: int = 1
     val_fraction: float = 0.1
@@ -279,19 +283,27 @@ def _save(path: Path, state: dict[str, Any]) -> None:
 def load_checkpoint(path: str | Path) -> tuple[ThreatNet, dict[str, Any]]:
     """Rebuild the network of a checkpoint; returns it (eval mode) and the checkpoint dict."""
     state = torch.load(str(path), map_location="cpu", weights_only=False)
-    model = build_model(tuple(state["args"]["widths"]))
+    model = build_model(tuple(state["args"]["widths"]), tuple(state["args"].get("blocks") or NO_BLOCKS))
     model.load_state_dict(state["model"])
     return model.eval(), state
 
 
 def initial_model(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any] | None]:
-    """A fresh network, or the one ``args.init`` names (a model folder or a training checkpoint).
+    """A fresh network, or the one ``args.init`` names, deepened to ``args.blocks`` where that asks for more.
 
     Raises:
-        ValueError: if ``args.init`` is neither, or its input size differs from ``args.input_size``.
+        ValueError: if ``args.init`` is neither a model folder nor a training checkpoint, its input size
+            differs from ``args.input_size``, or it has more blocks than ``args.blocks``.
     """
     if not args.init:
-        return build_model(args.widths), None
+        return build_model(args.widths, args.blocks or NO_BLOCKS), None
+    net, origin = _load_init(args)
+    if args.blocks is not None and args.blocks != net.blocks:
+        net = deepen(net, args.blocks)
+    return net, origin
+
+
+def _load_init(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any]]:
     path = Path(args.init)
     if path.is_dir():
         weights = path / WEIGHTS_FILE
@@ -407,7 +419,7 @@ def main(args: TrainArgs) -> Path:
     if args.mix and len(args.mix) != len(args.data):
         raise ValueError(f"{len(args.mix)} mixing weights for {len(args.data)} data folders")
     model, init = initial_model(args)
-    args = replace(args, widths=model.widths)
+    args = replace(args, widths=model.widths, blocks=model.blocks)
     spec = PreprocessSpec(input_size=args.input_size)
     per_folder = [load_dataset(folder) for folder in args.data]
     samples = [sample for folder in per_folder for sample in folder]
