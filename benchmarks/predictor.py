@@ -1,10 +1,11 @@
 """Predictor latency on a 1024x768 scan, 2 threads, preprocessing and post-processing included.
 
-Run: ``python -m benchmarks.predictor [--model DIR] [--runs N] [--threads T]``. Prints the p50/p90 of
-``Predictor.predict`` (onnxruntime), of the same network in torch eager on the same input (same numpy
-preprocessing, weights irrelevant to speed so the architecture in the card is rebuilt), and their ratio,
-measured side by side in one run. Where the model has an INT8 version (``triage quantize``), INT8 against
-FP32 too.
+Run: ``python -m benchmarks.predictor [--model DIR] [--baseline DIR] [--runs N] [--threads T]``. Prints
+the p50/p90 of ``Predictor.predict`` (onnxruntime), of the same network in torch eager on the same input
+(same numpy preprocessing, weights irrelevant to speed so the architecture in the card is rebuilt), and
+their ratio, measured side by side in one run. Where the model has an INT8 version (``triage quantize``),
+INT8 against FP32 too; with ``--baseline``, the model against another one (e.g. a deeper candidate against
+the served model).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled model)")
+    parser.add_argument("--baseline", type=Path, default=None, help="another model folder to time alongside")
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -89,6 +91,12 @@ def main() -> None:
         int8_p50, int8_p90 = timings_ms(lambda: quantised.predict(image), args.runs)
         print(f"onnxruntime INT8 Predictor.predict           : {int8_p50:7.1f} / {int8_p90:7.1f}")
         print(f"ratio FP32 / INT8 p50                        : {ort_p50 / int8_p50:7.2f}x")
+    if args.baseline is not None:
+        baseline = Predictor(args.baseline, threads=args.threads)
+        base_p50, base_p90 = timings_ms(lambda: baseline.predict(image), args.runs)
+        name = f"{baseline.name}/{baseline.version}"
+        print(f"onnxruntime baseline {name:<24}: {base_p50:7.1f} / {base_p90:7.1f}")
+        print(f"ratio model / baseline p50                   : {ort_p50 / base_p50:7.2f}x")
 
 
 if __name__ == "__main__":
