@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from vision.train.model import build_model, deepen, load_weights, save_weights
+from vision.train.model import ThreatNet, build_model, deepen, load_weights, save_weights
 
 
-def trained_looking(blocks: tuple[int, int] = (0, 0)) -> torch.nn.Module:
+def trained_looking(blocks: tuple[int, int] = (0, 0)) -> ThreatNet:
     """A tiny network with non-trivial batch-norm statistics, as a trained one has."""
     torch.manual_seed(0)
     net = build_model((4, 8, 8, 8), blocks)

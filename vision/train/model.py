@@ -62,8 +62,10 @@ class ThreatNet(nn.Module):
     Args:
         widths: channels at strides 2, 4, 8 and 16.
         num_channels: output maps (background + threat classes).
-        blocks: extra :class:`ResidualBlock` s at strides 8 and 16 (depth where it is cheap: a block at
-            stride 16 costs a tenth of the stride-4 convolutions).
+        blocks: extra :class:`ResidualBlock` s at strides 8 and 16, where depth is cheapest: on a 512 x 512
+            input a block costs ~0.30 GMAC at stride 8 and ~0.17 at stride 16, against ~0.95 for the
+            network without blocks (measured with onnxruntime, 2 threads: two blocks at stride 16 took
+            1.5x the latency, one at stride 8 and two at 16 1.8x).
     """
 
     output_stride = 4
