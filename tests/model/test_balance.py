@@ -60,8 +60,8 @@ def test_class_drawn_crop_centres_show_small_classes(balance: bool) -> None:
     assert (knife_crops > 70) if balance else (knife_crops < 10)
 
 
-def two_objects(threat: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits whose threat map is ``threat`` on a knife and ~1 on a carton in the same crop, and targets."""
+def two_objects(threat: float, carton: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits with threat map ``threat`` on a knife and ``carton`` (default ~1) on a carton, and targets."""
     mask = np.zeros((64, 64), np.uint8)
     mask[8:24, 4:16] = KNIFE
     mask[40:56, 40:56] = CARTON
@@ -69,10 +69,10 @@ def two_objects(threat: float) -> tuple[torch.Tensor, torch.Tensor]:
     logits = torch.zeros(1, NUM_CHANNELS, 16, 16)
     logits[:, 0] = 8.0  # confident background everywhere
     logits[0, 0, 10:14, 10:14] = -8.0  # the carton: confident threat
-    # the knife's cells: background probability 1 - threat (one threat channel against background)
-    logits[0, 0, 2:6, 1:4] = float(np.log((1 - threat) / threat))
-    logits[0, 1:, 2:6, 1:4] = 0.0
-    logits[0, 0, 2:6, 1:4] += float(np.log(NUM_CHANNELS - 1))
+    # background probability 1 - p on the object's cells (the threat channels against background)
+    for cells, p in (((slice(2, 6), slice(1, 4)), threat), ((slice(10, 14), slice(10, 14)), carton)):
+        if p is not None:
+            logits[(0, 0, *cells)] = float(np.log((1 - p) / p) + np.log(NUM_CHANNELS - 1))
     return logits.requires_grad_(), targets
 
 
@@ -142,3 +142,20 @@ def test_a_missed_class_weighs_more_in_the_ranking_term() -> None:
     assert weighted_found["image"] == pytest.approx(
         even_found["image"], abs=0.05
     )  # a weighted mean, not a sum
+
+
+def test_weighting_a_missed_class_never_eases_the_push_on_the_others() -> None:
+    from vision.train.train import ranking_weights
+
+    weights = ranking_weights({"blade": 1.0, "cigarettes": 0.0})
+
+    def carton_push(class_weights: torch.Tensor) -> float:
+        # the knife missed, the carton half found: how hard is the carton's background logit pushed down?
+        logits, targets = two_objects(threat=0.05, carton=0.5)
+        loss, _ = segmentation_loss(logits, targets, class_weights=class_weights)
+        loss.backward()
+        assert logits.grad is not None
+        return float(logits.grad[0, 0, 10:14, 10:14].max())
+
+    # A weighted mean would give the carton 1/5 of the term instead of 1/2; the floor keeps its full share.
+    assert carton_push(weights) == pytest.approx(carton_push(EVEN), rel=1e-4)
