@@ -9,7 +9,7 @@ import pytest
 
 from vision.infer import Detection, Prediction, Thresholds
 from vision.train.data import Instance, Sample
-from vision.train.evaluate import Scored, calibrate, report, split_thresholds
+from vision.train.evaluate import Scored, calibrate, format_report, report, split_thresholds
 
 BOX = (10.0, 10.0, 40.0, 30.0)
 
@@ -70,3 +70,24 @@ def test_report_judges_each_scan_by_its_kinds_threshold() -> None:
     assert by_kind["overall"]["classes"]["blade"]["recall"] == pytest.approx(0.5)
     assert [m["image"] for m in by_kind["worst_misses"]] == ["luggage_0.png"]
     assert by_kind["confusion"]["blade"] == {"missed": 1, "blade": 1}
+
+
+def test_recall_by_size_tells_small_misses_from_large_ones() -> None:
+    # Knives 30, 60 and 120 px long in a 640 px wide scan: small (< 40), medium (< 80) and large.
+    knives = [(100.0, 100.0, 130.0, 110.0), (200.0, 100.0, 260.0, 115.0), (300.0, 100.0, 420.0, 130.0)]
+    sample = Sample(
+        pathlib.Path("bag.png"), None, "luggage", "s", tuple(Instance("blade", b) for b in knives)
+    )
+    found = (Detection("blade", 0.9, knives[0]), Detection("blade", 0.8, knives[2]))
+    item = Scored(sample, Prediction("alarm", 0.9, 0.5, found, np.zeros((480, 640), np.float32)))
+    blade = report([item, scored("luggage", 0.1, False, 1)], Thresholds(0.5))["overall"]["classes"]["blade"]
+    assert blade["recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert blade["recall_by_size"] == {
+        "small": {"instances": 1, "recall": 1.0},
+        "medium": {"instances": 1, "recall": 0.0},
+        "large": {"instances": 1, "recall": 1.0},
+    }
+    row = next(
+        line for line in format_report(report([item], Thresholds(0.5))).splitlines() if "blade" in line
+    )
+    assert row.split()[-3:] == ["1.000", "0.000", "1.000"]

@@ -11,6 +11,9 @@ Definitions (also written into the model card):
   ``label_recall`` also requires the label to match.
 - AP@0.5: VOC all-point AP of regions with a matching label, ranked by peak score, regions traced down
   to a score of ``AP_FLOOR``.
+- recall by size: recall of the instances whose box's long side is under 1/16 of the scan's long side
+  (``small``: under 32 px at a 512 px model input), under 1/8 (``medium``) or larger (``large``); it
+  tells a class the model cannot resolve from one it does not recognise.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from vision.train.metrics import (
 
 FAR_TARGETS = (0.01, 0.05)
 AP_FLOOR = 0.1
+# Size buckets of an instance: its box's long side as a share of the scan's long side (upper bounds).
+SIZE_BUCKETS = (("small", 1 / 16), ("medium", 1 / 8), ("large", float("inf")))
 MISSED = "missed"
 # A scene kind gets its own threshold only with this many clean calibration scans (at 5% false alarms,
 # the 15 highest clean scores set it). Measured: clean vehicle scores crowd just below the threshold, and
@@ -139,14 +144,17 @@ def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
         truths: list[tuple[int, Box]] = []
         detections: list[tuple[int, float, Box]] = []
         hits = label_hits = 0
+        by_size: dict[str, list[bool]] = {name: [] for name, _ in SIZE_BUCKETS}
         for index, item in enumerate(scored):
             regions = _regions(item, thresholds)
             for instance in item.sample.instances:
                 if instance.label != label:
                     continue
                 truths.append((index, instance.box))
-                hits += any(covered(instance.box, d.box) for d in regions)
+                hit = any(covered(instance.box, d.box) for d in regions)
+                hits += hit
                 label_hits += any(covered(instance.box, d.box) and d.label == label for d in regions)
+                by_size[size_bucket(instance.box, item.prediction.heatmap.shape[:2])].append(hit)
             detections += [(index, d.score, d.box) for d in item.prediction.detections if d.label == label]
         if truths:
             out[label] = {
@@ -154,8 +162,22 @@ def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
                 "recall": round(hits / len(truths), 4),
                 "label_recall": round(label_hits / len(truths), 4),
                 "ap50": _round(average_precision(detections, truths)),
+                "recall_by_size": {
+                    name: {
+                        "instances": len(found),
+                        "recall": _round(float(np.mean(found)) if found else None),
+                    }
+                    for name, found in by_size.items()
+                },
             }
     return out
+
+
+def size_bucket(box: Box, image_shape: tuple[int, ...]) -> str:
+    """The :data:`SIZE_BUCKETS` name of ``box`` (x0, y0, x1, y1) in a scan of ``image_shape`` (H, W)."""
+    x0, y0, x1, y1 = box
+    share = max(x1 - x0, y1 - y0) / max(image_shape[0], image_shape[1], 1)
+    return next(name for name, bound in SIZE_BUCKETS if share < bound)
 
 
 def _confusion(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, dict[str, int]]:
@@ -208,6 +230,8 @@ def report(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, Any]:
             "any label",
             "label_recall": "as recall, and the region's label matches",
             "ap50": f"VOC all-point AP, IoU>=0.5, label must match, regions down to score {AP_FLOOR}",
+            "recall_by_size": "recall of instances whose box's long side is under 1/16 of the scan's long "
+            "side (small), under 1/8 (medium), or larger (large)",
             "dr_at_far_X": "share of threat scans alarming at the threshold that lets X of clean scans alarm",
             "threshold": "scans of a kind in kind_thresholds are judged by its threshold, others by this",
         },
@@ -233,10 +257,14 @@ def format_report(result: dict[str, Any]) -> str:
             f"{name:<10}{m['images']:>7}{m['threat_images']:>7}{_fmt(m['auroc']):>8}{_fmt(m['dr_at_far_0.01']):>8}"
             f"{_fmt(m['dr_at_far_0.05']):>8}{_fmt(m['false_alarm_rate']):>8}{_fmt(m['detection_rate']):>8}"
         )
-    lines.append(f"{'class':<14}{'n':>6}{'recall':>8}{'label':>8}{'AP50':>8}")
+    sizes = "".join(f"{name:>8}" for name, _ in SIZE_BUCKETS)
+    lines.append(f"{'class':<14}{'n':>6}{'recall':>8}{'label':>8}{'AP50':>8}{sizes}")
     for label, c in result["overall"]["classes"].items():
+        by_size = c["recall_by_size"]
+        recall_by_size = "".join(f"{_fmt(by_size[name]['recall']):>8}" for name, _ in SIZE_BUCKETS)
         lines.append(
             f"{label:<14}{c['instances']:>6}{_fmt(c['recall']):>8}{_fmt(c['label_recall']):>8}{_fmt(c['ap50']):>8}"
+            f"{recall_by_size}"
         )
     if result["worst_misses"]:
         worst = ", ".join(
