@@ -52,8 +52,8 @@ IMAGE_LOSS_WEIGHT = 1.0
 # scans is drawn sqrt(REPEAT_THRESHOLD / share) times as often.
 REPEAT_THRESHOLD = 0.1
 # ... and (1 + MISS_BOOST x the class's validation miss rate of the epoch before) times as often, and its
-# objects weigh as much more in the ranking term. Frequency alone is the wrong measure of need: blades are
-# the third most common class yet were never found.
+# objects weigh as much more in the ranking term (relative to the batch, never below an unweighted class).
+# Frequency alone is the wrong measure of need: blades are the third most common class yet were never found.
 MISS_BOOST = 3.0
 
 
@@ -409,7 +409,10 @@ def draw_weights(
 
 
 def ranking_weights(misses: Mapping[str, float]) -> torch.Tensor:
-    """Weight of each threat class in the per-class ranking term: ``1 + MISS_BOOST * miss rate``."""
+    """Weight of each threat class in the per-class ranking term: ``1 + MISS_BOOST * miss rate``.
+
+    :func:`segmentation_loss` takes them relative to the batch's mean and floors them at 1.
+    """
     return torch.tensor([1.0 + MISS_BOOST * misses.get(label, 0.0) for label in THREAT_CLASSES])
 
 
