@@ -143,7 +143,7 @@ def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
     for label in THREAT_CLASSES:
         truths: list[tuple[int, Box]] = []
         detections: list[tuple[int, float, Box]] = []
-        hits = label_hits = 0
+        label_hits = 0
         by_size: dict[str, list[bool]] = {name: [] for name, _ in SIZE_BUCKETS}
         for index, item in enumerate(scored):
             regions = _regions(item, thresholds)
@@ -152,11 +152,11 @@ def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
                     continue
                 truths.append((index, instance.box))
                 hit = any(covered(instance.box, d.box) for d in regions)
-                hits += hit
                 label_hits += any(covered(instance.box, d.box) and d.label == label for d in regions)
-                by_size[size_bucket(instance.box, item.prediction.heatmap.shape[:2])].append(hit)
+                by_size[_size_bucket(instance.box, item.prediction.heatmap.shape[:2])].append(hit)
             detections += [(index, d.score, d.box) for d in item.prediction.detections if d.label == label]
         if truths:
+            hits = sum(sum(outcomes) for outcomes in by_size.values())
             out[label] = {
                 "instances": len(truths),
                 "recall": round(hits / len(truths), 4),
@@ -164,16 +164,16 @@ def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
                 "ap50": _round(average_precision(detections, truths)),
                 "recall_by_size": {
                     name: {
-                        "instances": len(found),
-                        "recall": _round(float(np.mean(found)) if found else None),
+                        "instances": len(outcomes),
+                        "recall": _round(float(np.mean(outcomes)) if outcomes else None),
                     }
-                    for name, found in by_size.items()
+                    for name, outcomes in by_size.items()
                 },
             }
     return out
 
 
-def size_bucket(box: Box, image_shape: tuple[int, ...]) -> str:
+def _size_bucket(box: Box, image_shape: tuple[int, ...]) -> str:
     """The :data:`SIZE_BUCKETS` name of ``box`` (x0, y0, x1, y1) in a scan of ``image_shape`` (H, W)."""
     x0, y0, x1, y1 = box
     share = max(x1 - x0, y1 - y0) / max(image_shape[0], image_shape[1], 1)
