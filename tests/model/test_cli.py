@@ -198,12 +198,15 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "train", "--init", str(base), "--out", str(out), "--epochs", "1", "--batch-size", "4",
             "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
-            "--workers", "0", "--balance", "--blocks", "1,1", "--quiet",
+            "--workers", "0", "--balance", "--blocks", "1,1", "--precision", "bf16", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     state = torch.load(str(out / "model_best.pt"), map_location="cpu", weights_only=False)
     assert state["args"]["balance"] is True and tuple(state["args"]["blocks"]) == (1, 1)
+    # mixed precision computes in bf16 but keeps (and checkpoints) float32 weights
+    assert state["args"]["precision"] == "bf16"
+    assert all(v.dtype == torch.float32 for v in state["model"].values() if v.is_floating_point())
     # the starting model was validated first: its per-class hits set the first epoch's draw
     assert set(state["init_validation"]) >= {"val_auroc", "val_class_hits"}
     before = load_weights(base / "weights.npz").state_dict()
@@ -238,6 +241,18 @@ def test_bad_block_counts_are_one_line_errors(
         app, ["train", "--data", str(shapes_datasets["train"]), "--blocks", blocks, "--out", str(tmp_path)]
     )
     assert result.exit_code == 2 and "--blocks" in result.stderr and "\n" not in result.stderr.strip()
+
+
+def test_an_unknown_precision_is_a_one_line_error(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(shapes_datasets["train"]), "--precision", "fp16",
+         "--out", str(tmp_path / "run")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--precision 'fp16': choose one of fp32, bf16" in result.stderr
+    assert "\n" not in result.stderr.strip() and not (tmp_path / "run").exists()
 
 
 def test_fine_tune_cannot_remove_blocks(

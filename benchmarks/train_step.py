@@ -1,0 +1,98 @@
+"""Training throughput: one optimiser step of the threat network in fp32 against bf16 mixed precision.
+
+Run: ``python -m benchmarks.train_step [--batch-size 16] [--crop-size 256] [--rounds 4] [--threads 2]``
+(needs the ``[train]`` extra). Steps go through :func:`vision.train.train.train_one_epoch`, the code path
+``triage train`` runs, on the same random batch; fp32 and bf16 alternate round by round so that a shared,
+noisy machine slows both alike, and the ratio of their medians is printed. The data loader's cost per batch
+(augmentation and loss targets on a simulated scan) is printed beside them: when it exceeds a step, more
+``--workers`` help more than precision does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+
+def step_seconds(precision: str, batch: int, crop: int, steps: int, seed: int = 0) -> float:
+    """Median seconds per optimiser step over ``steps`` steps (after one warm-up step)."""
+    import torch
+
+    from vision.train.model import NUM_CHANNELS, ThreatNet, build_model
+    from vision.train.train import PRECISIONS, train_one_epoch
+
+    torch.manual_seed(seed)
+    model = build_model()
+    if PRECISIONS[precision] is not None:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    images = torch.randn(batch, 3, crop, crop)
+    cells = crop // ThreatNet.output_stride
+    targets = torch.zeros(batch, NUM_CHANNELS, cells, cells)
+    targets[:, 0] = 1.0
+    targets[:, 0, : cells // 4, : cells // 4], targets[:, 4, : cells // 4, : cells // 4] = 0.0, 1.0
+    one_batch = [(images, targets)]
+    train_one_epoch(model, optimizer, scheduler, one_batch, 0, False, 1.0, None, precision)  # type: ignore[arg-type]
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        train_one_epoch(model, optimizer, scheduler, one_batch, 0, False, 1.0, None, precision)  # type: ignore[arg-type]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def loader_seconds(batch: int, crop: int, repeats: int = 3) -> float:
+    """Seconds the training preset and loss targets take for one batch of crops (one process)."""
+    from vision.preprocess import PreprocessSpec
+    from vision.synth.scene import generate
+    from vision.train.data import shrink
+    from vision.train.model import NUM_CHANNELS, ThreatNet
+    from vision.train.presets import TrainPreset, soft_targets
+    from vision.train.train import TrainArgs
+
+    scans = [generate(kind, seed) for seed, kind in enumerate(("luggage", "parcel", "vehicle"))]
+    # As the training cache holds them: shrunk to its long side.
+    side = TrainArgs(data=[], out="").cache_long_side
+    cached = [(shrink(s.rgb, side), shrink(s.mask, side, nearest=True)) for s in scans]
+    preset = TrainPreset(PreprocessSpec(), crop_size=crop, balance_classes=True)
+    rng = np.random.default_rng(0)
+    start, crops = time.perf_counter(), 0
+    for _ in range(repeats):
+        for rgb, mask in cached:
+            _, crop_mask = preset(rgb, mask, rng)
+            soft_targets(crop_mask, ThreatNet.output_stride, NUM_CHANNELS)
+            crops += 1
+    return (time.perf_counter() - start) / crops * batch
+
+
+def main() -> None:
+    """Measure and print."""
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--crop-size", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of fp32 and bf16")
+    parser.add_argument("--steps", type=int, default=3, help="steps timed per round")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"batch {args.batch_size} x {args.crop_size}^2, {args.threads} threads, {args.rounds} rounds")
+    runs: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for _ in range(args.rounds):
+        for precision, times in runs.items():
+            times.append(step_seconds(precision, args.batch_size, args.crop_size, args.steps))
+    fp32, bf16 = (statistics.median(runs[p]) * 1000 for p in ("fp32", "bf16"))
+    print(f"step fp32 (median of rounds)       : {fp32:7.1f} ms")
+    print(f"step bf16 autocast, channels-last  : {bf16:7.1f} ms")
+    print(f"ratio fp32 / bf16                  : {fp32 / bf16:7.2f}x")
+    data = loader_seconds(args.batch_size, args.crop_size) * 1000
+    print(f"data loader per batch (1 process)  : {data:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""bf16 mixed-precision training: the network still learns, and its weights stay float32."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vision.train.model import NUM_CHANNELS, build_model
+from vision.train.train import PRECISIONS, train_one_epoch
+
+
+def a_knife_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two 32 px crops, each with a bright bar labelled blade on the first and background elsewhere."""
+    images = torch.full((2, 3, 32, 32), -1.0)
+    images[:, :, 12:16, 4:28] = 1.5
+    targets = torch.zeros(2, NUM_CHANNELS, 8, 8)
+    targets[:, 0] = 1.0
+    targets[:, 0, 3, 1:7], targets[:, 4, 3, 1:7] = 0.0, 1.0
+    return images, targets
+
+
+@pytest.mark.parametrize("precision", list(PRECISIONS))
+def test_each_precision_fits_one_batch_with_float32_weights(precision: str) -> None:
+    torch.manual_seed(0)
+    model = build_model((4, 8, 8, 8))
+    if PRECISIONS[precision] is not None:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    batch = [a_knife_batch()]
+    losses = [
+        train_one_epoch(model, optimizer, scheduler, batch, step, False, 1.0, None, precision)["loss"]  # type: ignore[arg-type]
+        for step in range(40)
+    ]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_the_forward_pass_runs_in_bf16_only_when_asked() -> None:
+    model = build_model((4, 8, 8, 8))
+    seen: list[torch.dtype] = []
+    model.head.register_forward_hook(lambda _module, _inputs, output: seen.append(output.dtype))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    for precision in ("fp32", "bf16"):
+        train_one_epoch(model, optimizer, scheduler, [a_knife_batch()], 0, False, 1.0, None, precision)  # type: ignore[arg-type]
+    assert seen == [torch.float32, torch.bfloat16]
