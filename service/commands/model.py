@@ -88,8 +88,8 @@ def train(
     precision: Annotated[
         str,
         typer.Option(
-            help="fp32, or bf16: mixed precision (bf16 forward pass, float32 weights and loss), ~2x faster "
-            "steps on CPUs with AMX or AVX512-BF16, slower elsewhere"
+            help="fp32, or bf16: mixed precision (bf16 forward pass, float32 weights and loss), 2.3x faster "
+            "steps on CPUs with AMX or AVX512-BF16, slower where bf16 is emulated"
         ),
     ] = "fp32",
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
