@@ -60,7 +60,7 @@ MISS_BOOST = 3.0
 # optimiser state and the loss stay float32. Measured on this project's CPU (AMX, 2 threads): a step 2.3x
 # faster (benchmarks/train_step.py: 96 vs 220 ms for 16 crops of 256 px), an epoch of 1.5.0's fine-tune
 # ~1.5x (112-124 s vs 173-196 s; the data loader's share stays), and the same run, same seed, tracked the
-# fp32 one within noise (train loss within 0.013 each epoch, last val AUROC 0.874 vs 0.873). Where bf16 is
+# fp32 one within noise (train loss within 0.014 each epoch, last val AUROC 0.874 vs 0.873). Where bf16 is
 # emulated (no AVX512-BF16) it is slower.
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
