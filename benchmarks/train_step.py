@@ -22,12 +22,10 @@ def step_seconds(precision: str, batch: int, crop: int, steps: int, seed: int = 
     import torch
 
     from vision.train.model import NUM_CHANNELS, ThreatNet, build_model
-    from vision.train.train import PRECISIONS, train_one_epoch
+    from vision.train.train import for_precision, train_one_epoch
 
     torch.manual_seed(seed)
-    model = build_model()
-    if PRECISIONS[precision] is not None:
-        model = model.to(memory_format=torch.channels_last)
+    model = for_precision(build_model(), precision)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     images = torch.randn(batch, 3, crop, crop)

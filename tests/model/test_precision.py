@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vision.train.model import NUM_CHANNELS, build_model
-from vision.train.train import PRECISIONS, train_one_epoch
+from vision.train.train import PRECISIONS, for_precision, train_one_epoch
 
 
 def a_knife_batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,9 +22,7 @@ def a_knife_batch() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("precision", list(PRECISIONS))
 def test_each_precision_fits_one_batch_with_float32_weights(precision: str) -> None:
     torch.manual_seed(0)
-    model = build_model((4, 8, 8, 8))
-    if PRECISIONS[precision] is not None:
-        model = model.to(memory_format=torch.channels_last)
+    model = for_precision(build_model((4, 8, 8, 8)), precision)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     batch = [a_knife_batch()]
@@ -45,3 +43,11 @@ def test_the_forward_pass_runs_in_bf16_only_when_asked() -> None:
     for precision in ("fp32", "bf16"):
         train_one_epoch(model, optimizer, scheduler, [a_knife_batch()], 0, False, 1.0, None, precision)  # type: ignore[arg-type]
     assert seen == [torch.float32, torch.bfloat16]
+
+
+def test_bf16_lays_the_network_out_channels_last_and_an_unknown_precision_is_refused() -> None:
+    conv = for_precision(build_model((4, 8, 8, 8)), "bf16").stem[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert for_precision(build_model((4, 8, 8, 8)), "fp32").stem[0].weight.is_contiguous()
+    with pytest.raises(ValueError, match="precision 'fp16': choose one of fp32, bf16"):
+        for_precision(build_model((4, 8, 8, 8)), "fp16")
