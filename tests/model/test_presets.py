@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vision.train.presets import soft_targets
+from vision.preprocess import PreprocessSpec
+from vision.train.presets import TrainPreset, soft_targets
 
 
 def shares_cell_by_cell(mask: np.ndarray, stride: int, channels: int) -> np.ndarray:
@@ -43,3 +44,53 @@ def test_a_class_id_beyond_the_channels_is_refused() -> None:
     mask[0, 0] = 4
     with pytest.raises(ValueError, match="class id 4 in a mask of 4 channels"):
         soft_targets(mask, 4, 4)
+
+
+def bar_scan() -> tuple[np.ndarray, np.ndarray]:
+    """A 640 x 480 grey scan with one 40 x 10 px bar of class 4 (a knife) near its middle."""
+    rgb = np.full((480, 640, 3), 120, np.uint8)
+    mask = np.zeros((480, 640), np.uint8)
+    rgb[235:245, 300:340], mask[235:245, 300:340] = 30, 4
+    return rgb, mask
+
+
+@pytest.mark.parametrize("zoom", [0.7, 1.0, 1.35])
+def test_a_crop_shows_the_scan_at_the_drawn_zoom_in_any_orientation(zoom: float) -> None:
+    preset = TrainPreset(
+        PreprocessSpec(input_size=512), crop_size=128, scale_range=(zoom, zoom), threat_crop_p=1.0,
+        photometric_p=0.0,
+    )  # fmt: skip
+    rgb, mask = bar_scan()
+    # At the model's input the 640 px long side is 512 x zoom, so the 40 x 10 bar is 32 x 8 px times zoom.
+    long_side, short_side = 40 * 512 / 640 * zoom, 10 * 512 / 640 * zoom
+    orientations = set()
+    for seed in range(24):
+        image, crop_mask = preset(rgb, mask, np.random.default_rng(seed))
+        assert image.shape == (3, 128, 128) and image.dtype == np.float32
+        assert crop_mask.shape == (128, 128) and set(np.unique(crop_mask)) <= {0, 4}
+        ys, xs = np.nonzero(crop_mask == 4)
+        assert len(ys), "a threat-centred crop holds its threat"
+        if ys.min() == 0 or xs.min() == 0 or ys.max() == 127 or xs.max() == 127:
+            continue  # cut by the crop's edge
+        extent = sorted((int(np.ptp(ys)) + 1, int(np.ptp(xs)) + 1))
+        assert abs(extent[1] - long_side) <= 2 and abs(extent[0] - short_side) <= 2, (extent, zoom)
+        orientations.add(bool(np.ptp(xs) > np.ptp(ys)))
+        # the bar is dark on grey: the image follows the mask
+        assert image[:, crop_mask == 4].mean() < image[:, crop_mask == 0].mean()
+    assert orientations == {True, False}, "bags lie both ways round on the belt"
+
+
+def test_a_scan_smaller_than_the_window_is_padded_with_belt_white() -> None:
+    spec = PreprocessSpec(input_size=512)
+    preset = TrainPreset(spec, crop_size=128, scale_range=(1.0, 1.0), photometric_p=0.0)
+    rgb = np.full((40, 60, 3), 30, np.uint8)  # 60 px long side: the 128 px crop is a 15 px window
+    mask = np.zeros((40, 60), np.uint8)
+    image, crop_mask = preset(rgb, mask, np.random.default_rng(0))
+    assert image.shape == (3, 128, 128) and not crop_mask.any()
+    # at zoom 1 the window is 15 px of a 40 x 60 scan, inside it: no padding
+    assert np.allclose(image, image.flat[0])
+    small = TrainPreset(spec, crop_size=128, scale_range=(0.1, 0.1), photometric_p=0.0)
+    # at zoom 0.1 the window is 150 px, larger than the scan: padding with the belt's white fills the rest
+    padded, _ = small(rgb, mask, np.random.default_rng(0))
+    white = (spec.pad_value / 255 - spec.mean[0]) / spec.std[0]
+    assert np.isclose(padded, white).mean() > 0.5 and (padded < 0).any()
