@@ -2,7 +2,7 @@
 
 Every scanner brand exports a different palette saturation, gain, sharpness and resolution, and the copies
 operators send are often resized and JPEG-compressed. The preset jitters exactly those, plus the
-orientation of the bag on the belt, then crops a square for speed (the network is fully convolutional,
+orientation of the bag on the belt, on a square crop taken for speed (the network is fully convolutional,
 so it runs on the whole letterboxed scan at inference). Inputs are normalised by
 :func:`vision.preprocess.normalize`, the same function inference uses.
 """
