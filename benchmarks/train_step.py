@@ -54,7 +54,7 @@ def loader_seconds(batch: int, crop: int, repeats: int = 3) -> float:
 
     scans = [generate(kind, seed) for seed, kind in enumerate(("luggage", "parcel", "vehicle"))]
     # As the training cache holds them: shrunk to its long side.
-    side = TrainArgs(data=[], out="").cache_long_side
+    side = TrainArgs.cache_long_side
     cached = [(shrink(s.rgb, side), shrink(s.mask, side, nearest=True)) for s in scans]
     preset = TrainPreset(PreprocessSpec(), crop_size=crop, balance_classes=True)
     rng = np.random.default_rng(0)
