@@ -50,6 +50,13 @@ def _blocks(value: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def _widths(value: str) -> tuple[int, int, int, int]:
+    parts = value.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise fail(f"--widths {value!r}: four channel counts, at strides 2, 4, 8 and 16 (e.g. 24,48,96,144)")
+    return int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])
+
+
 def train(
     data: Annotated[str, typer.Option(help="training dataset folder(s), comma-separated")],
     out: Annotated[pathlib.Path, typer.Option(help="run folder: checkpoints and log (resumed if present)")],
@@ -85,6 +92,13 @@ def train(
             "blocks added to an --init model start as the identity, so it keeps what it learned"
         ),
     ] = None,
+    widths: Annotated[
+        str | None,
+        typer.Option(
+            help="channels at strides 2, 4, 8 and 16, e.g. 24,48,96,144 (default: those of --init, else "
+            "16,32,64,96); an --init model is widened by copying channels, so it keeps what it learned"
+        ),
+    ] = None,
     precision: Annotated[
         str,
         typer.Option(
@@ -117,6 +131,7 @@ def train(
             balance=balance,
             precision=precision,
             blocks=_blocks(blocks) if blocks is not None else None,
+            widths=_widths(widths) if widths is not None else None,
             out=str(out),
             epochs=epochs,
             seed=seed,

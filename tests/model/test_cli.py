@@ -106,6 +106,8 @@ def test_export_calibrates_and_evaluates_into_a_card(
     assert (tmp_path / "PROMOTED").read_text().strip() == "shapes/0.1"
     assert card["training"]["recipe"] == ["triage synth --seed 1", "triage train --seed 0"]
     assert card["training"]["init"] is None  # trained from scratch; a fine-tune names its start
+    # the code that trained is recorded beside the code that exported (here the same tree)
+    assert card["training"]["source_commit"] == card["source_commit"]
     assert (folder / "reproduce.sh").read_text() == recipe.read_text()
 
     evaluated = runner.invoke(
@@ -198,7 +200,8 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "train", "--init", str(base), "--out", str(out), "--epochs", "1", "--batch-size", "4",
             "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
-            "--workers", "0", "--balance", "--blocks", "1,1", "--precision", "bf16", "--quiet",
+            "--workers", "0", "--balance", "--blocks", "1,1", "--widths", "4,8,12,8", "--precision", "bf16",
+            "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -210,10 +213,15 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     # the starting model was validated first: its per-class hits set the first epoch's draw
     assert set(state["init_validation"]) >= {"val_auroc", "val_class_hits"}
     before = load_weights(base / "weights.npz").state_dict()
-    # The shipped model's widths, deepened by a block at strides 8 and 16; its weights moved on.
-    assert tuple(state["args"]["widths"]) == (4, 8, 8, 8)
+    # The shipped model widened at stride 8, deepened by a block at strides 8 and 16; its weights moved on.
+    assert tuple(state["args"]["widths"]) == (4, 8, 12, 8)
+    assert state["model"]["enc8.1.0.weight"].shape[0] == 12
     assert any(k.startswith("res16.0.") for k in state["model"]) and set(before) < set(state["model"])
-    assert any(not torch.equal(before[k], v) for k, v in state["model"].items() if v.is_floating_point())
+    assert any(
+        not torch.equal(before[k], v)
+        for k, v in state["model"].items()
+        if v.is_floating_point() and k in before and v.shape == before[k].shape
+    )
     assert state["init"]["version"] == "1" and len(state["init"]["sha256"]) == 64
     assert [d["mix"] for d in state["data"]] == [3.0, 1.0]
     assert all(len(d["sha256"]) == 64 for d in state["data"])
@@ -241,6 +249,19 @@ def test_bad_block_counts_are_one_line_errors(
         app, ["train", "--data", str(shapes_datasets["train"]), "--blocks", blocks, "--out", str(tmp_path)]
     )
     assert result.exit_code == 2 and "--blocks" in result.stderr and "\n" not in result.stderr.strip()
+
+
+@pytest.mark.parametrize("widths", ["16,32,64", "a,b,c,d", "16,32,0,96", "16,32,64,96,128"])
+def test_bad_widths_are_one_line_errors(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path, widths: str
+) -> None:
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(shapes_datasets["train"]), "--widths", widths,
+         "--out", str(tmp_path / "run")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--widths" in result.stderr and "\n" not in result.stderr.strip()
+    assert not (tmp_path / "run").exists()
 
 
 def test_an_unknown_precision_is_a_one_line_error(

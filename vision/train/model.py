@@ -154,6 +154,80 @@ def deepen(net: ThreatNet, blocks: tuple[int, int]) -> ThreatNet:
     return deeper
 
 
+def widen(net: ThreatNet, widths: tuple[int, int, int, int], seed: int = 0) -> ThreatNet:
+    """``net`` with more channels at each stride (``widths``); it computes what ``net`` computes.
+
+    Net2WiderNet (Chen et al., 2016): every added channel copies an existing one (its convolution, batch
+    norm and statistics), and the layers reading it split the copied channel's incoming weight among the
+    copies. The split is random (shares summing to one) rather than even: the copies then get different
+    gradients and grow apart, where even splits would keep them identical for good. Batch norm sees
+    identical copies in training mode too, so the wider network starts where ``net`` is in both modes (up
+    to float rounding) and the added channels are capacity training can use.
+
+    Raises:
+        ValueError: if ``widths`` has fewer channels than ``net`` at any stride.
+    """
+    if len(widths) != 4 or any(new < old for new, old in zip(widths, net.widths, strict=True)):
+        raise ValueError(f"the model has widths {net.widths}; cannot narrow it to {tuple(widths)}")
+    wider = build_model(widths, net.blocks)
+    state = {key: value.clone() for key, value in net.state_dict().items()}
+    rng = np.random.default_rng(seed)
+    w2, w4, w8, w16 = widths
+
+    def grow(producers: list[tuple[str, str | None]], consumers: list[str], new: int) -> None:
+        """Widen one space: the outputs of ``producers`` (conv, its batch norm) that ``consumers`` read.
+
+        Layers whose outputs are added together (a residual, the decoder's sums) write to one space and
+        must copy the same channels, so a space is grown in one call.
+        """
+        old = state[producers[0][0] + ".weight"].shape[0]
+        source = np.concatenate([np.arange(old), rng.integers(0, old, new - old)])
+        shares = rng.uniform(0.5, 1.5, new)
+        shares /= np.bincount(source, weights=shares, minlength=old)[source]
+        pick, split = torch.from_numpy(source), torch.from_numpy(shares).float()
+        for conv, norm in producers:
+            for key in (f"{conv}.weight", f"{conv}.bias"):
+                if key in state:
+                    state[key] = state[key][pick]
+            if norm is not None:
+                for part in ("weight", "bias", "running_mean", "running_var"):
+                    state[f"{norm}.{part}"] = state[f"{norm}.{part}"][pick]
+        for conv in consumers:
+            state[f"{conv}.weight"] = state[f"{conv}.weight"][:, pick] * split[None, :, None, None]
+
+    def cbr(name: str) -> tuple[str, str]:
+        return f"{name}.0", f"{name}.1"
+
+    res8 = [f"res8.{i}.body" for i in range(net.blocks[0])]
+    res16 = [f"res16.{i}.body" for i in range(net.blocks[1])]
+    grow([cbr("stem")], ["enc4.0.0"], w2)
+    grow([cbr("enc4.0")], ["enc4.1.0"], w4)
+    grow([cbr("enc4.1")], ["enc8.0.0", "lateral4"], w4)
+    grow([cbr("enc8.0")], ["enc8.1.0"], w8)
+    for body in res8:
+        grow([cbr(f"{body}.0")], [f"{body}.1"], w8)
+    grow(
+        [cbr("enc8.1"), *((f"{b}.1", f"{b}.2") for b in res8)],
+        [*(f"{b}.0.0" for b in res8), "enc16.0.0", "lateral8"],
+        w8,
+    )
+    grow([cbr("enc16.0")], ["enc16.1.0"], w16)
+    grow([cbr("enc16.1")], ["enc16.2.0"], w16)
+    for body in res16:
+        grow([cbr(f"{body}.0")], [f"{body}.1"], w16)
+    grow(
+        [cbr("enc16.2"), *((f"{b}.1", f"{b}.2") for b in res16)],
+        [*(f"{b}.0.0" for b in res16), "project16"],
+        w16,
+    )
+    # The decoder's spaces are as wide as stride 4's.
+    grow([("project16", None), ("lateral8", None)], ["dec8.0"], w4)
+    grow([cbr("dec8"), ("lateral4", None)], ["dec4.0"], w4)
+    grow([cbr("dec4")], ["head"], w4)
+    wider.load_state_dict(state)
+    return wider
+
+
 WEIGHTS_FILE = "weights.npz"
 
 

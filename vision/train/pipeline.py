@@ -63,6 +63,7 @@ def export_calibrate_evaluate(
         "train_data": state["data"],
         "validation_data": state["validation"],
         "history": state["history"],
+        "source_commit": state.get("source_commit"),
     }
     if recipe is not None:
         training["recipe"] = recipe.splitlines()

@@ -29,8 +29,10 @@ from vision.classes import THREAT_CLASSES
 from vision.gate import file_sha256
 from vision.preprocess import PreprocessSpec
 from vision.train.data import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
+from vision.train.export import source_commit
 from vision.train.metrics import auroc, detection_rate_at_far, threshold_at_far
 from vision.train.model import (
+    DEFAULT_WIDTHS,
     NO_BLOCKS,
     NUM_CHANNELS,
     WEIGHTS_FILE,
@@ -39,6 +41,7 @@ from vision.train.model import (
     deepen,
     load_weights,
     threat_outputs,
+    widen,
 )
 from vision.train.presets import TrainPreset, eval_transform, soft_targets
 
@@ -93,7 +96,8 @@ class TrainArgs:
     weight_decay: float = 1e-4
     input_size: int = 512
     crop_size: int = 256
-    widths: tuple[int, int, int, int] = (16, 32, 64, 96)
+    # Channels at strides 2, 4, 8 and 16; None: those of the --init model (DEFAULT_WIDTHS for a fresh one).
+    widths: tuple[int, int, int, int] | None = None
     # Residual blocks at strides 8 and 16; None: as many as the --init model has (none for a fresh one).
     blocks: tuple[int, int] | None = None
     threads: int = 2
@@ -330,15 +334,20 @@ def load_checkpoint(path: str | Path) -> tuple[ThreatNet, dict[str, Any]]:
 
 
 def initial_model(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any] | None]:
-    """A fresh network, or the one ``args.init`` names, deepened to ``args.blocks`` where that asks for more.
+    """A fresh network, or the one ``args.init`` names, widened to ``args.widths`` and deepened to
+    ``args.blocks`` where those ask for more (it then starts computing what it did: :func:`widen`,
+    :func:`deepen`).
 
     Raises:
         ValueError: if ``args.init`` is neither a model folder nor a training checkpoint, its input size
-            differs from ``args.input_size``, or it has more blocks than ``args.blocks``.
+            differs from ``args.input_size``, or it has more channels or blocks than ``args.widths`` or
+            ``args.blocks``.
     """
     if not args.init:
-        return build_model(args.widths, args.blocks or NO_BLOCKS), None
+        return build_model(args.widths or DEFAULT_WIDTHS, args.blocks or NO_BLOCKS), None
     net, origin = _load_init(args)
+    if args.widths is not None and args.widths != net.widths:
+        net = widen(net, args.widths, seed=args.seed)
     if args.blocks is not None and args.blocks != net.blocks:
         net = deepen(net, args.blocks)
     return net, origin
@@ -532,6 +541,8 @@ def main(args: TrainArgs) -> Path:
         "train_images": len(train_samples),
         "val_images": len(val_samples),
         "init_validation": init_validation,
+        # The code that trained (export records its own, which may be later).
+        "source_commit": source_commit(),
     }
     for epoch in range(start, args.epochs):
         began = time.monotonic()
