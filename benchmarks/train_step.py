@@ -1,11 +1,13 @@
 """Training throughput: one optimiser step of the threat network in fp32 against bf16 mixed precision.
 
-Run: ``python -m benchmarks.train_step [--batch-size 16] [--crop-size 256] [--rounds 4] [--threads 2]``
-(needs the ``[train]`` extra). Steps go through :func:`vision.train.train.train_one_epoch`, the code path
-``triage train`` runs, on the same random batch; fp32 and bf16 alternate round by round so that a shared,
-noisy machine slows both alike, and the ratio of their medians is printed. The data loader's cost per batch
-(augmentation and loss targets on a simulated scan) is printed beside them: when it exceeds a step, more
-``--workers`` help more than precision does.
+Run: ``python -m benchmarks.train_step [--batch-size 16] [--crop-size 256] [--rounds 4] [--threads 2]
+[--widths 24,48,96,144]`` (needs the ``[train]`` extra). Steps go through
+:func:`vision.train.train.train_one_epoch`, the code path ``triage train`` runs, on the same random batch;
+fp32 and bf16 alternate round by round so that a shared, noisy machine slows both alike, and the ratio of
+their medians is printed. With ``--widths`` other than the default, the default network's bf16 step joins
+the rounds: what a wider network costs a step. The data loader's cost per batch (augmentation and loss
+targets on a simulated scan) is printed beside them: when it exceeds a step, more ``--workers`` help more
+than precision does.
 """
 
 from __future__ import annotations
@@ -17,15 +19,23 @@ import time
 import numpy as np
 
 
-def step_seconds(precision: str, batch: int, crop: int, steps: int, seed: int = 0) -> float:
-    """Median seconds per optimiser step over ``steps`` steps (after one warm-up step)."""
+def step_seconds(
+    precision: str,
+    batch: int,
+    crop: int,
+    steps: int,
+    widths: tuple[int, int, int, int] | None = None,
+    seed: int = 0,
+) -> float:
+    """Median seconds per optimiser step over ``steps`` steps (after one warm-up step); ``widths`` default
+    to the network's default."""
     import torch
 
-    from vision.train.model import NUM_CHANNELS, ThreatNet, build_model
+    from vision.train.model import DEFAULT_WIDTHS, NUM_CHANNELS, ThreatNet, build_model
     from vision.train.train import for_precision, train_one_epoch
 
     torch.manual_seed(seed)
-    model = for_precision(build_model(), precision)
+    model = for_precision(build_model(widths or DEFAULT_WIDTHS), precision)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     images = torch.randn(batch, 3, crop, crop)
@@ -71,23 +81,40 @@ def main() -> None:
     """Measure and print."""
     import torch
 
+    from vision.train.model import DEFAULT_WIDTHS
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--crop-size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=4, help="alternations of fp32 and bf16")
     parser.add_argument("--steps", type=int, default=3, help="steps timed per round")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="channels, strides 2-16")
     args = parser.parse_args()
+    try:
+        w = tuple(int(part) for part in args.widths.split(","))
+        widths = (w[0], w[1], w[2], w[3])
+    except (ValueError, IndexError):
+        parser.error(f"--widths {args.widths!r}: four channel counts, e.g. 24,48,96,144")
     torch.set_num_threads(args.threads)
     print(f"batch {args.batch_size} x {args.crop_size}^2, {args.threads} threads, {args.rounds} rounds")
-    runs: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    print(f"widths {widths}")
+    configs = {"fp32": ("fp32", widths), "bf16": ("bf16", widths)}
+    if widths != DEFAULT_WIDTHS:
+        configs["default"] = ("bf16", DEFAULT_WIDTHS)
+    runs: dict[str, list[float]] = {name: [] for name in configs}
     for _ in range(args.rounds):
-        for precision, times in runs.items():
-            times.append(step_seconds(precision, args.batch_size, args.crop_size, args.steps))
+        for name, (precision, net_widths) in configs.items():
+            seconds = step_seconds(precision, args.batch_size, args.crop_size, args.steps, net_widths)
+            runs[name].append(seconds)
     fp32, bf16 = (statistics.median(runs[p]) * 1000 for p in ("fp32", "bf16"))
     print(f"step fp32 (median of rounds)       : {fp32:7.1f} ms")
     print(f"step bf16 autocast, channels-last  : {bf16:7.1f} ms")
     print(f"ratio fp32 / bf16                  : {fp32 / bf16:7.2f}x")
+    if "default" in runs:
+        default = statistics.median(runs["default"]) * 1000
+        print(f"step bf16, default widths          : {default:7.1f} ms")
+        print(f"ratio these widths / default (bf16): {bf16 / default:7.2f}x")
     data = loader_seconds(args.batch_size, args.crop_size) * 1000
     print(f"data loader per batch (1 process)  : {data:7.1f} ms")
 
