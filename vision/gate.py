@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import pathlib
-import tempfile
+import secrets
 from typing import Any
 
 GATE_FILE = "gate.json"
@@ -160,19 +160,23 @@ def compare_models(
 
 
 def write_gate(model_dir: str | pathlib.Path, verdict: dict[str, Any]) -> pathlib.Path:
-    """Write ``verdict`` as ``gate.json`` in ``model_dir`` atomically (a temp file renamed over it)."""
+    """Write ``verdict`` as ``gate.json`` in ``model_dir`` atomically (a temp file renamed over it).
+
+    The file gets the permissions of any file made there (the umask's), like the card beside it: a
+    ``mkstemp`` file would stay owner-only, and a service running as another user could not read it.
+    """
     folder = pathlib.Path(model_dir)
     target = folder / GATE_FILE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gate.", suffix=".tmp")
+    tmp = folder / f".gate.{secrets.token_hex(8)}.tmp"
     try:
-        with os.fdopen(fd, "w") as handle:
+        with open(tmp, "x") as handle:
             json.dump(verdict, handle, indent=2)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
 

@@ -54,6 +54,9 @@ def test_compare_blocks_a_worse_model_and_writes_the_verdict(
     assert "FAIL" in out and "FAILED:" in out
     verdict = json.loads((worse / "gate.json").read_text())
     assert verdict["passed"] is False and verdict["failures"]
+    # readable as the card beside it is (a service may run as another user), no temporary left behind
+    assert (worse / "gate.json").stat().st_mode & 0o777 == (worse / "model.json").stat().st_mode & 0o777
+    assert [p.name for p in worse.iterdir() if p.name.startswith(".")] == []
     assert verdict["baseline"]["name"] == "tiny-threat" and verdict["baseline"]["version"] == "0.0.1"
     assert verdict["data"]["annotations_sha256"] == file_sha256(gate_data / "annotations.json")
     assert verdict["margin"] == 0.02 and verdict["time"].endswith("+00:00")
