@@ -81,7 +81,7 @@ def main() -> None:
     """Measure and print."""
     import torch
 
-    from vision.train.model import DEFAULT_WIDTHS
+    from vision.train.model import DEFAULT_WIDTHS, parse_widths
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -92,10 +92,9 @@ def main() -> None:
     parser.add_argument("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="channels, strides 2-16")
     args = parser.parse_args()
     try:
-        w = tuple(int(part) for part in args.widths.split(","))
-        widths = (w[0], w[1], w[2], w[3])
-    except (ValueError, IndexError):
-        parser.error(f"--widths {args.widths!r}: four channel counts, e.g. 24,48,96,144")
+        widths = parse_widths(args.widths)
+    except ValueError as error:
+        parser.error(f"--widths {args.widths!r}: {error}")
     torch.set_num_threads(args.threads)
     print(f"batch {args.batch_size} x {args.crop_size}^2, {args.threads} threads, {args.rounds} rounds")
     print(f"widths {widths}")

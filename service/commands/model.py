@@ -51,10 +51,12 @@ def _blocks(value: str) -> tuple[int, int]:
 
 
 def _widths(value: str) -> tuple[int, int, int, int]:
-    parts = value.split(",")
-    if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise fail(f"--widths {value!r}: four channel counts, at strides 2, 4, 8 and 16 (e.g. 24,48,96,144)")
-    return int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])
+    from vision.train.model import parse_widths
+
+    try:
+        return parse_widths(value)
+    except ValueError as error:
+        raise fail(f"--widths {value!r}: {error}") from None
 
 
 def train(

@@ -154,6 +154,18 @@ def deepen(net: ThreatNet, blocks: tuple[int, int]) -> ThreatNet:
     return deeper
 
 
+def parse_widths(text: str) -> tuple[int, int, int, int]:
+    """Widths written as ``"24,48,96,144"`` (channels at strides 2, 4, 8 and 16).
+
+    Raises:
+        ValueError: unless ``text`` is four positive integers separated by commas.
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 4 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ValueError("four channel counts, at strides 2, 4, 8 and 16 (e.g. 24,48,96,144)")
+    return int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])
+
+
 def widen(net: ThreatNet, widths: tuple[int, int, int, int], seed: int = 0) -> ThreatNet:
     """``net`` with more channels at each stride (``widths``); it computes what ``net`` computes.
 
