@@ -24,18 +24,18 @@ def step_seconds(
     batch: int,
     crop: int,
     steps: int,
-    widths: tuple[int, int, int, int] | None = None,
+    widths: tuple[int, int, int, int],
     seed: int = 0,
 ) -> float:
-    """Median seconds per optimiser step over ``steps`` steps (after one warm-up step); ``widths`` default
-    to the network's default."""
+    """Median seconds per optimiser step of a network of ``widths`` over ``steps`` steps (after one warm-up
+    step)."""
     import torch
 
-    from vision.train.model import DEFAULT_WIDTHS, NUM_CHANNELS, ThreatNet, build_model
+    from vision.train.model import NUM_CHANNELS, ThreatNet, build_model
     from vision.train.train import for_precision, train_one_epoch
 
     torch.manual_seed(seed)
-    model = for_precision(build_model(widths or DEFAULT_WIDTHS), precision)
+    model = for_precision(build_model(widths), precision)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     images = torch.randn(batch, 3, crop, crop)
