@@ -6,6 +6,13 @@ at each model's own threshold, plus image AUROC and the detection rate at 5 % fa
 fails when any class's recall, or the AUROC, falls by more than ``margin`` (classes absent from the data
 are not judged). The detection rate at 5 % false alarms is shown, not judged.
 
+Each class row also counts the instances the candidate lost (the baseline found them, it does not) and
+gained, and the one-sided sign-test p-value of that split: the chance that two equally good models differ
+by as many losses. On a few dozen instances one lost knife moves recall by more than the margin, so the p
+tells a real fall from a coin flip. With ``alpha`` set, a class's fall past the margin fails only when it
+is also significant (p < alpha); by default (``alpha`` None) the margin alone judges, as before. The
+recall of all instances pooled is judged the same way, so small falls in many classes still add up.
+
 The verdict is written as ``gate.json`` into the candidate folder, with the baseline it was measured
 against, the data (folder and SHA-256 of its ``annotations.json``) and hashes of the candidate's own
 ``model.onnx`` and ``model.json``, so ``gate_refusal`` can tell a verdict that no longer applies: another
@@ -20,7 +27,10 @@ import json
 import os
 import pathlib
 import secrets
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from vision.train.metrics import sign_test
 
 GATE_FILE = "gate.json"
 DEFAULT_MARGIN = 0.02
@@ -55,17 +65,28 @@ def _row(baseline: float | None, candidate: float | None, margin: float | None) 
     return row
 
 
-def judge(baseline: dict[str, Any], candidate: dict[str, Any], margin: float) -> dict[str, Any]:
+def judge(
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
+    margin: float,
+    paired: Mapping[str, tuple[Sequence[bool], Sequence[bool]]] | None = None,
+    alpha: float | None = None,
+) -> dict[str, Any]:
     """Side-by-side metrics of two ``evaluate.report`` results and whether the candidate passes.
 
     Args:
         baseline: ``report(...)`` of the baseline model.
         candidate: ``report(...)`` of the candidate on the same samples.
         margin: the largest fall allowed in any class's recall and in AUROC.
+        paired: per class, the baseline's and the candidate's ``instance_hits`` on the same samples;
+            classes in it get ``lost``, ``gained`` and the sign test's ``p``.
+        alpha: when set, a class falling past the margin fails only if its ``p`` is under ``alpha``.
 
     Returns:
         ``{"auroc", "dr_at_far_0.05", "classes": {label: row}, "failures": [...], "passed"}``; a row is
-        ``{"baseline", "candidate", "delta", "passed"}`` (``instances`` too for classes).
+        ``{"baseline", "candidate", "delta", "passed"}`` (``instances``, and with ``paired`` ``lost``,
+        ``gained``, ``p`` too for classes; ``within_chance`` when ``alpha`` let a fall past the margin pass).
+        With ``paired``, ``recall`` is the same row over all instances pooled, judged like a class.
     """
     base, cand = baseline["overall"], candidate["overall"]
     metrics: dict[str, Any] = {
@@ -78,11 +99,65 @@ def judge(baseline: dict[str, Any], candidate: dict[str, Any], margin: float) ->
         failures.append(f"AUROC {base['auroc']:.3f} -> {cand['auroc']:.3f}")
     for label, base_class in base["classes"].items():
         cand_class = cand["classes"].get(label, {})
-        row = _row(base_class["recall"], cand_class.get("recall"), margin)
-        metrics["classes"][label] = {"instances": base_class["instances"], **row}
+        row = {
+            "instances": base_class["instances"],
+            **_row(base_class["recall"], cand_class.get("recall"), margin),
+        }
+        if paired is not None and label in paired:
+            row.update(_paired(*paired[label]))
+            _forgive_chance(row, alpha)
+        metrics["classes"][label] = row
         if not row["passed"]:
-            failures.append(f"{label} recall {row['baseline']:.3f} -> {row['candidate']:.3f}")
+            failures.append(_failure(f"{label} recall", row))
+    if paired:
+        # All instances pooled: falls too small to tell class by class can add up to a real one.
+        pooled = _paired_row(
+            [hit for base_hits, _ in paired.values() for hit in base_hits],
+            [hit for _, cand_hits in paired.values() for hit in cand_hits],
+            margin,
+            alpha,
+        )
+        metrics["recall"] = pooled
+        if not pooled["passed"]:
+            failures.append(_failure("recall of all instances", pooled))
     return {**metrics, "failures": failures, "passed": not failures}
+
+
+def _failure(title: str, row: dict[str, Any]) -> str:
+    odds = f" ({row['lost']} lost, {row['gained']} gained, p {row['p']:.3f})" if "p" in row else ""
+    return f"{title} {row['baseline']:.3f} -> {row['candidate']:.3f}{odds}"
+
+
+def _forgive_chance(row: dict[str, Any], alpha: float | None) -> None:
+    """With ``alpha`` set, pass a row failed by the margin whose fall the sign test puts down to chance."""
+    if alpha is not None and not row["passed"] and row["p"] >= alpha:
+        row["passed"] = row["within_chance"] = True
+
+
+def _paired_row(
+    baseline_hits: Sequence[bool], candidate_hits: Sequence[bool], margin: float, alpha: float | None
+) -> dict[str, Any]:
+    """A judged row of recall over paired instances (``instances``, the margin's and the sign test's)."""
+    row = {
+        "instances": len(baseline_hits),
+        **_row(_recall(baseline_hits), _recall(candidate_hits), margin),
+        **_paired(baseline_hits, candidate_hits),
+    }
+    _forgive_chance(row, alpha)
+    return row
+
+
+def _recall(hits: Sequence[bool]) -> float | None:
+    return round(sum(hits) / len(hits), 4) if hits else None
+
+
+def _paired(baseline_hits: Sequence[bool], candidate_hits: Sequence[bool]) -> dict[str, Any]:
+    """Instances the candidate lost and gained against the baseline, and the sign test's p of that split."""
+    if len(baseline_hits) != len(candidate_hits):
+        raise ValueError(f"{len(baseline_hits)} baseline hits against {len(candidate_hits)} of the candidate")
+    lost = sum(b and not c for b, c in zip(baseline_hits, candidate_hits, strict=True))
+    gained = sum(c and not b for b, c in zip(baseline_hits, candidate_hits, strict=True))
+    return {"lost": lost, "gained": gained, "p": round(sign_test(lost, gained), 4)}
 
 
 def compare_models(
@@ -92,6 +167,7 @@ def compare_models(
     margin: float = DEFAULT_MARGIN,
     progress: bool = True,
     threads: int = 2,
+    alpha: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate both models on the same dataset and judge the candidate against the baseline.
 
@@ -102,21 +178,25 @@ def compare_models(
         margin: the largest fall allowed in any class's recall and in AUROC (0 to 1).
         progress: show progress bars.
         threads: onnxruntime threads per model.
+        alpha: when set, a class's fall past the margin fails only when the sign test finds it
+            significant (p < alpha, 0 to 1); None judges by the margin alone.
 
     Returns:
         The verdict, as written to ``gate.json``.
 
     Raises:
-        ValueError: a bad margin, or a dataset without annotations.
+        ValueError: a bad margin or alpha, or a dataset without annotations.
         ModelLoadError: either folder is not a loadable model.
     """
     # Imported here: evaluation reads datasets (OpenCV, tqdm); the service only needs the verdict check.
     from vision.infer import Predictor
     from vision.train.data import load_dataset
-    from vision.train.evaluate import report, score_samples
+    from vision.train.evaluate import instance_hits, report, score_samples
 
     if not 0.0 <= margin < 1.0:
         raise ValueError(f"margin must be in [0, 1), got {margin}")
+    if alpha is not None and not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     candidate_path, baseline_path = pathlib.Path(candidate_dir), pathlib.Path(baseline_dir)
     data_path = pathlib.Path(data_dir)
     annotations = data_path / "annotations.json"
@@ -127,9 +207,14 @@ def compare_models(
         raise ValueError(f"{data_path} holds no images")
     baseline = Predictor(baseline_path, threads=threads)
     candidate = Predictor(candidate_path, threads=threads)
-    baseline_report = report(score_samples(baseline, samples, progress=progress), baseline.thresholds)
-    candidate_report = report(score_samples(candidate, samples, progress=progress), candidate.thresholds)
-    verdict = judge(baseline_report, candidate_report, margin)
+    baseline_scored = score_samples(baseline, samples, progress=progress)
+    candidate_scored = score_samples(candidate, samples, progress=progress)
+    baseline_report = report(baseline_scored, baseline.thresholds)
+    candidate_report = report(candidate_scored, candidate.thresholds)
+    baseline_hits = instance_hits(baseline_scored, baseline.thresholds)
+    candidate_hits = instance_hits(candidate_scored, candidate.thresholds)
+    paired = {label: (hits, candidate_hits[label]) for label, hits in baseline_hits.items()}
+    verdict = judge(baseline_report, candidate_report, margin, paired, alpha)
     overall = baseline_report["overall"]
     return {
         "candidate": {
@@ -153,7 +238,11 @@ def compare_models(
             "threat_images": overall["threat_images"],
         },
         "margin": margin,
-        "judged": "per-class recall at each model's own thresholds, and image AUROC",
+        "alpha": alpha,
+        "judged": "per-class recall at each model's own thresholds, and image AUROC"
+        + (
+            "" if alpha is None else f"; a class's fall fails only when significant (sign test p < {alpha:g})"
+        ),
         **verdict,
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -236,19 +325,32 @@ def format_verdict(verdict: dict[str, Any]) -> str:
         f"candidate {cand['name']}/{cand['version']} (threshold {cand['threshold']:.4f}) vs baseline "
         f"{base['name']}/{base['version']} (threshold {base['threshold']:.4f})",
         f"data {data['path']}: {data['images']} images, {data['threat_images']} with threats; "
-        f"margin {verdict['margin']:g}",
-        f"{'metric':<30}{'baseline':>9}{'candidate':>10}{'delta':>8}  verdict",
+        f"margin {verdict['margin']:g}"
+        + (
+            ""
+            if verdict.get("alpha") is None
+            else f", falls judged by the sign test at p < {verdict['alpha']:g}"
+        ),
+        f"{'metric':<30}{'baseline':>9}{'candidate':>10}{'delta':>8}{'lost':>6}{'gained':>7}{'p':>7}"
+        "  verdict",
     ]
 
     def line(title: str, row: dict[str, Any]) -> str:
         judged = "shown" if "passed" not in row else ("ok" if row["passed"] else "FAIL")
+        if row.get("within_chance"):
+            judged = "ok (chance)"
+        paired = (
+            f"{row['lost']:>6}{row['gained']:>7}{row['p']:>7.3f}" if "p" in row else f"{'':>6}{'':>7}{'':>7}"
+        )
         return (
             f"{title:<30}{_cell(row['baseline']):>9}{_cell(row['candidate']):>10}{_signed(row['delta']):>8}"
-            f"  {judged}"
+            f"{paired}  {judged}"
         )
 
     lines.append(line("image AUROC", verdict["auroc"]))
     lines.append(line(f"detection @ {FAR_SHOWN:.0%} false alarms", verdict[_DR_KEY]))
+    if "recall" in verdict:
+        lines.append(line(f"recall, all (n={verdict['recall']['instances']})", verdict["recall"]))
     for label, row in verdict["classes"].items():
         lines.append(line(f"recall {label} (n={row['instances']})", row))
     lines.append("PASSED" if verdict["passed"] else "FAILED: " + "; ".join(verdict["failures"]))

@@ -23,6 +23,13 @@ def compare(
     margin: Annotated[
         float, typer.Option(help="largest fall allowed in any class's recall and in AUROC")
     ] = 0.02,
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            help="judge a class's fall past the margin by the sign test: it fails only when p < ALPHA "
+            "(e.g. 0.05); unset, the margin alone judges"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as one JSON object")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -35,7 +42,7 @@ def compare(
     with cli_errors():
         if candidate.resolve() == baseline.resolve():
             raise fail("--candidate and --baseline are the same folder")
-        verdict = compare_models(candidate, baseline, data, margin, progress=not quiet)
+        verdict = compare_models(candidate, baseline, data, margin, progress=not quiet, alpha=alpha)
         path = write_gate(candidate, verdict)
     print(json.dumps(verdict) if as_json else f"{format_verdict(verdict)}\nverdict written to {path}")
     if not verdict["passed"]:

@@ -9,7 +9,14 @@ import pytest
 
 from vision.infer import Detection, Prediction, Thresholds
 from vision.train.data import Instance, Sample
-from vision.train.evaluate import Scored, calibrate, format_report, report, split_thresholds
+from vision.train.evaluate import (
+    Scored,
+    calibrate,
+    format_report,
+    instance_hits,
+    report,
+    split_thresholds,
+)
 
 BOX = (10.0, 10.0, 40.0, 30.0)
 
@@ -70,6 +77,19 @@ def test_report_judges_each_scan_by_its_kinds_threshold() -> None:
     assert by_kind["overall"]["classes"]["blade"]["recall"] == pytest.approx(0.5)
     assert [m["image"] for m in by_kind["worst_misses"]] == ["luggage_0.png"]
     assert by_kind["confusion"]["blade"] == {"missed": 1, "blade": 1}
+
+
+def test_instance_hits_line_up_with_recall_scan_by_scan() -> None:
+    items = [
+        scored("luggage", 0.7, True, 0),
+        scored("luggage", 0.3, False, 1),
+        scored("vehicle", 0.3, True, 2),
+    ]
+    thresholds = Thresholds(0.5, {"vehicle": 0.2})
+    hits = instance_hits(items, thresholds)
+    assert hits == {"blade": [True, True]}  # the clean scan has no instance; the vehicle's own threshold
+    assert report(items, thresholds)["overall"]["classes"]["blade"]["recall"] == np.mean(hits["blade"])
+    assert instance_hits(items, Thresholds(0.5)) == {"blade": [True, False]}
 
 
 def test_recall_by_size_tells_small_misses_from_large_ones() -> None:

@@ -11,6 +11,7 @@ from vision.train.metrics import (
     box_iou,
     covered,
     detection_rate_at_far,
+    sign_test,
     threshold_at_far,
 )
 
@@ -75,3 +76,17 @@ def test_mixing_weights_give_each_folder_its_share() -> None:
         mixing_weights([0, 0], [1.0, 1.0])
     # The ranking term is off for the first quarter of training and full from the half on.
     assert image_loss_weight(0.1) == 0.0 and image_loss_weight(0.5) == image_loss_weight(0.9) > 0
+
+
+def test_sign_test_is_the_chance_of_losing_as_many_by_coin_flips() -> None:
+    assert sign_test(0, 0) == 1.0  # nothing changed
+    assert sign_test(3, 0) == pytest.approx(1 / 8)  # three of three flips lost
+    assert sign_test(2, 2) == pytest.approx(11 / 16)  # 2, 3 or 4 of 4 lost
+    assert sign_test(0, 5) == 1.0
+    assert sign_test(8, 0) < 0.005 < sign_test(6, 1)
+    # against a brute-force count over all 2**10 splits
+    n, lost = 10, 7
+    brute = sum(bin(mask).count("1") >= lost for mask in range(2**n)) / 2**n
+    assert sign_test(lost, n - lost) == pytest.approx(brute)
+    with pytest.raises(ValueError, match="negative"):
+        sign_test(-1, 2)

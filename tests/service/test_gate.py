@@ -39,6 +39,40 @@ def test_judge_fails_a_class_or_auroc_falling_more_than_the_margin() -> None:
     assert missing["classes"]["firearm"]["candidate"] is None and missing["passed"]
 
 
+def test_judge_with_alpha_lets_a_fall_within_chance_pass_and_fails_a_real_one() -> None:
+    base = _report(0.9, {"blade": 0.8, "firearm": 0.8})
+    cand = _report(0.9, {"blade": 0.7, "firearm": 0.4})
+    # blade: 10 knives, 2 lost and 1 gained (p 0.5); firearm: 10 guns, 4 lost and none gained (p 1/16)
+    paired = {
+        "blade": ([True] * 8 + [False] * 2, [False, False] + [True] * 6 + [True, False]),
+        "firearm": ([True] * 8 + [False] * 2, [False] * 4 + [True] * 4 + [False] * 2),
+    }
+    strict = judge(base, cand, 0.02, paired)
+    assert strict["failures"] == [
+        "blade recall 0.800 -> 0.700 (2 lost, 1 gained, p 0.500)",
+        "firearm recall 0.800 -> 0.400 (4 lost, 0 gained, p 0.062)",
+        "recall of all instances 0.800 -> 0.550 (6 lost, 1 gained, p 0.062)",
+    ]
+    assert "within_chance" not in strict["classes"]["blade"]
+    lenient = judge(base, cand, 0.02, paired, alpha=0.1)
+    assert lenient["classes"]["blade"]["passed"] and lenient["classes"]["blade"]["within_chance"]
+    assert lenient["failures"] == strict["failures"][1:]
+    # Pooled, 6 lost and 1 gained of 20 (p 0.0625): 4 of 10 guns is not enough to tell at 5%.
+    assert lenient["recall"] == {
+        "instances": 20,
+        "baseline": 0.8,
+        "candidate": 0.55,
+        "delta": -0.25,
+        "passed": False,
+        "lost": 6,
+        "gained": 1,
+        "p": 0.0625,
+    }
+    assert judge(base, cand, 0.02, paired, alpha=0.05)["passed"]
+    with pytest.raises(ValueError, match="baseline hits"):
+        judge(base, cand, 0.02, {"blade": ([True], [True, False])})
+
+
 def _compare(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["compare", *args])
     return result.exit_code, result.stdout, result.stderr
@@ -62,6 +96,23 @@ def test_compare_blocks_a_worse_model_and_writes_the_verdict(
     assert verdict["margin"] == 0.02 and verdict["time"].endswith("+00:00")
     assert all(row["candidate"] == 0.0 and not row["passed"] for row in verdict["classes"].values())
     assert all(row["baseline"] > 0 for row in verdict["classes"].values())
+    lost = verdict["recall"]["lost"]
+    assert lost == verdict["recall"]["instances"] * verdict["recall"]["baseline"] and verdict["alpha"] is None
+    # Judged by the sign test, each class alone loses too few instances to tell, all of them pooled do.
+    code, out, _ = _compare(
+        "--candidate", str(worse), "--baseline", str(base), "--data", str(gate_data), "--alpha", "0.05"
+    )
+    verdict = json.loads((worse / "gate.json").read_text())
+    assert code == 1 and verdict["alpha"] == 0.05 and "ok (chance)" in out
+    assert all(row["passed"] and row["within_chance"] for row in verdict["classes"].values())
+    assert verdict["failures"] == [
+        f"recall of all instances {verdict['recall']['baseline']:.3f} -> 0.000 "
+        f"({lost} lost, 0 gained, p {0.5**lost:.3f})"
+    ]
+    code, _, err = _compare(
+        "--candidate", str(worse), "--baseline", str(base), "--data", str(gate_data), "--alpha", "1.5"
+    )
+    assert code == 2 and "alpha" in err and err.count("\n") == 1
     # The same network under another version passes; --json prints the verdict.
     same = models_root / "tiny-threat" / "0.0.3"
     same.mkdir()

@@ -151,7 +151,7 @@ def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
                 if instance.label != label:
                     continue
                 truths.append((index, instance.box))
-                hit = any(covered(instance.box, d.box) for d in regions)
+                hit = _found(instance.box, regions)
                 label_hits += any(covered(instance.box, d.box) and d.label == label for d in regions)
                 by_size[_size_bucket(instance.box, item.prediction.heatmap.shape[:2])].append(hit)
             detections += [(index, d.score, d.box) for d in item.prediction.detections if d.label == label]
@@ -171,6 +171,24 @@ def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
                 },
             }
     return out
+
+
+def instance_hits(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, list[bool]]:
+    """Per class, whether each true instance is found (as ``recall`` counts it), in scan and instance order.
+
+    Two models scored on the same samples give lists that line up instance by instance: the pairing the
+    promotion gate's sign test needs.
+    """
+    hits: dict[str, list[bool]] = {}
+    for item in scored:
+        regions = _regions(item, thresholds)
+        for instance in item.sample.instances:
+            hits.setdefault(instance.label, []).append(_found(instance.box, regions))
+    return hits
+
+
+def _found(box: Box, regions: Sequence[Detection]) -> bool:
+    return any(covered(box, d.box) for d in regions)
 
 
 def _size_bucket(box: Box, image_shape: tuple[int, ...]) -> str:

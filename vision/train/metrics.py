@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,6 +59,23 @@ def detection_rate_at_far(
         return None
     threshold = threshold_at_far(s[~y], false_alarm_rate)
     return float((s[y] >= threshold).mean())
+
+
+def sign_test(lost: int, gained: int) -> float:
+    """One-sided exact sign test: the chance of losing at least ``lost`` of ``lost + gained`` changes
+    by coin flips, i.e. that a fall this large happens between two equally good models.
+
+    Args:
+        lost: paired cases the baseline got right and the candidate wrong.
+        gained: paired cases the candidate got right and the baseline wrong.
+
+    Returns:
+        The p-value, 1.0 when nothing changed.
+    """
+    if lost < 0 or gained < 0:
+        raise ValueError(f"counts must not be negative, got {lost} lost and {gained} gained")
+    n = lost + gained
+    return sum(math.comb(n, k) for k in range(lost, n + 1)) / 2**n
 
 
 def box_iou(a: Box, b: Box) -> float:
