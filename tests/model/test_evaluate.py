@@ -45,6 +45,12 @@ def test_each_kind_with_enough_clean_scans_gets_its_own_threshold() -> None:
     assert set(record["kinds"]) == {"luggage", "vehicle"}  # 5 clean parcels are too few to calibrate on
     luggage, vehicle = record["kinds"]["luggage"], record["kinds"]["vehicle"]
     assert luggage["clean_images"] == vehicle["clean_images"] == 40
+    # 2 of 40 clean scans alarm at 5%: the rate on fresh scans is only known to lie in a wide interval
+    assert luggage["false_alarm_rate_ci95"] == [0.0138, 0.165]
+    assert report(items, split_thresholds(record)[0])["kinds"]["luggage"]["false_alarm_rate_ci95"] == [
+        0.0138,
+        0.165,
+    ]
     assert vehicle["threshold"] < 0.31 < 0.85 < luggage["threshold"]
     for kind in ("luggage", "vehicle"):
         clean = [s.prediction.score for s in items if s.sample.kind == kind]

@@ -13,6 +13,7 @@ from vision.train.metrics import (
     detection_rate_at_far,
     sign_test,
     threshold_at_far,
+    wilson_interval,
 )
 
 
@@ -90,3 +91,16 @@ def test_sign_test_is_the_chance_of_losing_as_many_by_coin_flips() -> None:
     assert sign_test(lost, n - lost) == pytest.approx(brute)
     with pytest.raises(ValueError, match="negative"):
         sign_test(-1, 2)
+
+
+def test_wilson_interval_brackets_the_rate_and_keeps_width_at_the_edges() -> None:
+    low, high = wilson_interval(38, 554)  # 1.8.0's false alarms on the gate's clean scans
+    assert low < 38 / 554 < high
+    assert wilson_interval(38, 554) == pytest.approx((0.0504, 0.0928), abs=1e-4)
+    low, high = wilson_interval(0, 80)
+    assert low == 0.0 and high == pytest.approx(0.0458, abs=1e-4)  # none seen is not "never"
+    assert wilson_interval(80, 80)[1] == 1.0 and wilson_interval(0, 0) is None
+    narrow, wide = wilson_interval(50, 1000), wilson_interval(5, 100)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
+    with pytest.raises(ValueError, match="successes"):
+        wilson_interval(5, 4)

@@ -35,6 +35,7 @@ from vision.train.metrics import (
     covered,
     detection_rate_at_far,
     threshold_at_far,
+    wilson_interval,
 )
 
 FAR_TARGETS = (0.01, 0.05)
@@ -103,9 +104,12 @@ def _calibration_record(scored: Sequence[Scored], false_alarm_rate: float) -> di
     clean = [s.prediction.score for s in scored if not s.sample.has_threat]
     threshold = threshold_at_far(clean, false_alarm_rate)
     threats = [s.prediction.score for s in scored if s.sample.has_threat]
+    alarms = sum(v >= threshold for v in clean)
     return {
         "threshold": threshold,
         "false_alarm_rate": false_alarm_rate,
+        # Where the rate on fresh clean scans may land: the calibration set's count only estimates it.
+        "false_alarm_rate_ci95": _interval(alarms, len(clean)),
         "clean_images": len(clean),
         "threat_images": len(threats),
         "detection_rate_on_calibration": float(np.mean([v >= threshold for v in threats]))
@@ -126,7 +130,9 @@ def _group_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
         "auroc": _round(auroc(scores, labels)),
         **{f"dr_at_far_{far:g}": _round(detection_rate_at_far(scores, labels, far)) for far in FAR_TARGETS},
         "false_alarm_rate": _round(float(np.mean(clean)) if clean else None),
+        "false_alarm_rate_ci95": _interval(sum(clean), len(clean)),
         "detection_rate": _round(float(np.mean(threats)) if threats else None),
+        "detection_rate_ci95": _interval(sum(threats), len(threats)),
     }
     metrics["classes"] = _class_metrics(scored, thresholds)
     return metrics
@@ -252,6 +258,7 @@ def report(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, Any]:
             "side (small), under 1/8 (medium), or larger (large)",
             "dr_at_far_X": "share of threat scans alarming at the threshold that lets X of clean scans alarm",
             "threshold": "scans of a kind in kind_thresholds are judged by its threshold, others by this",
+            "X_ci95": "95% Wilson score interval of rate X: what the count of scans behind it allows",
         },
     }
 
@@ -290,6 +297,11 @@ def format_report(result: dict[str, Any]) -> str:
         )
         lines.append(f"worst misses: {worst}")
     return "\n".join(lines)
+
+
+def _interval(successes: int, trials: int) -> list[float] | None:
+    interval = wilson_interval(successes, trials)
+    return None if interval is None else [round(bound, 4) for bound in interval]
 
 
 def _round(value: float | None) -> float | None:

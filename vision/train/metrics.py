@@ -61,6 +61,22 @@ def detection_rate_at_far(
     return float((s[y] >= threshold).mean())
 
 
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float] | None:
+    """Wilson score interval of a rate (95 % by default); ``None`` without trials.
+
+    It stays inside [0, 1] and keeps a sensible width at 0 or all successes, where the normal
+    approximation collapses: 0 false alarms in 80 clean scans is still up to 4.6 %.
+    """
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must be in [0, trials], got {successes} of {trials}")
+    if not trials:
+        return None
+    rate = successes / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def sign_test(lost: int, gained: int) -> float:
     """One-sided exact sign test: the chance of losing at least ``lost`` of ``lost + gained`` changes
     by coin flips, i.e. that a fall this large happens between two equally good models.
