@@ -98,14 +98,12 @@ def judge(
     if not metrics["auroc"]["passed"]:
         failures.append(f"AUROC {base['auroc']:.3f} -> {cand['auroc']:.3f}")
     for label, base_class in base["classes"].items():
-        cand_class = cand["classes"].get(label, {})
-        row = {
-            "instances": base_class["instances"],
-            **_row(base_class["recall"], cand_class.get("recall"), margin),
-        }
         if paired is not None and label in paired:
-            row.update(_paired(*paired[label]))
-            _forgive_chance(row, alpha)
+            # the same recall as the reports', from the hits, and the sign test beside it
+            row = _paired_row(*paired[label], margin, alpha)
+        else:
+            cand_recall = cand["classes"].get(label, {}).get("recall")
+            row = {"instances": base_class["instances"], **_row(base_class["recall"], cand_recall, margin)}
         metrics["classes"][label] = row
         if not row["passed"]:
             failures.append(_failure(f"{label} recall", row))
@@ -128,22 +126,21 @@ def _failure(title: str, row: dict[str, Any]) -> str:
     return f"{title} {row['baseline']:.3f} -> {row['candidate']:.3f}{odds}"
 
 
-def _forgive_chance(row: dict[str, Any], alpha: float | None) -> None:
-    """With ``alpha`` set, pass a row failed by the margin whose fall the sign test puts down to chance."""
-    if alpha is not None and not row["passed"] and row["p"] >= alpha:
-        row["passed"] = row["within_chance"] = True
-
-
 def _paired_row(
     baseline_hits: Sequence[bool], candidate_hits: Sequence[bool], margin: float, alpha: float | None
 ) -> dict[str, Any]:
-    """A judged row of recall over paired instances (``instances``, the margin's and the sign test's)."""
+    """A judged row of recall over paired instances, with the sign test beside the margin's verdict.
+
+    With ``alpha`` set, a fall past the margin that the sign test puts down to chance passes
+    (``within_chance``).
+    """
     row = {
         "instances": len(baseline_hits),
         **_row(_recall(baseline_hits), _recall(candidate_hits), margin),
         **_paired(baseline_hits, candidate_hits),
     }
-    _forgive_chance(row, alpha)
+    if alpha is not None and not row["passed"] and row["p"] >= alpha:
+        row["passed"] = row["within_chance"] = True
     return row
 
 
