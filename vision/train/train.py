@@ -465,6 +465,8 @@ def class_misses(hits: Mapping[str, float] | None) -> dict[str, float]:
 
 def main(args: TrainArgs) -> Path:
     """Train as ``args`` says; returns the path of the best checkpoint."""
+    # First: the code was imported just now, and loading data takes minutes in which the tree may change.
+    commit = source_commit()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
@@ -542,7 +544,7 @@ def main(args: TrainArgs) -> Path:
         "val_images": len(val_samples),
         "init_validation": init_validation,
         # The code that trained (export records its own, which may be later).
-        "source_commit": source_commit(),
+        "source_commit": commit,
     }
     for epoch in range(start, args.epochs):
         began = time.monotonic()
