@@ -78,8 +78,10 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
 
 
 def sign_test(lost: int, gained: int) -> float:
-    """One-sided exact sign test: the chance of losing at least ``lost`` of ``lost + gained`` changes
-    by coin flips, i.e. that a fall this large happens between two equally good models.
+    """One-sided exact sign test of ``lost`` against ``gained`` paired changes.
+
+    The chance of losing at least ``lost`` of ``lost + gained`` changes by coin flips: that a fall this
+    large happens between two equally good models.
 
     Args:
         lost: paired cases the baseline got right and the candidate wrong.
