@@ -13,6 +13,10 @@ tells a real fall from a coin flip. With ``alpha`` set, a class's fall past the 
 is also significant (p < alpha); by default (``alpha`` None) the margin alone judges, as before. The
 recall of all instances pooled is judged the same way, so small falls in many classes still add up.
 
+Recall at each model's own thresholds mixes two things: how well it finds threats, and how many false
+alarms its thresholds allow. The verdict also shows (not judges) both models' recall at thresholds that
+raise the baseline's number of clean alarms per scene kind on this data, which compares like with like.
+
 The verdict is written as ``gate.json`` into the candidate folder, with the baseline it was measured
 against, the data (folder and SHA-256 of its ``annotations.json``) and hashes of the candidate's own
 ``model.onnx`` and ``model.json``, so ``gate_refusal`` can tell a verdict that no longer applies: another
@@ -28,9 +32,13 @@ import os
 import pathlib
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vision.train.metrics import sign_test
+
+if TYPE_CHECKING:
+    from vision.infer import Thresholds
+    from vision.train.evaluate import Scored
 
 GATE_FILE = "gate.json"
 DEFAULT_MARGIN = 0.02
@@ -109,16 +117,44 @@ def judge(
             failures.append(_failure(f"{label} recall", row))
     if paired:
         # All instances pooled: falls too small to tell class by class can add up to a real one.
-        pooled = _paired_row(
-            [hit for base_hits, _ in paired.values() for hit in base_hits],
-            [hit for _, cand_hits in paired.values() for hit in cand_hits],
-            margin,
-            alpha,
-        )
+        pooled = _paired_row(*_pooled(paired), margin, alpha)
         metrics["recall"] = pooled
         if not pooled["passed"]:
             failures.append(_failure("recall of all instances", pooled))
     return {**metrics, "failures": failures, "passed": not failures}
+
+
+def at_baseline_false_alarms(
+    baseline: Sequence[Scored], candidate: Sequence[Scored], baseline_thresholds: Thresholds
+) -> dict[str, Any] | None:
+    """Both models' recall at thresholds raising the baseline's number of clean alarms per scene kind.
+
+    Judged at its own thresholds, a model may give up recall for fewer false alarms or the other way
+    round; at equal false alarms their recall compares like with like. Shown, not judged: the served
+    thresholds are what operators get.
+
+    Args:
+        baseline: the baseline's ``score_samples``.
+        candidate: the candidate's, on the same samples.
+        baseline_thresholds: the thresholds whose clean alarms both models are held to.
+
+    Returns:
+        ``{"clean_alarms": {kind: {"alarms", "clean"}}, "recall": pooled row, "classes": {label: row}}``,
+        rows as :func:`judge`'s less ``passed``; None when the samples hold no clean scan.
+    """
+    from vision.train.evaluate import clean_alarms, instance_hits, thresholds_for_alarms
+
+    alarms = clean_alarms(baseline, baseline_thresholds)
+    if not alarms:
+        return None
+    base_hits = instance_hits(baseline, thresholds_for_alarms(baseline, alarms))
+    cand_hits = instance_hits(candidate, thresholds_for_alarms(candidate, alarms))
+    paired = {label: (hits, cand_hits[label]) for label, hits in base_hits.items()}
+    return {
+        "clean_alarms": {kind: {"alarms": count, "clean": clean} for kind, (count, clean) in alarms.items()},
+        "recall": _paired_row(*_pooled(paired), None, None),
+        "classes": {label: _paired_row(*hits, None, None) for label, hits in paired.items()},
+    }
 
 
 def _failure(title: str, row: dict[str, Any]) -> str:
@@ -126,13 +162,26 @@ def _failure(title: str, row: dict[str, Any]) -> str:
     return f"{title} {row['baseline']:.3f} -> {row['candidate']:.3f}{odds}"
 
 
-def _paired_row(
-    baseline_hits: Sequence[bool], candidate_hits: Sequence[bool], margin: float, alpha: float | None
-) -> dict[str, Any]:
-    """A judged row of recall over paired instances, with the sign test beside the margin's verdict.
+def _pooled(
+    paired: Mapping[str, tuple[Sequence[bool], Sequence[bool]]],
+) -> tuple[list[bool], list[bool]]:
+    """The baseline's and the candidate's hits of all classes, one after another."""
+    return (
+        [hit for base_hits, _ in paired.values() for hit in base_hits],
+        [hit for _, cand_hits in paired.values() for hit in cand_hits],
+    )
 
-    With ``alpha`` set, a fall past the margin that the sign test puts down to chance passes
-    (``within_chance``).
+
+def _paired_row(
+    baseline_hits: Sequence[bool],
+    candidate_hits: Sequence[bool],
+    margin: float | None,
+    alpha: float | None,
+) -> dict[str, Any]:
+    """A row of recall over paired instances, with the sign test beside the margin's verdict.
+
+    With ``margin`` None the row is shown, not judged. With ``alpha`` set, a fall past the margin that
+    the sign test puts down to chance passes (``within_chance``).
     """
     row = {
         "instances": len(baseline_hits),
@@ -212,6 +261,7 @@ def compare_models(
     candidate_hits = instance_hits(candidate_scored, candidate.thresholds)
     paired = {label: (hits, candidate_hits[label]) for label, hits in baseline_hits.items()}
     verdict = judge(baseline_report, candidate_report, margin, paired, alpha)
+    matched = at_baseline_false_alarms(baseline_scored, candidate_scored, baseline.thresholds)
     overall = baseline_report["overall"]
     return {
         "candidate": {
@@ -241,6 +291,7 @@ def compare_models(
             "" if alpha is None else f"; a class's fall fails only when significant (sign test p < {alpha:g})"
         ),
         **verdict,
+        **({"at_baseline_false_alarms": matched} if matched else {}),
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -350,5 +401,14 @@ def format_verdict(verdict: dict[str, Any]) -> str:
         lines.append(line(f"recall, all (n={verdict['recall']['instances']})", verdict["recall"]))
     for label, row in verdict["classes"].items():
         lines.append(line(f"recall {label} (n={row['instances']})", row))
+    matched = verdict.get("at_baseline_false_alarms")
+    if matched:
+        alarms = ", ".join(
+            f"{kind} {count['alarms']}/{count['clean']}" for kind, count in matched["clean_alarms"].items()
+        )
+        lines.append(f"both at the baseline's clean alarms per kind ({alarms}):")
+        lines.append(line("recall, all", matched["recall"]))
+        for label, row in matched["classes"].items():
+            lines.append(line(f"recall {label}", row))
     lines.append("PASSED" if verdict["passed"] else "FAILED: " + "; ".join(verdict["failures"]))
     return "\n".join(lines)

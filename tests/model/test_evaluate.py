@@ -12,10 +12,12 @@ from vision.train.data import Instance, Sample
 from vision.train.evaluate import (
     Scored,
     calibrate,
+    clean_alarms,
     format_report,
     instance_hits,
     report,
     split_thresholds,
+    thresholds_for_alarms,
 )
 
 BOX = (10.0, 10.0, 40.0, 30.0)
@@ -117,3 +119,41 @@ def test_recall_by_size_tells_small_misses_from_large_ones() -> None:
         line for line in format_report(report([item], Thresholds(0.5))).splitlines() if "blade" in line
     )
     assert row.split()[-3:] == ["1.000", "0.000", "1.000"]
+
+
+def test_thresholds_for_alarms_hold_another_model_to_the_same_false_alarms() -> None:
+    rng = np.random.default_rng(3)
+    # the baseline's scores; parcels here are all threats: no clean parcel to match on
+    draws = (
+        [("luggage", False)] * 12
+        + [("vehicle", False)] * 9
+        + [("luggage", True)] * 6
+        + [("parcel", True)] * 4
+    )
+    scores = rng.uniform(0.05, 0.95, len(draws))
+    baseline = [
+        scored(kind, float(v), threat, i)
+        for i, ((kind, threat), v) in enumerate(zip(draws, scores, strict=True))
+    ]
+    # the same ranking on another scale: at its own threshold it finds less, at equal false alarms the same
+    candidate = [
+        scored(kind, float(v) ** 3, threat, i)
+        for i, ((kind, threat), v) in enumerate(zip(draws, scores, strict=True))
+    ]
+    own = Thresholds(0.5, {"luggage": 0.6})
+    alarms = clean_alarms(baseline, own)
+    assert {kind: clean for kind, (_, clean) in alarms.items()} == {"luggage": 12, "vehicle": 9}
+    assert 0 < alarms["luggage"][0] < 12
+    assert alarms["luggage"][0] == sum(
+        v >= 0.6 for (k, t), v in zip(draws, scores, strict=True) if k == "luggage" and not t
+    )
+    matched = thresholds_for_alarms(candidate, alarms)
+    assert clean_alarms(candidate, matched) == alarms
+    assert set(matched.by_kind) == {"luggage", "vehicle"}  # parcels get the shared one, matched on the total
+    base_hits = instance_hits(baseline, thresholds_for_alarms(baseline, alarms))
+    assert instance_hits(candidate, matched) == base_hits
+    assert instance_hits(candidate, own) != base_hits
+    # every clean scan alarming: the lowest threshold is 0; no clean scan at all: nothing to match
+    assert thresholds_for_alarms(candidate, {"luggage": (12, 12), "vehicle": (9, 9)}).shared == 0.0
+    with pytest.raises(ValueError, match="no clean scans"):
+        thresholds_for_alarms([item for item in candidate if item.sample.has_threat], alarms)

@@ -193,6 +193,41 @@ def instance_hits(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str,
     return hits
 
 
+def clean_alarms(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str, tuple[int, int]]:
+    """Per scene kind with clean scans: how many of them alarm at ``thresholds``, and how many there are."""
+    counts: dict[str, tuple[int, int]] = {}
+    for item in scored:
+        if not item.sample.has_threat:
+            alarms, clean = counts.get(item.sample.kind, (0, 0))
+            alarm = item.prediction.score >= thresholds.for_kind(item.sample.kind)
+            counts[item.sample.kind] = (alarms + alarm, clean + 1)
+    return counts
+
+
+def thresholds_for_alarms(scored: Sequence[Scored], alarms: dict[str, tuple[int, int]]) -> Thresholds:
+    """The lowest thresholds at which this model alarms on as many clean scans as ``alarms`` says.
+
+    ``alarms`` is :func:`clean_alarms` of another model on the same samples: two models judged at the
+    thresholds this gives each of them raise the same number of false alarms per scene kind, so their
+    recall compares like with like. Kinds without clean scans get the shared threshold, matched on the
+    total.
+    """
+
+    def lowest(clean: list[float], count: int) -> float:
+        # all of them alarm: the lowest threshold is 0 (threshold_at_far takes rates under 1 only)
+        return threshold_at_far(clean, count / len(clean)) if count < len(clean) else 0.0
+
+    by_kind = {}
+    for kind, (count, _) in alarms.items():
+        by_kind[kind] = lowest(
+            [s.prediction.score for s in scored if s.sample.kind == kind and not s.sample.has_threat], count
+        )
+    every_clean = [s.prediction.score for s in scored if not s.sample.has_threat]
+    if not every_clean:
+        raise ValueError("no clean scans to match false alarms on")
+    return Thresholds(lowest(every_clean, sum(count for count, _ in alarms.values())), by_kind)
+
+
 def _found(box: Box, regions: Sequence[Detection]) -> bool:
     return any(covered(box, d.box) for d in regions)
 
