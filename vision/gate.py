@@ -34,6 +34,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from vision.classes import THREAT_CLASSES
 from vision.train.metrics import sign_test
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def at_baseline_false_alarms(
         return None
     base_hits = instance_hits(baseline, thresholds_for_alarms(baseline, alarms))
     cand_hits = instance_hits(candidate, thresholds_for_alarms(candidate, alarms))
-    paired = {label: (hits, cand_hits[label]) for label, hits in base_hits.items()}
+    paired = {label: (base_hits[label], cand_hits[label]) for label in THREAT_CLASSES if label in base_hits}
     return {
         "clean_alarms": {kind: {"alarms": count, "clean": clean} for kind, (count, clean) in alarms.items()},
         "recall": _paired_row(*_pooled(paired), None, None),
