@@ -34,6 +34,11 @@ HISTORY_FILE = "HISTORY.jsonl"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
 
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a version folder name: numbers by value ("1.9.0" before "1.10.0"), other parts as text."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-_]", version))
+
+
 class ModelNotFound(LookupError):
     """No such ``name/version`` in the registry (HTTP 404)."""
 
@@ -123,9 +128,10 @@ class ModelManager:
             logger.error("model not loaded", extra={"reason": str(error)})
 
     def entries(self) -> list[ModelEntry]:
-        """Every model folder in the registry (those with a ``model.json``), sorted by name and version."""
+        """Every model folder in the registry (with a ``model.json``), by name and version (1.9 < 1.10)."""
         found = []
-        for card_path in sorted(self.models_root.glob("*/*/model.json")):
+        cards = self.models_root.glob("*/*/model.json")
+        for card_path in sorted(cards, key=lambda p: (p.parent.parent.name, version_key(p.parent.name))):
             folder = card_path.parent
             try:
                 card = json.loads(card_path.read_text())

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from service.cli import app
-from tests.service.gating import gate, gate_data, set_threshold
+from service.models import ModelManager
+from tests.service.gating import copy_model, gate, gate_data, set_threshold
 from vision.gate import file_sha256, judge
 
 __all__ = ["gate_data"]  # a fixture, imported for pytest
@@ -262,3 +263,10 @@ def test_compare_needs_no_torch(models_root: pathlib.Path, gate_data: pathlib.Pa
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["passed"] is True
+
+
+def test_the_registry_lists_versions_by_number(models_root: pathlib.Path) -> None:
+    copy_model(models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.10", "0.0.10")
+    entries = ModelManager(models_root).entries()
+    # 0.0.10 is newer than 0.0.2, whatever the text order says; a name that is no number goes last
+    assert [entry.version for entry in entries] == ["0.0.1", "0.0.2", "0.0.10", "bad"]
