@@ -101,10 +101,8 @@ def test_compare_blocks_a_worse_model_and_writes_the_verdict(
     assert lost == verdict["recall"]["instances"] * verdict["recall"]["baseline"] and verdict["alpha"] is None
     # The same network behind a stricter threshold: at the baseline's clean alarms it finds what it finds.
     matched = verdict["at_baseline_false_alarms"]
-    assert (
-        sum(count["clean"] for count in matched["clean_alarms"].values())
-        == verdict["data"]["images"] - (verdict["data"]["threat_images"])
-    )
+    clean_scans = verdict["data"]["images"] - verdict["data"]["threat_images"]
+    assert sum(count["clean"] for count in matched["clean_alarms"].values()) == clean_scans
     assert matched["recall"]["lost"] == matched["recall"]["gained"] == 0 and matched["recall"]["baseline"] > 0
     assert "passed" not in matched["recall"] and set(matched["classes"]) == set(verdict["classes"])
     assert "both at the baseline's clean alarms per kind" in out
