@@ -108,6 +108,13 @@ def train(
             "steps on CPUs with AMX or AVX512-BF16, slower where bf16 is emulated"
         ),
     ] = "fp32",
+    device: Annotated[
+        str,
+        typer.Option(
+            help="cpu, or cuda (cuda:N): train and validate on a CUDA GPU; data loading stays on the CPU's "
+            "--workers processes"
+        ),
+    ] = "cpu",
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Train the threat segmentation network; prints the best checkpoint's path.
@@ -116,11 +123,12 @@ def train(
     are drawn in the given proportions whatever their sizes (e.g. simulator, imported real scans and
     operator feedback). The run records the command, seeds and a content hash of every data folder.
     """
-    from vision.train.train import PRECISIONS, TrainArgs, command_line, main
+    from vision.train.train import PRECISIONS, TrainArgs, command_line, main, training_device
 
     with cli_errors():
         if precision not in PRECISIONS:
             raise fail(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        training_device(device)
         folders = _folders(data)
         weights = _mixing(mix, len(folders)) if mix else []
         if init is not None and not init.exists():
@@ -132,6 +140,7 @@ def train(
             mix=weights,
             balance=balance,
             precision=precision,
+            device=device,
             blocks=_blocks(blocks) if blocks is not None else None,
             widths=_widths(widths) if widths is not None else None,
             out=str(out),

@@ -276,6 +276,22 @@ def test_an_unknown_precision_is_a_one_line_error(
     assert "\n" not in result.stderr.strip() and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    ("device", "reason"),
+    [("tpu", "choose cpu or cuda"), ("cuda:99", "CUDA GPU"), ("gpu!", "choose cpu or cuda")],
+)
+def test_a_device_torch_cannot_train_on_is_a_one_line_error(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path, device: str, reason: str
+) -> None:
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(shapes_datasets["train"]), "--device", device,
+         "--out", str(tmp_path / "run")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and f"device {device!r}" in result.stderr and reason in result.stderr
+    assert "\n" not in result.stderr.strip() and not (tmp_path / "run").exists()
+
+
 def test_fine_tune_cannot_remove_blocks(
     shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
 ) -> None:

@@ -68,6 +68,28 @@ MISS_BOOST = 3.0
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
+def training_device(name: str) -> torch.device:
+    """The device ``--device`` names: ``cpu`` or a CUDA GPU (``cuda``, ``cuda:N``) that torch can see.
+
+    Raises:
+        ValueError: for any other name, or a CUDA device that is not there (no GPU, no CUDA build of torch,
+            or an index past the last GPU).
+    """
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"device {name!r}: choose cpu or cuda (cuda:N for the N-th GPU)") from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise ValueError(f"device {name!r}: choose cpu or cuda (cuda:N for the N-th GPU)")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: torch sees no CUDA GPU here")
+    if (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: torch sees {torch.cuda.device_count()} CUDA GPU(s)")
+    return device
+
+
 def for_precision(model: ThreatNet, precision: str) -> ThreatNet:
     """``model`` laid out for training at ``precision``: channels-last for bf16, as it is for fp32.
 
@@ -108,6 +130,7 @@ class TrainArgs:
     mix: list[float] = field(default_factory=list)
     balance: bool = False
     precision: str = "fp32"
+    device: str = "cpu"
     progress: bool = True
     command: str = ""
 
@@ -210,7 +233,7 @@ def segmentation_loss(
         if class_weights is None:
             image = image + ranked.mean()
         else:
-            pair_weights = class_weights.to(best.dtype)[None].expand_as(best)[holds]
+            pair_weights = class_weights.to(best)[None].expand_as(best)[holds]
             # Relative to the batch's mean pair weight, floored at 1: a missed class pulls harder, and no
             # class is pushed less than it would be unweighted (a plain weighted mean halved the firearms'
             # share while blades were missed, and firearm recall fell).
@@ -230,20 +253,24 @@ def train_one_epoch(
     image_weight: float = IMAGE_LOSS_WEIGHT,
     class_weights: torch.Tensor | None = None,
     precision: str = "fp32",
+    device: torch.device | None = None,
 ) -> dict[str, float]:
-    """One pass over ``loader``; returns mean losses.
+    """One pass over ``loader`` on ``device`` (the model's; default the CPU); returns mean losses.
 
     With ``precision`` ``"bf16"`` the forward pass runs under bf16 autocast on channels-last inputs (see
     :data:`PRECISIONS`); the loss is computed in float32 either way.
     """
     low = PRECISIONS[precision]
+    device = device or torch.device("cpu")
     model.train()
     totals: dict[str, float] = {}
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", disable=not progress, leave=False)
     for steps, (images, targets) in enumerate(bar, start=1):
+        images = images.to(device, non_blocking=True)
+        targets = targets.to(device, non_blocking=True)
         if low is not None:
             images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=low) if low is not None else contextlib.nullcontext():
+        with torch.autocast(device.type, dtype=low) if low is not None else contextlib.nullcontext():
             logits = model(images)
         loss, parts = segmentation_loss(logits.float(), targets, image_weight, class_weights)
         optimizer.zero_grad(set_to_none=True)
@@ -262,6 +289,7 @@ def evaluate(
     scans: Sequence[tuple[np.ndarray, np.ndarray]],
     spec: PreprocessSpec,
     batch_size: int = 8,
+    device: torch.device | None = None,
 ) -> dict[str, Any]:
     """Image-level AUROC and detection rate at 5% false alarms on whole letterboxed scans, and per class.
 
@@ -276,11 +304,11 @@ def evaluate(
     peaks: dict[str, list[float]] = {}
     for start in range(0, len(scans), batch_size):
         chunk = [eval_transform(rgb, mask, spec) for rgb, mask in scans[start : start + batch_size]]
-        inputs = torch.from_numpy(np.stack([x for x, _ in chunk]))
+        inputs = torch.from_numpy(np.stack([x for x, _ in chunk])).to(device or torch.device("cpu"))
         _, threat_map, score = threat_outputs(model(inputs))
         scores += score.tolist()
         labels += [bool(mask.any()) for _, mask in chunk]
-        for (_, mask), cells in zip(chunk, threat_map.numpy(), strict=True):
+        for (_, mask), cells in zip(chunk, threat_map.cpu().numpy(), strict=True):
             for label, peak in class_peaks(mask, cells).items():
                 peaks.setdefault(label, []).append(peak)
     clean = [s for s, holds in zip(scores, labels, strict=True) if not holds]
@@ -473,8 +501,9 @@ def main(args: TrainArgs) -> Path:
     torch.manual_seed(args.seed)
     if args.mix and len(args.mix) != len(args.data):
         raise ValueError(f"{len(args.mix)} mixing weights for {len(args.data)} data folders")
+    device = training_device(args.device)
     model, init = initial_model(args)
-    model = for_precision(model, args.precision)
+    model = for_precision(model, args.precision).to(device)
     args = replace(args, widths=model.widths, blocks=model.blocks)
     spec = PreprocessSpec(input_size=args.input_size)
     per_folder = [load_dataset(folder) for folder in args.data]
@@ -488,11 +517,11 @@ def main(args: TrainArgs) -> Path:
     train_samples = [samples[i] for i in train_index]
     train_origins = [origins[i] for i in train_index]
     train_set = AugmentedScans(
-        cache_samples(train_samples, args.cache_long_side, args.progress),
+        cache_samples(train_samples, args.cache_long_side, args.progress, threads=max(args.workers, 1)),
         TrainPreset(spec, crop_size=args.crop_size, balance_classes=args.balance),
         args.seed,
     )
-    val_scans = cache_samples(val_samples, args.cache_long_side, args.progress)
+    val_scans = cache_samples(val_samples, args.cache_long_side, args.progress, threads=max(args.workers, 1))
     shuffle = torch.Generator()
     sampler: Sampler[int] | None = None
     draw = draw_weights(args, train_samples, train_origins)
@@ -506,6 +535,7 @@ def main(args: TrainArgs) -> Path:
         drop_last=True,
         num_workers=args.workers,
         generator=shuffle if sampler is None else None,
+        pin_memory=device.type == "cuda",
     )
     if len(loader) == 0:
         raise ValueError(f"{len(train_set)} training scans make no batch of {args.batch_size}")
@@ -526,7 +556,7 @@ def main(args: TrainArgs) -> Path:
         print(f"resuming from {out / CHECKPOINT} at epoch {start}", file=sys.stderr)
     elif init is not None and args.balance:
         # Where the fine-tune starts, and which classes its first epoch should draw more of.
-        init_validation = evaluate(model, val_scans, spec)
+        init_validation = evaluate(model, val_scans, spec, device=device)
         print(json.dumps({"init": init_validation}), file=sys.stderr)
     hits = history[-1].get("val_class_hits") if history else (init_validation or {}).get("val_class_hits")
     data = dataset_spec(args.data, with_hash=True)
@@ -560,9 +590,9 @@ def main(args: TrainArgs) -> Path:
             ranking = ranking_weights(misses)
         weight = IMAGE_LOSS_WEIGHT if init is not None else image_loss_weight(epoch / args.epochs)
         losses = train_one_epoch(
-            model, optimizer, scheduler, loader, epoch, args.progress, weight, ranking, args.precision
+            model, optimizer, scheduler, loader, epoch, args.progress, weight, ranking, args.precision, device
         )
-        metrics = evaluate(model, val_scans, spec)
+        metrics = evaluate(model, val_scans, spec, device=device)
         hits = metrics["val_class_hits"]
         seconds = round(time.monotonic() - began, 1)
         record = {
