@@ -7,7 +7,8 @@ fp32 and bf16 alternate round by round so that a shared, noisy machine slows bot
 their medians is printed. With ``--widths`` other than the default, the default network's bf16 step joins
 the rounds: what a wider network costs a step. The data loader's cost per batch (augmentation and loss
 targets on a simulated scan) is printed beside them: when it exceeds a step, more ``--workers`` help more
-than precision does.
+than precision does. Last, the CPU time a validation scan costs every epoch besides the network, letterboxed
+each epoch against prepared once: on a GPU, where a step takes milliseconds, that share decides an epoch.
 """
 
 from __future__ import annotations
@@ -77,6 +78,41 @@ def loader_seconds(batch: int, crop: int, repeats: int = 3) -> float:
     return (time.perf_counter() - start) / crops * batch
 
 
+def validation_seconds(rounds: int = 4, repeats: int = 3) -> tuple[float, float]:
+    """CPU seconds a validation scan costs every epoch besides the network: letterboxed and its class cells
+    found each epoch (as before) against prepared once (:func:`vision.train.train.prepare_validation`) and
+    only normalised; medians of rounds that alternate the two."""
+    from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
+    from vision.synth.scene import generate
+    from vision.train.data import shrink
+    from vision.train.model import ThreatNet
+    from vision.train.train import TrainArgs, class_peaks, peaks_over, prepare_validation
+
+    spec = PreprocessSpec()
+    side = TrainArgs.cache_long_side
+    scans = [generate(kind, seed) for seed, kind in enumerate(("luggage", "parcel", "vehicle"))]
+    cached = [(shrink(s.rgb, side), shrink(s.mask, side, nearest=True)) for s in scans]
+    prepared = prepare_validation(cached, spec)
+    side_cells = spec.input_size // ThreatNet.output_stride
+    cells = np.zeros((side_cells, side_cells), np.float32)
+    each, once = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for rgb, mask in cached:
+                square, _ = letterbox(rgb, spec.input_size, spec.pad_value)
+                normalize(square, spec)
+                class_peaks(letterbox_mask(mask, spec.input_size), cells)
+        each.append((time.perf_counter() - start) / (repeats * len(cached)))
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for scan in prepared:
+                normalize(scan.square, spec)
+                peaks_over(scan.class_cells, cells)
+        once.append((time.perf_counter() - start) / (repeats * len(prepared)))
+    return statistics.median(each), statistics.median(once)
+
+
 def main() -> None:
     """Measure and print."""
     import torch
@@ -116,6 +152,10 @@ def main() -> None:
         print(f"ratio these widths / default (bf16): {bf16 / default:7.2f}x")
     data = loader_seconds(args.batch_size, args.crop_size) * 1000
     print(f"data loader per batch (1 process)  : {data:7.1f} ms")
+    each, once = validation_seconds()
+    print(f"validation per scan, letterboxed each epoch: {each * 1000:6.2f} ms")
+    print(f"validation per scan, prepared once          : {once * 1000:6.2f} ms")
+    print(f"ratio                                       : {each / once:6.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Training on a CUDA GPU: the same step as on the CPU, and parallel loading in the same order."""
+"""Training on a CUDA GPU (the same step as on the CPU); loading and validation prepared for its speed."""
 
 from __future__ import annotations
 
@@ -54,3 +54,34 @@ def test_loading_in_threads_gives_the_serial_result_in_order(
     assert len(threaded) == len(serial) == len(samples)
     for (rgb, mask), (rgb4, mask4) in zip(serial, threaded, strict=True):
         assert np.array_equal(rgb, rgb4) and np.array_equal(mask, mask4)
+
+
+def test_validation_prepared_once_scores_as_letterboxing_every_epoch(
+    shapes_datasets: dict[str, pathlib.Path],
+) -> None:
+    from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
+    from vision.train.metrics import auroc, detection_rate_at_far, threshold_at_far
+    from vision.train.model import threat_outputs
+    from vision.train.train import class_peaks, evaluate, prepare_validation
+
+    torch.manual_seed(3)
+    model = build_model((4, 8, 8, 8)).eval()
+    spec = PreprocessSpec(input_size=64)
+    scans = cache_samples(load_dataset(shapes_datasets["test"]), 96, progress=False)
+    got = evaluate(model, prepare_validation(scans, spec), spec, batch_size=5)
+    scores, labels, peaks = [], [], {}
+    with torch.no_grad():
+        for rgb, mask in scans:
+            square, _ = letterbox(rgb, spec.input_size, spec.pad_value)
+            boxed = letterbox_mask(mask, spec.input_size)
+            _, threat_map, score = threat_outputs(model(torch.from_numpy(normalize(square, spec))[None]))
+            scores.append(float(score[0]))
+            labels.append(bool(boxed.any()))
+            for label, peak in class_peaks(boxed, threat_map[0].numpy()).items():
+                peaks.setdefault(label, []).append(peak)
+    threshold = threshold_at_far([s for s, holds in zip(scores, labels, strict=True) if not holds], 0.05)
+    assert got["val_auroc"] == pytest.approx(auroc(scores, labels))
+    assert got["val_dr_at_far_0.05"] == pytest.approx(detection_rate_at_far(scores, labels, 0.05))
+    hits = {label: float(np.mean(np.asarray(v) >= threshold)) for label, v in peaks.items()}
+    assert got["val_class_hits"] == {label: pytest.approx(hit, abs=1e-4) for label, hit in hits.items()}
+    assert got["val_class_hits"] and 0 < sum(labels) < len(labels)

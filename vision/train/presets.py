@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
+from vision.preprocess import PreprocessSpec, normalize
 
 
 @dataclass(frozen=True)
@@ -118,12 +118,6 @@ def soft_targets(mask: np.ndarray, stride: int, num_channels: int) -> np.ndarray
     counts = np.bincount((cell * num_channels + cells).ravel(), minlength=rows * cols * num_channels)
     shares = counts.reshape(rows, cols, num_channels).transpose(2, 0, 1) / stride**2
     return np.ascontiguousarray(shares, dtype=np.float32)
-
-
-def eval_transform(rgb: np.ndarray, mask: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The inference view of a scan (letterbox + normalise) and its class map letterboxed alike."""
-    square, _ = letterbox(rgb, spec.input_size, spec.pad_value)
-    return normalize(square, spec), letterbox_mask(mask, spec.input_size)
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:

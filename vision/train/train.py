@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
 from vision.gate import file_sha256
-from vision.preprocess import PreprocessSpec
+from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
 from vision.train.data import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
 from vision.train.export import source_commit
 from vision.train.metrics import auroc, detection_rate_at_far, threshold_at_far
@@ -43,7 +43,7 @@ from vision.train.model import (
     threat_outputs,
     widen,
 )
-from vision.train.presets import TrainPreset, eval_transform, soft_targets
+from vision.train.presets import TrainPreset, soft_targets
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "model_best.pt"
@@ -283,10 +283,43 @@ def train_one_epoch(
     return {key: value / max(1, len(loader)) for key, value in totals.items()}
 
 
+@dataclass(frozen=True)
+class ValidationScan:
+    """A validation scan as inference sees it, prepared once for every epoch's :func:`evaluate`.
+
+    Attributes:
+        square: the letterboxed ``S x S x 3`` uint8 scan (normalised per batch: the float32 copy would be
+            four times the size).
+        holds_threat: whether any pixel of its class map is a threat.
+        class_cells: for each threat class present, the output cells that touch it (:func:`class_cells`).
+    """
+
+    square: np.ndarray
+    holds_threat: bool
+    class_cells: dict[str, np.ndarray]
+
+
+def prepare_validation(
+    scans: Sequence[tuple[np.ndarray, np.ndarray]], spec: PreprocessSpec
+) -> list[ValidationScan]:
+    """Letterbox each cached scan and find its class cells once, rather than in every epoch.
+
+    Measured (``python -m benchmarks.train_step``, beside a training run): 7.0 ms of CPU a scan every epoch
+    before, 1.2 ms after (5.7x). It matters on a GPU, where validating 600 scans took ~4-5 s of each 10-13 s
+    epoch of 300 steps (H200, 14 loader workers).
+    """
+    prepared = []
+    for rgb, mask in scans:
+        square, _ = letterbox(rgb, spec.input_size, spec.pad_value)
+        boxed = letterbox_mask(mask, spec.input_size)
+        prepared.append(ValidationScan(square, bool(boxed.any()), class_cells(boxed)))
+    return prepared
+
+
 @torch.no_grad()
 def evaluate(
     model: ThreatNet,
-    scans: Sequence[tuple[np.ndarray, np.ndarray]],
+    scans: Sequence[ValidationScan],
     spec: PreprocessSpec,
     batch_size: int = 8,
     device: torch.device | None = None,
@@ -300,17 +333,16 @@ def evaluate(
     """
     model.eval()
     scores: list[float] = []
-    labels: list[bool] = []
     peaks: dict[str, list[float]] = {}
     for start in range(0, len(scans), batch_size):
-        chunk = [eval_transform(rgb, mask, spec) for rgb, mask in scans[start : start + batch_size]]
-        inputs = torch.from_numpy(np.stack([x for x, _ in chunk])).to(device or torch.device("cpu"))
-        _, threat_map, score = threat_outputs(model(inputs))
+        chunk = scans[start : start + batch_size]
+        inputs = torch.from_numpy(np.stack([normalize(scan.square, spec) for scan in chunk]))
+        _, threat_map, score = threat_outputs(model(inputs.to(device or torch.device("cpu"))))
         scores += score.tolist()
-        labels += [bool(mask.any()) for _, mask in chunk]
-        for (_, mask), cells in zip(chunk, threat_map.cpu().numpy(), strict=True):
-            for label, peak in class_peaks(mask, cells).items():
+        for scan, cells in zip(chunk, threat_map.cpu().numpy(), strict=True):
+            for label, peak in peaks_over(scan.class_cells, cells).items():
                 peaks.setdefault(label, []).append(peak)
+    labels = [scan.holds_threat for scan in scans]
     clean = [s for s, holds in zip(scores, labels, strict=True) if not holds]
     threshold = threshold_at_far(clean, 0.05) if clean else None
     hits = (
@@ -327,16 +359,26 @@ def evaluate(
     }
 
 
+def class_cells(mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The output cells touching each threat class of ``mask`` (class map, input pixels), as boolean maps."""
+    shares = soft_targets(mask, ThreatNet.output_stride, NUM_CHANNELS)[1:]
+    return {THREAT_CLASSES[c]: shares[c] > 0 for c in range(len(shares)) if shares[c].any()}
+
+
+def peaks_over(cells: Mapping[str, np.ndarray], threat_map: np.ndarray) -> dict[str, float]:
+    """The threat map's maximum over each class's cells (:func:`class_cells`)."""
+    rows, cols = threat_map.shape
+    peaks = {}
+    for label, where in cells.items():
+        inside = where[:rows, :cols]
+        if inside.any():
+            peaks[label] = float(threat_map[inside].max())
+    return peaks
+
+
 def class_peaks(mask: np.ndarray, threat_map: np.ndarray) -> dict[str, float]:
     """The threat map's maximum over the cells touching each class of ``mask`` (class map, input pixels)."""
-    shares = soft_targets(mask, ThreatNet.output_stride, NUM_CHANNELS)[
-        1:, : threat_map.shape[0], : threat_map.shape[1]
-    ]
-    return {
-        THREAT_CLASSES[c]: float(threat_map[shares[c] > 0].max())
-        for c in range(len(shares))
-        if shares[c].any()
-    }
+    return peaks_over(class_cells(mask), threat_map)
 
 
 def split_validation(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -521,7 +563,9 @@ def main(args: TrainArgs) -> Path:
         TrainPreset(spec, crop_size=args.crop_size, balance_classes=args.balance),
         args.seed,
     )
-    val_scans = cache_samples(val_samples, args.cache_long_side, args.progress, threads=max(args.workers, 1))
+    val_scans = prepare_validation(
+        cache_samples(val_samples, args.cache_long_side, args.progress, threads=max(args.workers, 1)), spec
+    )
     shuffle = torch.Generator()
     sampler: Sampler[int] | None = None
     draw = draw_weights(args, train_samples, train_origins)
