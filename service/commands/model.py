@@ -16,8 +16,9 @@ from service.commands._errors import cli_errors, fail
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train``, ``evaluate``, ``export`` and ``quantize`` to ``app``."""
+    """Add ``train``, ``soup``, ``evaluate``, ``export`` and ``quantize`` to ``app``."""
     app.command("train")(train)
+    app.command("soup")(soup)
     app.command("evaluate")(evaluate)
     app.command("export")(export)
     app.command("quantize")(quantize)
@@ -156,6 +157,55 @@ def train(
             command=command_line(),
         )
         print(main(args))
+
+
+def soup(
+    checkpoint: Annotated[
+        list[pathlib.Path], typer.Option(help="training checkpoint to average (repeat: two or more)")
+    ],
+    out: Annotated[pathlib.Path, typer.Option(help="where to write the averaged checkpoint (.pt)")],
+    val: Annotated[str | None, typer.Option(help="validation folder(s): print the soup's metrics")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads")] = 2,
+) -> None:
+    """Average the weights of fine-tunes of one model (a model soup) into a checkpoint for export.
+
+    Fine-tunes that start from one model (other seeds, runs, or epochs of a run) average into a network
+    that is often better than each; export it like a trained checkpoint. The card lists the ingredients.
+    """
+    from vision.train.soup import average_checkpoints, save_soup
+    from vision.train.train import command_line
+
+    with cli_errors():
+        missing = [str(path) for path in checkpoint if not path.is_file()]
+        if missing:
+            raise fail(f"no checkpoint at {', '.join(missing)}")
+        if out.suffix != ".pt":
+            raise fail(f"--out must name a .pt file, got {out}")
+        folders = _folders(val) if val else []
+        state = average_checkpoints(checkpoint, command=command_line())
+        if folders:
+            state["soup_validation"] = _validate(state, folders, threads)
+            print(json.dumps({"validation": state["soup_validation"]}))
+        print(save_soup(state, out))
+
+
+def _validate(state: dict[str, Any], folders: list[str], threads: int) -> dict[str, Any]:
+    """The training loop's validation (AUROC, DR@5%, per-class hits) of a checkpoint dict."""
+    import torch
+
+    from vision.preprocess import PreprocessSpec
+    from vision.train.data import cache_samples, load_datasets
+    from vision.train.model import NO_BLOCKS, build_model
+    from vision.train.train import TrainArgs, evaluate, prepare_validation
+
+    torch.set_num_threads(threads)
+    args = state["args"]
+    net = build_model(tuple(args["widths"]), tuple(args.get("blocks") or NO_BLOCKS))
+    net.load_state_dict(state["model"])
+    spec = PreprocessSpec.from_dict(state["preprocessing"])
+    long_side = int(args.get("cache_long_side", TrainArgs.cache_long_side))
+    scans = cache_samples(load_datasets(folders), long_side, progress=False, threads=threads)
+    return evaluate(net.eval(), prepare_validation(scans, spec), spec)
 
 
 def evaluate(

@@ -65,6 +65,10 @@ def export_calibrate_evaluate(
         "history": state["history"],
         "source_commit": state.get("source_commit"),
     }
+    if state.get("soup"):
+        # An average of checkpoints (`triage soup`): it trained no epoch itself; each ingredient's are here.
+        training["soup"] = state["soup"]
+        training["soup_validation"] = state.get("soup_validation")
     if recipe is not None:
         training["recipe"] = recipe.splitlines()
     export_model(net, folder, name=name, version=version, spec=spec, extra={"training": training})
