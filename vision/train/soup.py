@@ -12,6 +12,7 @@ like any other; it records each ingredient's path, hash, epoch, command and vali
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def average_checkpoints(paths: Sequence[str | Path], command: str = "") -> dict[
 def _load(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as error:
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
         raise ValueError(f"{path}: not a readable training checkpoint ({error})") from None
     if not isinstance(state, dict) or not {"model", "args", "preprocessing"} <= state.keys():
         raise ValueError(f"{path}: not a training checkpoint (no model, args and preprocessing)")
