@@ -157,3 +157,23 @@ def test_thresholds_for_alarms_hold_another_model_to_the_same_false_alarms() -> 
     assert thresholds_for_alarms(candidate, {"luggage": (12, 12), "vehicle": (9, 9)}).shared == 0.0
     with pytest.raises(ValueError, match="no clean scans"):
         thresholds_for_alarms([item for item in candidate if item.sample.has_threat], alarms)
+
+
+def test_scored_scans_keep_their_size_but_not_their_heat_maps(
+    rigged_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path]
+) -> None:
+    import cv2
+
+    from vision.infer import Predictor
+    from vision.train.data import load_dataset
+    from vision.train.evaluate import score_samples
+
+    samples = load_dataset(shapes_datasets["test"])[:5]
+    predictor = Predictor(rigged_model_dir)
+    scored = score_samples(predictor, samples, progress=False)
+    for item, sample in zip(scored, samples, strict=True):
+        image = cv2.imread(str(sample.image_path))
+        assert item.image_shape == image.shape[:2] and item.prediction.heatmap.size == 0
+        whole = predictor.predict_batch([cv2.cvtColor(image, cv2.COLOR_BGR2RGB)], 0.1, kinds=[sample.kind])[0]
+        assert item.prediction.score == pytest.approx(whole.score)
+        assert item.prediction.detections == whole.detections

@@ -19,7 +19,7 @@ Definitions (also written into the model card):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ from vision.train.metrics import (
 
 FAR_TARGETS = (0.01, 0.05)
 AP_FLOOR = 0.1
+_NO_HEATMAP = np.zeros((0, 0), np.float32)
 # Size buckets of an instance: its box's long side as a share of the scan's long side (upper bounds).
 SIZE_BUCKETS = (("small", 1 / 16), ("medium", 1 / 8), ("large", float("inf")))
 MISSED = "missed"
@@ -51,23 +52,40 @@ MIN_CLEAN_PER_KIND = 300
 
 @dataclass(frozen=True)
 class Scored:
-    """One evaluated scan: its sample, image score and regions (down to ``AP_FLOOR``)."""
+    """One evaluated scan: its sample, image score and regions (down to ``AP_FLOOR``), and its size.
+
+    ``image_shape`` defaults to the prediction's heat map's; :func:`score_samples` keeps no heat map.
+    """
 
     sample: Sample
     prediction: Prediction
+    image_shape: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        if self.image_shape == (0, 0):
+            height, width = self.prediction.heatmap.shape[:2]
+            object.__setattr__(self, "image_shape", (height, width))
 
 
 def score_samples(
     predictor: Predictor, samples: Sequence[Sample], batch_size: int = 4, progress: bool = True
 ) -> list[Scored]:
-    """Run the predictor over ``samples`` (regions reported down to ``AP_FLOOR``)."""
+    """Run the predictor over ``samples`` (regions reported down to ``AP_FLOOR``).
+
+    Heat maps are dropped as they come (evaluation needs scores, regions and the scan's size): at the
+    scan's size, float32, they held ~3 MB a scan, and an export calibrating on 5700 scans was killed for
+    memory at 15 GB.
+    """
     out: list[Scored] = []
     bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress)
     for start in range(0, len(samples), batch_size):
         chunk = samples[start : start + batch_size]
         images = [read_rgb(s.image_path) for s in chunk]
         predictions = predictor.predict_batch(images, AP_FLOOR, kinds=[s.kind for s in chunk])
-        out.extend(Scored(s, p) for s, p in zip(chunk, predictions, strict=True))
+        out.extend(
+            Scored(s, replace(p, heatmap=_NO_HEATMAP), (p.heatmap.shape[0], p.heatmap.shape[1]))
+            for s, p in zip(chunk, predictions, strict=True)
+        )
         bar.update(len(chunk))
     bar.close()
     return out
@@ -159,7 +177,7 @@ def _class_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
                 truths.append((index, instance.box))
                 hit = _found(instance.box, regions)
                 label_hits += any(covered(instance.box, d.box) and d.label == label for d in regions)
-                by_size[_size_bucket(instance.box, item.prediction.heatmap.shape[:2])].append(hit)
+                by_size[_size_bucket(instance.box, item.image_shape)].append(hit)
             detections += [(index, d.score, d.box) for d in item.prediction.detections if d.label == label]
         if truths:
             hits = sum(sum(outcomes) for outcomes in by_size.values())
