@@ -195,17 +195,13 @@ def _validate(state: dict[str, Any], folders: list[str], threads: int) -> dict[s
 
     from vision.preprocess import PreprocessSpec
     from vision.train.data import cache_samples, load_datasets
-    from vision.train.model import NO_BLOCKS, build_model
-    from vision.train.train import TrainArgs, evaluate, prepare_validation
+    from vision.train.train import TrainArgs, evaluate, network_of, prepare_validation
 
     torch.set_num_threads(threads)
-    args = state["args"]
-    net = build_model(tuple(args["widths"]), tuple(args.get("blocks") or NO_BLOCKS))
-    net.load_state_dict(state["model"])
     spec = PreprocessSpec.from_dict(state["preprocessing"])
-    long_side = int(args.get("cache_long_side", TrainArgs.cache_long_side))
+    long_side = int(state["args"].get("cache_long_side", TrainArgs.cache_long_side))
     scans = cache_samples(load_datasets(folders), long_side, progress=False, threads=threads)
-    return evaluate(net.eval(), prepare_validation(scans, spec), spec)
+    return evaluate(network_of(state), prepare_validation(scans, spec), spec)
 
 
 def evaluate(

@@ -110,10 +110,10 @@ def _unique(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def save_soup(state: dict[str, Any], path: str | Path) -> Path:
-    """Write a soup checkpoint atomically (a temporary file, then a rename)."""
+    """Write a soup checkpoint as training writes its own (a temporary file, then a rename)."""
+    from vision.train.train import save_checkpoint
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(target.suffix + ".partial")
-    torch.save(state, partial)
-    partial.replace(target)
+    save_checkpoint(target, state)
     return target

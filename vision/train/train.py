@@ -75,14 +75,15 @@ def training_device(name: str) -> torch.device:
         ValueError: for any other name, or a CUDA device that is not there (no GPU, no CUDA build of torch,
             or an index past the last GPU).
     """
+    unknown = ValueError(f"device {name!r}: choose cpu or cuda (cuda:N for the N-th GPU)")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise ValueError(f"device {name!r}: choose cpu or cuda (cuda:N for the N-th GPU)") from None
+        raise unknown from None
     if device.type == "cpu":
         return device
     if device.type != "cuda":
-        raise ValueError(f"device {name!r}: choose cpu or cuda (cuda:N for the N-th GPU)")
+        raise unknown
     if not torch.cuda.is_available():
         raise ValueError(f"device {name!r}: torch sees no CUDA GPU here")
     if (device.index or 0) >= torch.cuda.device_count():
@@ -388,19 +389,25 @@ def split_validation(count: int, fraction: float, seed: int) -> tuple[list[int],
     return sorted(int(i) for i in order[cut:]), sorted(int(i) for i in order[:cut])
 
 
-def _save(path: Path, state: dict[str, Any]) -> None:
-    # Write then rename, so an interrupted run never leaves a half-written checkpoint to resume from.
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint dict, then rename it into place, so an interrupted write never leaves a
+    half-written checkpoint to resume from."""
     partial = path.with_suffix(".partial")
     torch.save(state, partial)
     partial.replace(path)
 
 
+def network_of(state: dict[str, Any]) -> ThreatNet:
+    """The network a checkpoint dict describes (its widths and blocks) with its weights, in eval mode."""
+    model = build_model(tuple(state["args"]["widths"]), tuple(state["args"].get("blocks") or NO_BLOCKS))
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
 def load_checkpoint(path: str | Path) -> tuple[ThreatNet, dict[str, Any]]:
     """Rebuild the network of a checkpoint; returns it (eval mode) and the checkpoint dict."""
     state = torch.load(str(path), map_location="cpu", weights_only=False)
-    model = build_model(tuple(state["args"]["widths"]), tuple(state["args"].get("blocks") or NO_BLOCKS))
-    model.load_state_dict(state["model"])
-    return model.eval(), state
+    return network_of(state), state
 
 
 def initial_model(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any] | None]:
@@ -662,8 +669,8 @@ def main(args: TrainArgs) -> Path:
         }
         if quality >= best:
             best = quality
-            _save(out / BEST, state)
-        _save(out / CHECKPOINT, state)
+            save_checkpoint(out / BEST, state)
+        save_checkpoint(out / CHECKPOINT, state)
     return out / BEST
 
 
