@@ -33,7 +33,7 @@ def scored(kind: str, score: float, threat: bool, index: int) -> Scored:
         (Instance("blade", BOX),) if threat else (),
     )
     detections = (Detection("blade", score, BOX),) if threat else ()
-    return Scored(sample, Prediction("clear", score, 0.5, detections, np.zeros((1, 1), np.float32)))
+    return Scored(sample, Prediction("clear", score, 0.5, detections, np.zeros((1, 1), np.float32)), (1, 1))
 
 
 def test_each_kind_with_enough_clean_scans_gets_its_own_threshold() -> None:
@@ -107,7 +107,7 @@ def test_recall_by_size_tells_small_misses_from_large_ones() -> None:
         pathlib.Path("bag.png"), None, "luggage", "s", tuple(Instance("blade", b) for b in knives)
     )
     found = (Detection("blade", 0.9, knives[0]), Detection("blade", 0.8, knives[2]))
-    item = Scored(sample, Prediction("alarm", 0.9, 0.5, found, np.zeros((480, 640), np.float32)))
+    item = Scored(sample, Prediction("alarm", 0.9, 0.5, found, np.zeros((480, 640), np.float32)), (480, 640))
     blade = report([item, scored("luggage", 0.1, False, 1)], Thresholds(0.5))["overall"]["classes"]["blade"]
     assert blade["recall"] == pytest.approx(2 / 3, abs=1e-4)
     assert blade["recall_by_size"] == {

@@ -52,19 +52,12 @@ MIN_CLEAN_PER_KIND = 300
 
 @dataclass(frozen=True)
 class Scored:
-    """One evaluated scan: its sample, image score and regions (down to ``AP_FLOOR``), and its size.
-
-    ``image_shape`` defaults to the prediction's heat map's; :func:`score_samples` keeps no heat map.
-    """
+    """One evaluated scan: its sample, image score and regions (down to ``AP_FLOOR``), and its size
+    ``(height, width)`` (:func:`score_samples` keeps no heat map)."""
 
     sample: Sample
     prediction: Prediction
-    image_shape: tuple[int, int] = (0, 0)
-
-    def __post_init__(self) -> None:
-        if self.image_shape == (0, 0):
-            height, width = self.prediction.heatmap.shape[:2]
-            object.__setattr__(self, "image_shape", (height, width))
+    image_shape: tuple[int, int]
 
 
 def score_samples(
