@@ -54,19 +54,26 @@ def step_seconds(
     return statistics.median(times)
 
 
-def loader_seconds(batch: int, crop: int, repeats: int = 3) -> float:
-    """Seconds the training preset and loss targets take for one batch of crops (one process)."""
-    from vision.preprocess import PreprocessSpec
+def cached_scans() -> list[tuple[np.ndarray, np.ndarray]]:
+    """One simulated scan of each kind with its class map, as the training cache holds them: shrunk to its
+    long side."""
     from vision.synth.scene import generate
     from vision.train.data import shrink
-    from vision.train.model import NUM_CHANNELS, ThreatNet
-    from vision.train.presets import TrainPreset, soft_targets
     from vision.train.train import TrainArgs
 
     scans = [generate(kind, seed) for seed, kind in enumerate(("luggage", "parcel", "vehicle"))]
-    # As the training cache holds them: shrunk to its long side.
     side = TrainArgs.cache_long_side
-    cached = [(shrink(s.rgb, side), shrink(s.mask, side, nearest=True)) for s in scans]
+    return [(shrink(s.rgb, side), shrink(s.mask, side, nearest=True)) for s in scans]
+
+
+def loader_seconds(
+    batch: int, crop: int, cached: list[tuple[np.ndarray, np.ndarray]], repeats: int = 3
+) -> float:
+    """Seconds the training preset and loss targets take for one batch of crops (one process)."""
+    from vision.preprocess import PreprocessSpec
+    from vision.train.model import NUM_CHANNELS, ThreatNet
+    from vision.train.presets import TrainPreset, soft_targets
+
     preset = TrainPreset(PreprocessSpec(), crop_size=crop, balance_classes=True)
     rng = np.random.default_rng(0)
     start, crops = time.perf_counter(), 0
@@ -78,20 +85,17 @@ def loader_seconds(batch: int, crop: int, repeats: int = 3) -> float:
     return (time.perf_counter() - start) / crops * batch
 
 
-def validation_seconds(rounds: int = 4, repeats: int = 3) -> tuple[float, float]:
+def validation_seconds(
+    cached: list[tuple[np.ndarray, np.ndarray]], rounds: int = 4, repeats: int = 3
+) -> tuple[float, float]:
     """CPU seconds a validation scan costs every epoch besides the network: letterboxed and its class cells
     found each epoch (as before) against prepared once (:func:`vision.train.train.prepare_validation`) and
     only normalised; medians of rounds that alternate the two."""
     from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
-    from vision.synth.scene import generate
-    from vision.train.data import shrink
     from vision.train.model import ThreatNet
-    from vision.train.train import TrainArgs, class_peaks, peaks_over, prepare_validation
+    from vision.train.train import class_peaks, peaks_over, prepare_validation
 
     spec = PreprocessSpec()
-    side = TrainArgs.cache_long_side
-    scans = [generate(kind, seed) for seed, kind in enumerate(("luggage", "parcel", "vehicle"))]
-    cached = [(shrink(s.rgb, side), shrink(s.mask, side, nearest=True)) for s in scans]
     prepared = prepare_validation(cached, spec)
     side_cells = spec.input_size // ThreatNet.output_stride
     cells = np.zeros((side_cells, side_cells), np.float32)
@@ -150,9 +154,10 @@ def main() -> None:
         default = statistics.median(runs["default"]) * 1000
         print(f"step bf16, default widths          : {default:7.1f} ms")
         print(f"ratio these widths / default (bf16): {bf16 / default:7.2f}x")
-    data = loader_seconds(args.batch_size, args.crop_size) * 1000
+    cached = cached_scans()
+    data = loader_seconds(args.batch_size, args.crop_size, cached) * 1000
     print(f"data loader per batch (1 process)  : {data:7.1f} ms")
-    each, once = validation_seconds()
+    each, once = validation_seconds(cached)
     print(f"validation per scan, letterboxed each epoch: {each * 1000:6.2f} ms")
     print(f"validation per scan, prepared once          : {once * 1000:6.2f} ms")
     print(f"ratio                                       : {each / once:6.2f}x")
