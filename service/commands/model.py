@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -106,7 +107,7 @@ def train(
         str,
         typer.Option(
             help="fp32, or bf16: mixed precision (bf16 forward pass, float32 weights and loss), 2.3x faster "
-            "steps on CPUs with AMX or AVX512-BF16, slower where bf16 is emulated"
+            "steps on CPUs with AMX or AVX512-BF16, up to 8x slower where bf16 is emulated (it warns)"
         ),
     ] = "fp32",
     device: Annotated[
@@ -124,12 +125,18 @@ def train(
     are drawn in the given proportions whatever their sizes (e.g. simulator, imported real scans and
     operator feedback). The run records the command, seeds and a content hash of every data folder.
     """
-    from vision.train.train import PRECISIONS, TrainArgs, command_line, main, training_device
+    from vision.train.train import PRECISIONS, TrainArgs, bf16_kernels, command_line, main, training_device
 
     with cli_errors():
         if precision not in PRECISIONS:
             raise fail(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-        training_device(device)
+        target = training_device(device)
+        if precision == "bf16" and not bf16_kernels(target):
+            print(
+                "warning: this CPU has no bf16 kernels (they need AVX512 or AMX); --precision bf16 is "
+                "emulated here, up to 8x slower a step than fp32 (python -m benchmarks.train_step)",
+                file=sys.stderr,
+            )
         folders = _folders(data)
         weights = _mixing(mix, len(folders)) if mix else []
         if init is not None and not init.exists():

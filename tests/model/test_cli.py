@@ -320,3 +320,20 @@ def test_bad_mixing_weights_are_one_line_errors(
     result = runner.invoke(app, ["train", "--data", data, "--mix", mix, "--out", str(tmp_path), "--quiet"])
     assert result.exit_code == 2
     assert "--mix" in result.stderr and not (tmp_path / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize(("precision", "kernels", "warned"), [("bf16", False, True), ("bf16", True, False),
+                                                              ("fp32", False, False)])  # fmt: skip
+def test_bf16_on_a_cpu_without_bf16_kernels_is_warned_of(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path, precision: str, kernels: bool, warned: bool
+) -> None:
+    import vision.train.train as train
+
+    monkeypatch.setattr(train, "bf16_kernels", lambda device: kernels)
+    # A missing data folder stops the run right after the warning.
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(tmp_path / "none"), "--precision", precision, "--out", str(tmp_path / "run")],
+    )
+    assert result.exit_code == 2 and "error:" in result.stderr
+    assert ("warning: this CPU has no bf16 kernels" in result.stderr) == warned

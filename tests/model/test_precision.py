@@ -51,3 +51,17 @@ def test_bf16_lays_the_network_out_channels_last_and_an_unknown_precision_is_ref
     assert for_precision(build_model((4, 8, 8, 8)), "fp32").stem[0].weight.is_contiguous()
     with pytest.raises(ValueError, match="precision 'fp16': choose one of fp32, bf16"):
         for_precision(build_model((4, 8, 8, 8)), "fp16")
+
+
+def test_bf16_kernels_are_taken_as_there_on_a_gpu_and_when_torch_cannot_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vision.train.train import bf16_kernels
+
+    class NoOps:
+        def __getattr__(self, name: str) -> object:
+            raise AttributeError(name)
+
+    assert bf16_kernels(torch.device("cuda"))
+    monkeypatch.setattr(torch.ops, "mkldnn", NoOps())
+    assert bf16_kernels(torch.device("cpu"))
