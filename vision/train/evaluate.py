@@ -76,8 +76,8 @@ def score_samples(
         images = [read_rgb(s.image_path) for s in chunk]
         predictions = predictor.predict_batch(images, AP_FLOOR, kinds=[s.kind for s in chunk])
         out.extend(
-            Scored(s, replace(p, heatmap=_NO_HEATMAP), (p.heatmap.shape[0], p.heatmap.shape[1]))
-            for s, p in zip(chunk, predictions, strict=True)
+            Scored(s, replace(p, heatmap=_NO_HEATMAP), (image.shape[0], image.shape[1]))
+            for s, image, p in zip(chunk, images, predictions, strict=True)
         )
         bar.update(len(chunk))
     bar.close()
