@@ -11,6 +11,7 @@ collected in an :class:`ImportReport` that the CLI prints and writes beside the 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -18,7 +19,7 @@ import pathlib
 import shutil
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,6 +229,8 @@ def import_dataset(
     kind: str = "luggage",
     scanner: str = "imported",
     drop_unknown: bool = False,
+    exclude: Collection[str] = (),
+    only: Collection[str] | None = None,
 ) -> ImportReport:
     """Convert a labelled dataset into the project's layout under ``out``.
 
@@ -239,6 +242,9 @@ def import_dataset(
         kind: scene kind recorded on every image.
         scanner: scanner name recorded on every image.
         drop_unknown: drop objects of unmapped classes (they are still reported) instead of failing.
+        exclude: image file names (or paths relative to the source) to leave out, e.g. a fixed validation
+            split's ``val.txt`` when importing the training part.
+        only: if given, import just these file names (the validation part itself).
 
     Returns:
         The report; broken files are listed in it and left out of the dataset.
@@ -255,7 +261,9 @@ def import_dataset(
         raise ImportFailed(f"{out} already holds a dataset; choose a new folder")
     mapping = {name: name for name in THREAT_CLASSES} | dict(class_map or {})
     report = ImportReport()
-    images = list(READERS[import_format](source, report))
+    images = select_images(list(READERS[import_format](source, report)), source, exclude, only)
+    if not images:
+        raise ImportFailed(f"{source}: no images left to import after the file lists were applied")
     for image in images:
         report.unknown_classes.update(o.label for o in image.objects if o.label not in mapping)
     if report.unknown_classes and not drop_unknown:
@@ -264,6 +272,43 @@ def import_dataset(
     info = {"source": str(source), "format": import_format}
     write_dataset(images, out, mapping, report, kind, scanner, info)
     return report
+
+
+def read_file_list(path: pathlib.Path) -> set[str]:
+    """File names listed one a line (blank lines and ``#`` comments skipped), as a split's ``val.txt``.
+
+    Raises:
+        ImportFailed: the list cannot be read or names nothing.
+    """
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise ImportFailed(f"cannot read file list {path}: {error}") from None
+    names = {line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    if not names:
+        raise ImportFailed(f"file list {path} names no files")
+    return names
+
+
+def select_images(
+    images: list[SourceImage], source: pathlib.Path, exclude: Collection[str], only: Collection[str] | None
+) -> list[SourceImage]:
+    """The images a split keeps: none named in ``exclude``, and only those in ``only`` when given.
+
+    A name matches an image by its file name or by its path relative to ``source``'s folder.
+    """
+    root = source if source.is_dir() else source.parent
+
+    def names(image: SourceImage) -> set[str]:
+        found = {image.path.name}
+        with contextlib.suppress(ValueError):
+            found.add(image.path.relative_to(root).as_posix())
+        return found
+
+    excluded, wanted = set(exclude), None if only is None else set(only)
+    return [
+        image for image in images if not names(image) & excluded and (wanted is None or names(image) & wanted)
+    ]
 
 
 def write_dataset(

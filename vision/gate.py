@@ -17,6 +17,14 @@ Recall at each model's own thresholds mixes two things: how well it finds threat
 alarms its thresholds allow. The verdict also shows (not judges) both models' recall at thresholds that
 raise the baseline's number of clean alarms per scene kind on this data, which compares like with like.
 
+**Real scans first.** With a folder of real sets (``real_dir``, e.g. ``../shared/real/xray``), both models
+are also scored on its validation files (:mod:`vision.train.real`), and those rows are judged before the
+simulator's: a candidate whose false alarms on any real clean set rise, or whose localised detection on
+any real threat set (or class in it) falls, by more than the margin fails whatever the simulated data
+says (with ``alpha``, only when the sign test over the paired images finds the change significant).
+Classes the real sets hold are then judged on the real rows alone; the simulated rows of those classes
+are shown, and the simulated data judges the classes no real data covers, and the AUROC.
+
 The verdict is written as ``gate.json`` into the candidate folder, with the baseline it was measured
 against, the data (folder and SHA-256 of its ``annotations.json``) and hashes of the candidate's own
 ``model.onnx`` and ``model.json``, so ``gate_refusal`` can tell a verdict that no longer applies: another
@@ -31,15 +39,16 @@ import json
 import os
 import pathlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vision.classes import THREAT_CLASSES
 from vision.train.metrics import sign_test
 
 if TYPE_CHECKING:
-    from vision.infer import Thresholds
+    from vision.infer import Predictor, Thresholds
     from vision.train.evaluate import Scored
+    from vision.train.real import RealScore
 
 GATE_FILE = "gate.json"
 DEFAULT_MARGIN = 0.02
@@ -80,6 +89,7 @@ def judge(
     margin: float,
     paired: Mapping[str, tuple[Sequence[bool], Sequence[bool]]] | None = None,
     alpha: float | None = None,
+    judged_on_real: Collection[str] = (),
 ) -> dict[str, Any]:
     """Side-by-side metrics of two ``evaluate.report`` results and whether the candidate passes.
 
@@ -90,6 +100,8 @@ def judge(
         paired: per class, the baseline's and the candidate's ``instance_hits`` on the same samples;
             classes in it get ``lost``, ``gained`` and the sign test's ``p``.
         alpha: when set, a class falling past the margin fails only if its ``p`` is under ``alpha``.
+        judged_on_real: classes judged by real scans instead (their rows here are shown, not judged, and
+            left out of the pooled recall).
 
     Returns:
         ``{"auroc", "dr_at_far_0.05", "classes": {label: row}, "failures": [...], "passed"}``; a row is
@@ -113,16 +125,86 @@ def judge(
         else:
             cand_recall = cand["classes"].get(label, {}).get("recall")
             row = {"instances": base_class["instances"], **_row(base_class["recall"], cand_recall, margin)}
+        if label in judged_on_real:
+            row = {key: value for key, value in row.items() if key not in ("passed", "within_chance")}
+            row["judged_on"] = "real"
         metrics["classes"][label] = row
-        if not row["passed"]:
+        if not row.get("passed", True):
             failures.append(_failure(f"{label} recall", row))
-    if paired:
+    simulated_only = {k: v for k, v in (paired or {}).items() if k not in judged_on_real}
+    if simulated_only:
         # All instances pooled: falls too small to tell class by class can add up to a real one.
-        pooled = _paired_row(*_pooled(paired), margin, alpha)
+        pooled = _paired_row(*_pooled(simulated_only), margin, alpha)
         metrics["recall"] = pooled
         if not pooled["passed"]:
             failures.append(_failure("recall of all instances", pooled))
     return {**metrics, "failures": failures, "passed": not failures}
+
+
+def judge_real(
+    baseline: Sequence[RealScore],
+    candidate: Sequence[RealScore],
+    thresholds: tuple[float, float],
+    clean_sets: Collection[str],
+    margin: float,
+    alpha: float | None = None,
+) -> dict[str, Any]:
+    """Real rows: false alarms per clean set and localised detection per threat set and class.
+
+    Args:
+        baseline: :func:`vision.train.real.score_sets` rows of the baseline.
+        candidate: the candidate's rows on the same files, in the same order.
+        thresholds: the baseline's and the candidate's shared thresholds (each judged by its own).
+        clean_sets: names of the sets of clean bags.
+        margin: the largest rise in false alarms and fall in localised detection allowed.
+        alpha: as in :func:`judge`, over the paired images.
+
+    Returns:
+        ``{"sets": {name: row}, "classes": {name/label: row}, "failures": [...]}``; a row as
+        :func:`_paired_row`'s with ``metric`` ``"false_alarms"`` or ``"localised"`` (a false-alarm row
+        shows rates of alarms; it is judged on the clear bags, paired).
+    """
+    if [r.set_name for r in baseline] != [r.set_name for r in candidate]:
+        raise ValueError("the real rows of the two models are not the same images")
+    base_threshold, cand_threshold = thresholds
+
+    def ok(row: RealScore, threshold: float) -> bool:
+        if row.set_name in clean_sets:
+            return not row.score > threshold
+        return row.score > threshold and row.best_hit > threshold
+
+    sets: dict[str, Any] = {}
+    classes: dict[str, Any] = {}
+    failures: list[str] = []
+    names = list(dict.fromkeys(r.set_name for r in baseline))
+    for name in names:
+        index = [i for i, r in enumerate(baseline) if r.set_name == name]
+        groups = {name: index}
+        if name not in clean_sets:
+            labels = sorted({c for i in index for c in baseline[i].classes})
+            if len(labels) > 1:
+                groups |= {f"{name}/{c}": [i for i in index if c in baseline[i].classes] for c in labels}
+        for title, members in groups.items():
+            row = _paired_row(
+                [ok(baseline[i], base_threshold) for i in members],
+                [ok(candidate[i], cand_threshold) for i in members],
+                margin,
+                alpha,
+            )
+            row = _as_false_alarms(row) if name in clean_sets else {"metric": "localised", **row}
+            (sets if title == name else classes)[title] = row
+            if not row["passed"]:
+                failures.append(_failure(f"real {title} {row['metric'].replace('_', ' ')}", row))
+    return {"sets": sets, "classes": classes, "failures": failures}
+
+
+def _as_false_alarms(row: dict[str, Any]) -> dict[str, Any]:
+    """A paired row of clear bags shown as false alarms (1 - clear rate); lost and gained count clear bags."""
+    flipped = dict(row, metric="false_alarms")
+    for key in ("baseline", "candidate"):
+        flipped[key] = None if row[key] is None else round(1 - row[key], 4)
+    flipped["delta"] = None if row["delta"] is None else round(-row["delta"], 4)
+    return flipped
 
 
 def at_baseline_false_alarms(
@@ -215,8 +297,9 @@ def compare_models(
     progress: bool = True,
     threads: int = 2,
     alpha: float | None = None,
+    real_dir: str | pathlib.Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate both models on the same dataset and judge the candidate against the baseline.
+    """Evaluate both models on the same dataset (and real sets) and judge the candidate, real rows first.
 
     Args:
         candidate_dir: the model folder to be promoted.
@@ -227,6 +310,8 @@ def compare_models(
         threads: onnxruntime threads per model.
         alpha: when set, a class's fall past the margin fails only when the sign test finds it
             significant (p < alpha, 0 to 1); None judges by the margin alone.
+        real_dir: a folder of real sets (:func:`vision.train.real.discover`), scored on their
+            validation files and judged first (see the module docstring).
 
     Returns:
         The verdict, as written to ``gate.json``.
@@ -261,7 +346,20 @@ def compare_models(
     baseline_hits = instance_hits(baseline_scored, baseline.thresholds)
     candidate_hits = instance_hits(candidate_scored, candidate.thresholds)
     paired = {label: (hits, candidate_hits[label]) for label, hits in baseline_hits.items()}
-    verdict = judge(baseline_report, candidate_report, margin, paired, alpha)
+    real: dict[str, Any] | None = None
+    if real_dir is not None:
+        real = _judge_real_dirs(baseline, candidate, pathlib.Path(real_dir), margin, alpha, progress)
+    verdict = judge(
+        baseline_report,
+        candidate_report,
+        margin,
+        paired,
+        alpha,
+        judged_on_real=real["classes_held"] if real else (),
+    )
+    if real is not None:
+        verdict["failures"] = real["failures"] + verdict["failures"]
+        verdict["passed"] = not verdict["failures"]
     matched = at_baseline_false_alarms(baseline_scored, candidate_scored, baseline.thresholds)
     overall = baseline_report["overall"]
     return {
@@ -287,13 +385,46 @@ def compare_models(
         },
         "margin": margin,
         "alpha": alpha,
-        "judged": "per-class recall at each model's own thresholds, and image AUROC"
+        "judged": (
+            "real scans first (false alarms per clean set, localised detection per threat set and class); "
+            "then "
+            if real is not None
+            else ""
+        )
+        + "per-class recall at each model's own thresholds, and image AUROC"
         + (
             "" if alpha is None else f"; a class's fall fails only when significant (sign test p < {alpha:g})"
         ),
         **verdict,
+        **({"real": real} if real is not None else {}),
         **({"at_baseline_false_alarms": matched} if matched else {}),
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _judge_real_dirs(
+    baseline: Predictor,
+    candidate: Predictor,
+    real_dir: pathlib.Path,
+    margin: float,
+    alpha: float | None,
+    progress: bool,
+) -> dict[str, Any]:
+    """Score both models on the real sets' validation files and :func:`judge_real` them."""
+    from vision.train.real import discover, real_report, score_sets
+
+    sets = discover(real_dir)
+    clean = [s.name for s in sets if s.clean]
+    base_rows = score_sets(baseline, sets, progress)
+    cand_rows = score_sets(candidate, sets, progress)
+    judged = judge_real(base_rows, cand_rows, (baseline.threshold, candidate.threshold), clean, margin, alpha)
+    return {
+        "path": str(real_dir.resolve()),
+        "files": "validation split (val.txt)",
+        **judged,
+        "classes_held": sorted({c for r in base_rows for c in r.classes}),
+        "baseline_report": real_report(base_rows, baseline.threshold, clean),
+        "candidate_report": real_report(cand_rows, candidate.threshold, clean),
     }
 
 
@@ -386,6 +517,8 @@ def format_verdict(verdict: dict[str, Any]) -> str:
 
     def line(title: str, row: dict[str, Any]) -> str:
         judged = "shown" if "passed" not in row else ("ok" if row["passed"] else "FAIL")
+        if row.get("judged_on") == "real":
+            judged = "shown (judged on real)"
         if row.get("within_chance"):
             judged = "ok (chance)"
         paired = (
@@ -396,6 +529,12 @@ def format_verdict(verdict: dict[str, Any]) -> str:
             f"{paired}  {judged}"
         )
 
+    real = verdict.get("real")
+    if real:
+        lines.append(f"real scans ({real['path']}, {real['files']}), judged first:")
+        for title, row in {**real["sets"], **real["classes"]}.items():
+            lines.append(line(f"{title} {row['metric'].replace('_', ' ')} (n={row['instances']})", row))
+        lines.append("simulated data:")
     lines.append(line("image AUROC", verdict["auroc"]))
     lines.append(line(f"detection @ {FAR_SHOWN:.0%} false alarms", verdict[_DR_KEY]))
     if "recall" in verdict:

@@ -30,6 +30,12 @@ def compare(
             "(e.g. 0.05); unset, the margin alone judges"
         ),
     ] = None,
+    real: Annotated[
+        pathlib.Path | None,
+        typer.Option(
+            help="folder of real sets (e.g. ../shared/real/xray): their validation files are judged first"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as one JSON object")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -42,7 +48,9 @@ def compare(
     with cli_errors():
         if candidate.resolve() == baseline.resolve():
             raise fail("--candidate and --baseline are the same folder")
-        verdict = compare_models(candidate, baseline, data, margin, progress=not quiet, alpha=alpha)
+        verdict = compare_models(
+            candidate, baseline, data, margin, progress=not quiet, alpha=alpha, real_dir=real
+        )
         path = write_gate(candidate, verdict)
     print(json.dumps(verdict) if as_json else f"{format_verdict(verdict)}\nverdict written to {path}")
     if not verdict["passed"]:

@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 
 from service.commands._errors import fail
-from vision.dataimport import IMPORT_FORMATS, ImportFailed, import_dataset, load_class_map, parse_class_map
+from vision.dataimport import (
+    IMPORT_FORMATS,
+    ImportFailed,
+    import_dataset,
+    load_class_map,
+    parse_class_map,
+    read_file_list,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +41,14 @@ def register(app: typer.Typer) -> None:
         drop_unknown: Annotated[
             bool, typer.Option("--drop-unknown", help="drop (and report) objects of unmapped classes")
         ] = False,
+        exclude_list: Annotated[
+            pathlib.Path | None,
+            typer.Option("--exclude-list", help="file of image names to leave out (a split's val.txt)"),
+        ] = None,
+        only_list: Annotated[
+            pathlib.Path | None,
+            typer.Option("--only-list", help="file of image names to import alone (a split's val.txt)"),
+        ] = None,
     ) -> None:
         """Import labelled scans; unmapped classes and broken files are reported, never skipped silently."""
         try:
@@ -42,7 +57,11 @@ def register(app: typer.Typer) -> None:
             if any(len(pair) != 2 for pair in pairs):
                 raise ImportFailed("--map takes SOURCE=OURS")
             class_map |= parse_class_map({source_name: target for source_name, target in pairs})
-            report = import_dataset(source, out, format, class_map, kind, scanner, drop_unknown)
+            exclude = read_file_list(exclude_list) if exclude_list else set()
+            only = read_file_list(only_list) if only_list else None
+            report = import_dataset(
+                source, out, format, class_map, kind, scanner, drop_unknown, exclude=exclude, only=only
+            )
         except (ImportFailed, OSError) as error:
             raise fail(str(error)) from None
         for broken in report.broken_files:

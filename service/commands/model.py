@@ -213,20 +213,43 @@ def _validate(state: dict[str, Any], folders: list[str], threads: int) -> dict[s
 
 def evaluate(
     model: Annotated[pathlib.Path, typer.Option(help="model folder (model.onnx + model.json)")],
-    data: Annotated[str, typer.Option(help="dataset folder(s), comma-separated")],
+    data: Annotated[str | None, typer.Option(help="dataset folder(s), comma-separated")] = None,
+    real: Annotated[
+        pathlib.Path | None,
+        typer.Option(
+            help="folder of real sets in their own layouts (VOC, YOLO, clean bags), e.g. ../shared/real/xray"
+        ),
+    ] = None,
+    all_files: Annotated[
+        bool, typer.Option("--all-files", help="with --real: score every file, not just each set's val.txt")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
-    """Score a model on a dataset at its calibrated threshold: AUROC, DR@FAR, per-class recall and AP."""
+    """Score a model at its calibrated threshold: on a dataset (AUROC, DR@FAR, per-class recall and AP),
+    and on real sets (false alarms on clean bags, localised detection, pointing)."""
     from vision.infer import Predictor
     from vision.train.data import load_datasets
     from vision.train.evaluate import evaluate_model, format_report
+    from vision.train.real import evaluate_real, format_real
 
+    if data is None and real is None:
+        raise fail("give --data DIR[,DIR...] and/or --real KIT")
     with cli_errors():
         predictor = Predictor(model, threads=threads)
-        result = evaluate_model(predictor, load_datasets(_folders(data)), progress=not quiet)
-        print(json.dumps(result) if as_json else format_report(result))
+        result: dict[str, Any] = {}
+        if data is not None:
+            result = evaluate_model(predictor, load_datasets(_folders(data)), progress=not quiet)
+        if real is not None:
+            result["real"] = evaluate_real(predictor, real, all_files, progress=not quiet)
+        if as_json:
+            print(json.dumps(result))
+            return
+        if data is not None:
+            print(format_report(result))
+        if real is not None:
+            print(format_real(result["real"]))
 
 
 def export(
@@ -242,6 +265,13 @@ def export(
     ] = False,
     recipe: Annotated[
         pathlib.Path | None, typer.Option(help="shell script of the data/train/export commands, kept beside")
+    ] = None,
+    real: Annotated[
+        pathlib.Path | None,
+        typer.Option(
+            help="folder of real sets (e.g. ../shared/real/xray): shared and luggage thresholds calibrated "
+            "on its clean bags' validation files, and the card's real section"
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -263,8 +293,12 @@ def export(
             false_alarm_rate=far,
             recipe=recipe.read_text() if recipe is not None else None,
             progress=not quiet,
+            real_kit=real,
         )
-    print(json.dumps({"model": str(out / name / version), **card["metrics"]["summary"]}, indent=2))
+    summary = {"model": str(out / name / version), **card["metrics"]["summary"]}
+    if "real" in card:
+        summary["real"] = {k: card["real"][k] for k in ("threshold", "sets", "false_alarms_pooled")}
+    print(json.dumps(summary, indent=2))
     if promote:
         from service.commands.registry import promote as promote_model
 

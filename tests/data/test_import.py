@@ -200,3 +200,37 @@ def test_cli_bad_arguments_give_one_line(tmp_path: pathlib.Path) -> None:
         ["import", str(tmp_path), "--format", "voc", "--out", str(tmp_path / "o"), "--map", "knife=spoon"],
     )
     assert result.exit_code == 2 and "'spoon'; ours are firearm" in result.output
+
+
+def test_file_lists_split_an_import_into_training_and_validation(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "yolo"
+    for name in ("a", "b", "c"):
+        write_png(source / "images" / f"{name}.png")
+        (source / "labels").mkdir(parents=True, exist_ok=True)
+        (source / "labels" / f"{name}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (source / "data.yaml").write_text("names: [knife]\n")
+    (source / "val.txt").write_text("b.png\n\n")
+    runner = CliRunner()
+    common = ["import", str(source), "--format", "yolo", "--map", "knife=blade"]
+    train = runner.invoke(
+        app, [*common, "--out", str(tmp_path / "train"), "--exclude-list", str(source / "val.txt")]
+    )
+    val = runner.invoke(
+        app, [*common, "--out", str(tmp_path / "val"), "--only-list", str(source / "val.txt")]
+    )
+    assert train.exit_code == 0 and val.exit_code == 0, train.output + val.output
+    train_files = {pathlib.Path(s.image_path).name.split("_", 1)[1] for s in load_dataset(tmp_path / "train")}
+    val_files = {pathlib.Path(s.image_path).name.split("_", 1)[1] for s in load_dataset(tmp_path / "val")}
+    assert train_files == {"a.png", "c.png"} and val_files == {"b.png"}
+    assert all(s.mask_source == "box" for s in load_dataset(tmp_path / "val"))
+    # A list naming nothing that exists leaves nothing to import: refused, nothing written.
+    (tmp_path / "none.txt").write_text("zzz.png\n")
+    empty = runner.invoke(
+        app, [*common, "--out", str(tmp_path / "x"), "--only-list", str(tmp_path / "none.txt")]
+    )
+    assert empty.exit_code == 2 and "no images left" in empty.output
+    assert not (tmp_path / "x" / "annotations.json").exists()
+    missing = runner.invoke(
+        app, [*common, "--out", str(tmp_path / "y"), "--only-list", str(tmp_path / "nope.txt")]
+    )
+    assert missing.exit_code == 2 and "cannot read file list" in missing.output

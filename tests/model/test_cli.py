@@ -337,3 +337,58 @@ def test_bf16_on_a_cpu_without_bf16_kernels_is_warned_of(
     )
     assert result.exit_code == 2 and "error:" in result.stderr
     assert ("warning: this CPU has no bf16 kernels" in result.stderr) == warned
+
+
+@pytest.mark.slow
+def test_export_with_real_sets_calibrates_on_their_clean_bags_and_writes_the_real_section(
+    trained_run: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    from tests.model.test_real import write_kit
+
+    kit = write_kit(tmp_path / "kit")
+    result = runner.invoke(
+        app,
+        [
+            "export", "--checkpoint", str(trained_run / "model_best.pt"),
+            "--calibration", str(shapes_datasets["calibration"]), "--test", str(shapes_datasets["test"]),
+            "--name", "shapes", "--version", "0.2", "--out", str(tmp_path), "--far", "0.25",
+            "--real", str(kit), "--quiet",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    card = Predictor(tmp_path / "shapes" / "0.2").card
+    real_calibration = card["calibration"]["real"]
+    assert real_calibration["sets"]["clean-bags"]["clean_images"] == 4
+    # shared and luggage thresholds come from the real clean bags; parcel keeps no real threshold
+    assert card["threshold"] == real_calibration["sets"]["clean-bags"]["threshold"]
+    assert card["kind_thresholds"].get("luggage") == card["threshold"]
+    real = card["real"]
+    assert real["threshold"] == card["threshold"]
+    assert set(real["sets"]) == {"clean-bags", "voc-threats", "yolo-knives"}
+    assert real["sets"]["clean-bags"]["false_alarms"] <= 0.25
+    assert set(real["sources"]) == set(real["sets"]) and all("terms" in v for v in real["sources"].values())
+
+
+def test_training_on_box_labelled_scans_runs_and_records_the_multiple_instance_term(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    import shutil
+
+    boxed = tmp_path / "boxed"
+    shutil.copytree(shapes_datasets["train"], boxed)
+    coco = json.loads((boxed / "annotations.json").read_text())
+    for image in coco["images"]:
+        image["mask_source"] = "box"
+    (boxed / "annotations.json").write_text(json.dumps(coco))
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "train", "--data", f"{boxed},{shapes_datasets['train']}", "--mix", "1,1", "--out", str(out),
+            "--val", str(shapes_datasets["calibration"]), "--epochs", "1", "--batch-size", "4",
+            "--input-size", "64", "--crop-size", "48", "--workers", "0", "--balance", "--quiet",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    assert record["mil"] > 0 and np.isfinite(record["loss"])

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
 from vision.gate import file_sha256
+from vision.train.presets import BOX_LABEL_OFFSET
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Sample:
     kind: str
     scanner: str
     instances: tuple[Instance, ...] = field(default=())
+    # "box" where the mask is filled boxes (real scans labelled with boxes): the object's own pixels are
+    # unknown, and training treats each box as a bag (vision.train.presets.BOX_LABEL_OFFSET).
+    mask_source: str = "segmentation"
 
     @property
     def has_threat(self) -> bool:
@@ -95,6 +99,7 @@ def load_dataset(folder: str | Path) -> list[Sample]:
                 kind=str(image.get("kind", "unknown")),
                 scanner=str(image.get("scanner", "unknown")),
                 instances=tuple(per_image.get(int(image["id"]), ())),
+                mask_source=str(image.get("mask_source", "segmentation")),
             )
         )
     if not samples:
@@ -173,7 +178,9 @@ def cache_samples(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Load images and masks into memory, shrunk to ``long_side`` so a few thousand fit in RAM.
 
-    Masks missing on disk become all background (clean scans may ship without one). ``threads`` files are
+    Masks missing on disk become all background (clean scans may ship without one). Masks of box-labelled
+    scans (``mask_source: "box"``) come back with their box pixels marked as such
+    (:data:`vision.train.presets.BOX_LABEL_OFFSET` + class). ``threads`` files are
     read at once (OpenCV decodes outside the GIL); the result is in the order of ``samples`` either way.
     """
 
@@ -185,6 +192,8 @@ def cache_samples(
             mask = np.zeros(rgb.shape[:2], np.uint8)
         if mask.shape != rgb.shape[:2]:
             mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
+        if sample.mask_source == "box":
+            mask = np.where(mask > 0, mask + BOX_LABEL_OFFSET, 0).astype(np.uint8)
         return rgb, mask
 
     with ThreadPoolExecutor(max(1, threads)) as pool:

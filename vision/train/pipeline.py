@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from vision.infer import Predictor
+from vision.infer import Predictor, Thresholds
 from vision.preprocess import PreprocessSpec, preprocess
 from vision.synth.profiles import HELD_OUT_PROFILE
 from vision.train.data import dataset_spec, load_datasets, read_rgb
@@ -20,6 +20,7 @@ from vision.train.export import (
     set_threshold,
     update_card,
 )
+from vision.train.real import calibrate_on_clean_sets, card_section, discover, evaluate_real
 from vision.train.train import load_checkpoint
 
 PARITY_IMAGES = 4
@@ -36,6 +37,7 @@ def export_calibrate_evaluate(
     false_alarm_rate: float = 0.05,
     recipe: str | None = None,
     progress: bool = True,
+    real_kit: str | Path | None = None,
 ) -> dict[str, Any]:
     """Export ``checkpoint`` to ``folder`` and complete its card.
 
@@ -44,6 +46,12 @@ def export_calibrate_evaluate(
     The card records the training command, data and seeds, parity with torch, the calibration and all
     metrics; ``recipe`` (the shell commands that made the data, trained and exported) goes into the card
     and beside it as ``reproduce.sh``.
+
+    With ``real_kit`` (a folder of real sets, :mod:`vision.train.real`), the shared and the luggage
+    thresholds are calibrated on the real clean bags of its validation split instead (the threshold that
+    holds the rate on every clean set); kinds with no real data (parcel, vehicle) keep the simulated
+    calibration. The card then gets a ``real`` section: the real figures at its threshold, and the sets'
+    sources and terms.
 
     Returns:
         The final card.
@@ -82,9 +90,17 @@ def export_calibrate_evaluate(
         raise ValueError(f"ONNX differs from torch by {difference:.2e} > {PARITY_TOLERANCE:.0e}")
     scored = score_samples(Predictor(folder), calibration_samples, progress=progress)
     thresholds, record = split_thresholds(calibrate(scored, false_alarm_rate))
-    set_threshold(
-        folder, thresholds.shared, {**record, "data": dataset_spec(calibration)}, thresholds.by_kind
-    )
+    record = {**record, "data": dataset_spec(calibration)}
+    real_sets = discover(real_kit) if real_kit is not None else []
+    if real_sets:
+        real_threshold, real_record = calibrate_on_clean_sets(
+            Predictor(folder), real_sets, false_alarm_rate, progress
+        )
+        by_kind = {kind: t for kind, t in thresholds.by_kind.items() if kind != "luggage"}
+        thresholds = Thresholds(real_threshold, {**by_kind, "luggage": real_threshold})
+        record["real"] = {"kit": str(real_kit), **real_record}
+        record["shared_and_luggage_from"] = "real clean bags (record['real'])"
+    set_threshold(folder, thresholds.shared, record, thresholds.by_kind)
     predictor = Predictor(folder)
     results = {
         Path(test).name: report(
@@ -92,11 +108,16 @@ def export_calibrate_evaluate(
         )
         for test in tests
     }
+    real = {}
+    if real_sets:
+        real_report = evaluate_real(predictor, real_kit, progress=progress)  # type: ignore[arg-type]
+        real = {"real": card_section(real_report, real_sets)}
     return update_card(
         folder,
         export_check={"max_abs_diff": difference, "tolerance": PARITY_TOLERANCE, "images": len(inputs)},
         test_data=dataset_spec(tests),
         metrics={"summary": summarise(results), "test_sets": results},
+        **real,
     )
 
 

@@ -43,7 +43,7 @@ from vision.train.model import (
     threat_outputs,
     widen,
 )
-from vision.train.presets import TrainPreset, soft_targets
+from vision.train.presets import TrainPreset, class_map, soft_targets, training_targets
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "model_best.pt"
@@ -52,6 +52,8 @@ LOG = "log.jsonl"
 # being drowned, dice and the image-level term do the rest.
 BACKGROUND_WEIGHT = 0.3
 IMAGE_LOSS_WEIGHT = 1.0
+# Weight of the multiple-instance term on box-labelled threats (:func:`multiple_instance_loss`).
+MIL_LOSS_WEIGHT = 1.0
 # Repeat-factor sampling (LVIS): a scan holding a class seen in fewer than this share of the training
 # scans is drawn sqrt(REPEAT_THRESHOLD / share) times as often.
 REPEAT_THRESHOLD = 0.1
@@ -164,7 +166,7 @@ class AugmentedScans(Dataset[tuple[np.ndarray, np.ndarray]]):
         rng = np.random.default_rng((self.seed, self.epoch, index))
         rgb, mask = self.cached[index]
         image, crop_mask = self.preset(rgb, mask, rng)
-        return image, soft_targets(crop_mask, ThreatNet.output_stride, NUM_CHANNELS)
+        return image, training_targets(crop_mask, ThreatNet.output_stride, NUM_CHANNELS)
 
 
 def image_loss_weight(progress: float) -> float:
@@ -211,11 +213,14 @@ def segmentation_loss(
 
     Args:
         logits: ``N x C x h x w`` at the network's output stride.
-        targets: ``N x C x h x w`` class shares per output cell (:func:`soft_targets`).
+        targets: ``N x C x h x w`` class shares per output cell (:func:`soft_targets`), or
+            ``N x (2C-1) x h x w`` with the box shares of box-labelled threats after them
+            (:func:`vision.train.presets.training_targets`).
         image_weight: weight of the ranking term (see :func:`image_loss_weight`).
         class_weights: one weight per threat class (``C - 1``): rank the best cell of each class present,
             rather than of any threat.
     """
+    targets, bags = targets[:, :NUM_CHANNELS], targets[:, NUM_CHANNELS:]
     weights = torch.ones(NUM_CHANNELS, device=logits.device)
     weights[0] = BACKGROUND_WEIGHT
     ce = F.cross_entropy(logits, targets, weight=weights)
@@ -227,17 +232,21 @@ def segmentation_loss(
     dice = (1 - (2 * inter + 1) / (total + 1))[present].mean() if present.any() else ce.new_zeros(())
     _, threat_map, _ = threat_outputs(logits)
     share = threat_targets.sum(dim=1)
-    positive = share > 0.25
-    # Cells next to a threat are left out of the negatives: the 3x3 smoothing of the map mixes them.
-    near = F.max_pool2d((share > 0).float()[:, None], 3, stride=1, padding=1)[:, 0] > 0
+    in_box = bags.sum(dim=1) > 0 if bags.shape[1] else torch.zeros_like(share, dtype=torch.bool)
+    positive = (share > 0.25) | (bags.sum(dim=1) > 0.5 if bags.shape[1] else in_box)
+    # Cells next to a threat (or inside a box) are left out of the negatives: the 3x3 smoothing of the map
+    # mixes them.
+    near = F.max_pool2d(((share > 0) | in_box).float()[:, None], 3, stride=1, padding=1)[:, 0] > 0
     eps = 1e-5
     hardest_negative = threat_map.masked_fill(near, 0.0).amax(dim=(1, 2)).clamp(eps, 1 - eps)
     image = F.binary_cross_entropy(hardest_negative, torch.zeros_like(hardest_negative))
     if class_weights is not None:
         # A class's positive cells: those with at least a quarter of it, or its fullest cells where a thin
-        # object (a blade edge-on) covers no cell that much.
+        # object (a blade edge-on) covers no cell that much; for a box-labelled class, its box's cells.
         fullest = threat_targets.amax(dim=(2, 3), keepdim=True)
         cells = (threat_targets >= torch.clamp(fullest, max=0.25)) & (threat_targets > 0)
+        if bags.shape[1]:
+            cells = cells | (bags > 0.5)
         holds = cells.flatten(2).any(dim=2)
         best = threat_map[:, None].masked_fill(~cells, 0.0).amax(dim=(2, 3))
     else:
@@ -255,8 +264,32 @@ def segmentation_loss(
             # share while blades were missed, and firearm recall fell).
             relative = (pair_weights / pair_weights.mean()).clamp(min=1.0)
             image = image + (ranked * relative).mean()
-    loss = ce + dice + image_weight * image
-    return loss, {"ce": ce.item(), "dice": dice.item(), "image": image.item()}
+    mil = multiple_instance_loss(probs, bags)
+    loss = ce + dice + image_weight * image + MIL_LOSS_WEIGHT * mil
+    return loss, {"ce": ce.item(), "dice": dice.item(), "image": image.item(), "mil": mil.item()}
+
+
+def multiple_instance_loss(class_probs: torch.Tensor, bags: torch.Tensor) -> torch.Tensor:
+    """Box labels as bags: the most probable cell of a box's class inside the box should show that class.
+
+    A box says an object of its class lies somewhere inside, not which pixels it covers; filling the box
+    teaches the network to paint the clothes around a diagonal knife. So box cells are left out of the
+    cross-entropy and dice (:func:`vision.train.presets.soft_targets` gives them no target), and this term
+    pushes only the best cell of each (crop, box class) pair towards the class (binary cross-entropy on its
+    probability). Cells outside every box stay background through the cross-entropy.
+
+    Args:
+        class_probs: ``N x (C-1) x h x w`` softmax probabilities of the threat classes.
+        bags: ``N x (C-1) x h x w`` share of each cell inside a box of each class (empty: no box labels).
+    """
+    if not bags.shape[1]:
+        return class_probs.new_zeros(())
+    cells = bags > 0.5
+    holds = cells.flatten(2).any(dim=2)
+    if not holds.any():
+        return class_probs.new_zeros(())
+    best = class_probs.masked_fill(~cells, 0.0).amax(dim=(2, 3))[holds].clamp(1e-5, 1 - 1e-5)
+    return F.binary_cross_entropy(best, torch.ones_like(best))
 
 
 def train_one_epoch(
@@ -376,8 +409,11 @@ def evaluate(
 
 
 def class_cells(mask: np.ndarray) -> dict[str, np.ndarray]:
-    """The output cells touching each threat class of ``mask`` (class map, input pixels), as boolean maps."""
-    shares = soft_targets(mask, ThreatNet.output_stride, NUM_CHANNELS)[1:]
+    """The output cells touching each threat class of ``mask`` (class map, input pixels), as boolean maps.
+
+    A box-labelled threat's cells are those of its whole box: the threat is somewhere in them.
+    """
+    shares = soft_targets(class_map(mask), ThreatNet.output_stride, NUM_CHANNELS)[1:]
     return {THREAT_CLASSES[c]: shares[c] > 0 for c in range(len(shares)) if shares[c].any()}
 
 

@@ -1,0 +1,88 @@
+"""`triage tip`: threats projected into real clean bags (threat image projection), as a training dataset."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Annotated
+
+import typer
+
+from service.commands._errors import cli_errors, fail
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``triage tip`` to ``app``."""
+    app.command("tip")(tip)
+
+
+def tip(
+    backgrounds: Annotated[
+        list[pathlib.Path],
+        typer.Option(help="folder of real clean bags (or a dataset with images/); repeatable"),
+    ],
+    threats: Annotated[
+        list[pathlib.Path],
+        typer.Option(
+            help="dataset folder whose labelled threats are cut out (imported real or synth); repeatable"
+        ),
+    ],
+    count: Annotated[int, typer.Option(help="number of composites")] = 100,
+    seed: Annotated[int, typer.Option(help="seed; same inputs and seed, same dataset")] = 0,
+    out: Annotated[pathlib.Path | None, typer.Option(help="new dataset folder")] = None,
+    exclude_list: Annotated[
+        list[pathlib.Path] | None,
+        typer.Option("--exclude-list", help="file of background names to leave out (a split's val.txt)"),
+    ] = None,
+    per_source: Annotated[
+        int | None, typer.Option(help="at most this many threats cut from each --threats folder")
+    ] = None,
+    threat_kinds: Annotated[
+        str | None, typer.Option(help="cut threats only from scans of these kinds, comma-separated")
+    ] = None,
+    preview: Annotated[
+        pathlib.Path | None, typer.Option(help="also write a contact sheet PNG of the first composites here")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Project real and simulated threats into real clean bags in transmission space (COCO layout)."""
+    import cv2
+    import numpy as np
+
+    from vision.dataimport import read_file_list
+    from vision.tip import (
+        contact_sheet,
+        cutouts_from_dataset,
+        list_backgrounds,
+        project_random,
+        write_tip_dataset,
+    )
+    from vision.train.data import read_rgb
+
+    with cli_errors():
+        if out is None:
+            raise fail("--out DIR is required")
+        excluded: set[str] = set()
+        for path in exclude_list or ():
+            excluded |= read_file_list(path)
+        bags = list_backgrounds(backgrounds, excluded)
+        kinds = [k.strip() for k in threat_kinds.split(",") if k.strip()] if threat_kinds else None
+        cutouts = [cut for folder in threats for cut in cutouts_from_dataset(folder, per_source, kinds)]
+        info = {
+            "backgrounds": [str(p) for p in backgrounds],
+            "threats": [str(p) for p in threats],
+            "background_images": len(bags),
+            "threat_cutouts": len(cutouts),
+        }
+        path = write_tip_dataset(bags, cutouts, out, count, seed, progress=not quiet, info=info)
+        if preview is not None:
+            if preview.suffix.lower() != ".png":
+                raise fail(f"--preview must name a .png file, got {preview}")
+            rng = np.random.default_rng(seed)
+            tiles = []
+            for index in range(min(12, count)):
+                cutout = cutouts[int(rng.integers(len(cutouts)))]
+                bag = read_rgb(bags[index % len(bags)])
+                composite, _, box = project_random(bag, cutout, rng)
+                tiles.append((composite, box, f"{cutout.label} {'real' if cutout.from_box else 'sim'}"))
+            cv2.imwrite(str(preview), cv2.cvtColor(contact_sheet(tiles), cv2.COLOR_RGB2BGR))
+        print(path)

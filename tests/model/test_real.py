@@ -1,0 +1,156 @@
+"""Real sets in their own layouts (vision.train.real, `triage evaluate --real`), and the real-first gate.
+
+A tiny kit is written in the three layouts of ``../shared/real/xray`` (VOC threats, YOLO threats, YOLO clean
+bags), and the rigged model (dark is a blade) scores it: its answers are known in advance, so the figures
+are too. The same kit is scored by ``../shared/checks/real_xray.py`` where it exists, and the two agree.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from vision.gate import judge_real
+from vision.infer import Predictor
+from vision.train.real import RealKitError, RealScore, discover, evaluate_real, format_real
+
+CHECK = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "checks" / "real_xray.py"
+
+
+def bag(dark_box: tuple[int, int, int, int] | None, size: tuple[int, int] = (160, 120)) -> np.ndarray:
+    width, height = size
+    rgb = np.full((height, width, 3), 255, np.uint8)
+    rgb[10:-10, 10:-10] = (250, 200, 120)
+    if dark_box is not None:
+        x0, y0, x1, y1 = dark_box
+        rgb[y0:y1, x0:x1] = (20, 30, 120)
+    return rgb
+
+
+def write_kit(root: pathlib.Path) -> pathlib.Path:
+    """VOC 'guns' (one found, one missed: its box is elsewhere), YOLO knives, clean bags (one dark)."""
+    voc = root / "voc-threats"
+    (voc / "Annotations").mkdir(parents=True)
+    (voc / "JPEGImages").mkdir()
+    for name, dark, box, label in [
+        ("g1", (40, 40, 90, 70), (35, 35, 95, 75), "Gun"),
+        ("g2", (40, 40, 90, 70), (110, 80, 140, 100), "Knife"),
+        ("w1", None, (40, 40, 90, 70), "Wrench"),
+    ]:
+        cv2.imwrite(str(voc / "JPEGImages" / f"{name}.png"), bag(dark)[:, :, ::-1])
+        x0, y0, x1, y1 = box
+        (voc / "Annotations" / f"{name}.xml").write_text(
+            f"<annotation><filename>{name}.png</filename><object><name>{label}</name><bndbox>"
+            f"<xmin>{x0}</xmin><ymin>{y0}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object></annotation>"
+        )
+    yolo = root / "yolo-knives"
+    (yolo / "images").mkdir(parents=True)
+    (yolo / "labels").mkdir()
+    (yolo / "data.yaml").write_text("names: [scissors, folding_knife]\n")
+    for name in ("k1", "k2"):
+        cv2.imwrite(str(yolo / "images" / f"{name}.png"), bag((60, 50, 100, 60))[:, :, ::-1])
+        (yolo / "labels" / f"{name}.txt").write_text("1 0.5 0.458 0.25 0.083\n")
+    (yolo / "val.txt").write_text("k1.png\n")
+    clean = root / "clean-bags"
+    (clean / "images").mkdir(parents=True)
+    (clean / "labels").mkdir()
+    for index, dark in enumerate([None, None, None, (70, 50, 90, 60)]):
+        cv2.imwrite(str(clean / "images" / f"c{index}.png"), bag(dark)[:, :, ::-1])
+        (clean / "labels" / f"c{index}.txt").write_text("")
+    return root
+
+
+def test_real_figures_of_a_known_model(rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    kit = write_kit(tmp_path / "kit")
+    report = evaluate_real(Predictor(rigged_model_dir), kit, progress=False)
+    sets = report["sets"]
+    assert sets["clean-bags"] == {"n": 4, "false_alarms": 0.25}
+    # g1's box holds the dark region; g2's box is elsewhere (flagged, not localised); w1 is no threat.
+    assert sets["voc-threats"]["n"] == 2
+    assert sets["voc-threats"]["flagged"] == 1.0 and sets["voc-threats"]["localised"] == 0.5
+    assert sets["voc-threats"]["classes"]["firearm"]["localised"] == 1.0
+    assert sets["voc-threats"]["classes"]["blade"]["pointing"] == 0.0
+    # Only val.txt's file is scored where a set has one.
+    assert sets["yolo-knives"]["n"] == 1 and sets["yolo-knives"]["localised"] == 1.0
+    assert (
+        evaluate_real(Predictor(rigged_model_dir), kit, all_files=True, progress=False)["sets"][
+            "yolo-knives"
+        ]["n"]
+        == 2
+    )
+    assert "clean-bags" in format_real(report)
+
+
+def test_evaluate_command_prints_the_real_table_and_refuses_a_bad_kit(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    kit = write_kit(tmp_path / "kit")
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--json", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["real"]["sets"]["clean-bags"]["false_alarms"] == 0.25
+    (tmp_path / "empty").mkdir()
+    bad = runner.invoke(
+        app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(tmp_path / "empty")]
+    )
+    assert bad.exit_code == 2 and "no real sets" in bad.output
+    neither = runner.invoke(app, ["evaluate", "--model", str(rigged_model_dir)])
+    assert neither.exit_code == 2
+    with pytest.raises(RealKitError):
+        discover(tmp_path / "missing")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHECK.is_file(), reason="the shared real-scan check is not beside the project")
+def test_the_shared_check_agrees_with_evaluate(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    kit = write_kit(tmp_path / "kit")
+    ours = evaluate_real(Predictor(rigged_model_dir), kit, progress=False)
+    triage = pathlib.Path(sys.executable).parent / "triage"
+    out = subprocess.run(
+        [sys.executable, str(CHECK), str(triage), str(rigged_model_dir), "--kit", str(kit), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    theirs = json.loads(out.stdout)
+    assert theirs["false_alarms_pooled"] == pytest.approx(ours["false_alarms_pooled"])
+    for name, figures in theirs["sets"].items():
+        for key, value in figures.items():
+            assert ours["sets"][name][key] == pytest.approx(value, abs=1e-4), (name, key)
+
+
+def rows(set_name: str, scores: list[float], best: list[float] | None = None) -> list[RealScore]:
+    best = best or [-1.0] * len(scores)
+    return [
+        RealScore(set_name, s, b, False, ("blade",) if b >= 0 else ())
+        for s, b in zip(scores, best, strict=True)
+    ]
+
+
+def test_real_gate_fails_more_false_alarms_or_less_localisation_beyond_the_margin() -> None:
+    base = rows("clean", [0.1] * 20) + rows("knives", [0.9] * 10, [0.9] * 10)
+    worse_clean = rows("clean", [0.1] * 17 + [0.9] * 3) + rows("knives", [0.9] * 10, [0.9] * 10)
+    verdict = judge_real(base, worse_clean, (0.5, 0.5), {"clean"}, 0.02)
+    assert verdict["sets"]["clean"]["metric"] == "false_alarms"
+    assert verdict["sets"]["clean"]["candidate"] == 0.15 and not verdict["sets"]["clean"]["passed"]
+    assert verdict["sets"]["knives"]["passed"] and len(verdict["failures"]) == 1
+    lost_knives = rows("clean", [0.1] * 20) + rows("knives", [0.9] * 10, [0.9] * 5 + [0.2] * 5)
+    assert not judge_real(base, lost_knives, (0.5, 0.5), {"clean"}, 0.02)["sets"]["knives"]["passed"]
+    # Each model is judged by its own threshold: a higher one that keeps the knives passes.
+    better = rows("clean", [0.6] * 20) + rows("knives", [0.9] * 10, [0.9] * 10)
+    assert judge_real(base, better, (0.5, 0.7), {"clean"}, 0.02)["failures"] == []
+    # With alpha, one lost image of ten is within chance.
+    one_lost = rows("clean", [0.1] * 20) + rows("knives", [0.9] * 10, [0.9] * 9 + [0.2])
+    assert judge_real(base, one_lost, (0.5, 0.5), {"clean"}, 0.02, alpha=0.05)["failures"] == []

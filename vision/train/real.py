@@ -1,0 +1,406 @@
+"""Scoring a model on real scanner images in their published layouts (the real kit, ``../shared/real/xray``).
+
+The kit holds sets in three layouts: Pascal VOC (``Annotations/`` + ``JPEGImages/``), YOLO with boxes
+(``labels/`` + ``images/``), and clean bags (YOLO with every label file empty). Each set may have a
+``val.txt``, a fixed validation split; only those files are scored unless ``all_files`` is asked for.
+
+The figures, per set (and per class for threat sets), with the definitions of
+``../shared/checks/real_xray.py`` so the two agree on the same model:
+
+- ``false_alarms``: share of clean bags whose image score is above the model's threshold;
+- ``localised``: share of threat images above the threshold **and** with a detection above it whose box
+  hits a true box (its centre inside the box, or IoU >= 0.1);
+- ``flagged``: share of threat images above the threshold;
+- ``pointing``: share of threat images whose top detection's centre lies inside a true box;
+- ``localised_at_5pct_real_fa``: ``localised`` at the threshold that lets 5% of the real clean bags
+  (all clean sets pooled) through, which separates ranking from calibration.
+
+Image-level AUROC between sets is not reported: the sets come from different sources, and image size
+alone would separate them.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import yaml
+from PIL import Image
+from tqdm import tqdm
+
+from vision.infer import Predictor
+from vision.io import read_image
+
+Box = tuple[float, float, float, float]
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Source class names of the real kit and ours; a name mapped to None is not a threat (SIXray's wrench is a
+# benign tool: a look-alike, scored as part of the bag).
+REAL_CLASS_MAP: dict[str, str | None] = {
+    "gun": "firearm",
+    "knife": "blade",
+    "scissors": "blade",
+    "folding_knife": "blade",
+    "straight_knife": "blade",
+    "utility_knife": "blade",
+    "multi_tool_knife": "blade",
+    "wrench": None,
+}
+REAL_FALSE_ALARM_TARGET = 0.05
+# Where the sets of the kit come from and on what terms (../shared/real/README.md), for model cards.
+REAL_SOURCES: dict[str, dict[str, str]] = {
+    "opixray-knives": {
+        "dataset": "OPIXray (Wei et al., ACM MM 2020): one scanner, knives and scissors, resized to 416x416",
+        "copy": "thurvans/aicamera @ 9a1aa239, data/processed/train (a seeded sample)",
+        "terms": "published for research use",
+    },
+    "sixray-threats": {
+        "dataset": "SIXray positives (Miao et al., CVPR 2019): guns, knives, wrenches, boxed",
+        "copy": "st120721/Xray-object-detection @ 89b71245, dataset/train",
+        "terms": "published for research use",
+    },
+    "sixray-clean": {
+        "dataset": "SIXray negatives (Miao et al., CVPR 2019): passenger bags with no threat",
+        "copy": "Target101/X-Ray-Detection-to-find-Contraband @ 6e9de9f7, 'Not Dangerous' (a seeded sample)",
+        "terms": "published for research use",
+    },
+    "other-clean": {
+        "dataset": "clean bags from another scanner (source undocumented upstream)",
+        "copy": "Harjotsingh0311/xray-dangerous-object-detection @ f4703431, images/*/neg",
+        "terms": "research use, as the kit's other sets; upstream names no licence",
+    },
+}
+
+
+class RealKitError(ValueError):
+    """The folder holds no real sets in a known layout, or a set cannot be read."""
+
+
+@dataclass(frozen=True)
+class RealSet:
+    """One set of the kit: its folder, image sub-folder, the files scored, and how to read its boxes.
+
+    ``boxes`` is ``None`` for a clean set; otherwise it gives an image's threat boxes with our class names.
+    """
+
+    name: str
+    folder: pathlib.Path
+    images: str
+    files: tuple[str, ...]
+    boxes: Callable[[str], list[tuple[str, Box]]] | None
+
+    @property
+    def clean(self) -> bool:
+        """Whether every image of the set is a bag with no threat."""
+        return self.boxes is None
+
+
+def our_class(name: str) -> str | None:
+    """Our class for a source class name (``None``: not a threat); unknown names raise.
+
+    Raises:
+        RealKitError: for a name with no mapping.
+    """
+    key = name.strip().lower()
+    if key not in REAL_CLASS_MAP:
+        raise RealKitError(f"real class {name!r} has no mapping to ours ({', '.join(REAL_CLASS_MAP)})")
+    return REAL_CLASS_MAP[key]
+
+
+def _yolo_reader(folder: pathlib.Path) -> Callable[[str], list[tuple[str, Box]]]:
+    names: list[str] = []
+    data = folder / "data.yaml"
+    if data.is_file():
+        raw = (yaml.safe_load(data.read_text()) or {}).get("names") or []
+        names = (
+            [str(raw[k]) for k in sorted(raw, key=int)] if isinstance(raw, dict) else [str(n) for n in raw]
+        )
+
+    def read(name: str) -> list[tuple[str, Box]]:
+        with Image.open(folder / "images" / name) as image:
+            width, height = image.size
+        out = []
+        for line in (folder / "labels" / (pathlib.Path(name).stem + ".txt")).read_text().splitlines():
+            parts = line.split()
+            if len(parts) != 5:
+                continue
+            label = our_class(names[int(parts[0])]) if names else "blade"
+            cx, cy, bw, bh = (float(v) for v in parts[1:])
+            box = (
+                (cx - bw / 2) * width,
+                (cy - bh / 2) * height,
+                (cx + bw / 2) * width,
+                (cy + bh / 2) * height,
+            )
+            if label is not None:
+                out.append((label, box))
+        return out
+
+    return read
+
+
+def _voc_reader(folder: pathlib.Path) -> Callable[[str], list[tuple[str, Box]]]:
+    def read(name: str) -> list[tuple[str, Box]]:
+        root = ElementTree.parse(folder / "Annotations" / (pathlib.Path(name).stem + ".xml")).getroot()
+        out = []
+        for obj in root.iter("object"):
+            label = our_class(obj.findtext("name") or "")
+            found = obj.find("bndbox")
+            if label is None or found is None:
+                continue
+            x0, y0, x1, y1 = (float(found.findtext(k) or "nan") for k in ("xmin", "ymin", "xmax", "ymax"))
+            out.append((label, (x0, y0, x1, y1)))
+        return out
+
+    return read
+
+
+def discover(kit: str | pathlib.Path, all_files: bool = False) -> list[RealSet]:
+    """The sets under ``kit`` (each sub-folder one set), their validation files unless ``all_files``.
+
+    Raises:
+        RealKitError: if ``kit`` holds no set in a known layout.
+    """
+    root = pathlib.Path(kit)
+    if not root.is_dir():
+        raise RealKitError(f"{root} is not a folder of real sets")
+    sets = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        reader: Callable[[str], list[tuple[str, Box]]] | None
+        if (folder / "Annotations").is_dir():
+            sub, reader = "JPEGImages", _voc_reader(folder)
+        elif (folder / "labels").is_dir():
+            sub = "images"
+            empty = all(not p.read_text().strip() for p in (folder / "labels").glob("*.txt"))
+            reader = None if empty else _yolo_reader(folder)
+        else:
+            continue
+        listed = folder / "val.txt"
+        if all_files or not listed.is_file():
+            files = sorted(p.name for p in (folder / sub).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            files = [n for n in listed.read_text().split() if n]
+        sets.append(RealSet(folder.name, folder, sub, tuple(files), reader))
+    if not sets:
+        raise RealKitError(f"no real sets (VOC or YOLO folders) under {root}")
+    return sets
+
+
+def hits(detection: Box, box: Box) -> bool:
+    """A detection box hits a true box: its centre inside it, or IoU >= 0.1."""
+    if centre_inside(detection, box):
+        return True
+    iw = max(0.0, min(detection[2], box[2]) - max(detection[0], box[0]))
+    ih = max(0.0, min(detection[3], box[3]) - max(detection[1], box[1]))
+    inter = iw * ih
+    union = (detection[2] - detection[0]) * (detection[3] - detection[1]) + (box[2] - box[0]) * (
+        box[3] - box[1]
+    )
+    union -= inter
+    return union > 0 and inter / union >= 0.1
+
+
+def centre_inside(detection: Box, box: Box) -> bool:
+    """The centre of ``detection`` lies inside ``box``."""
+    cx, cy = (detection[0] + detection[2]) / 2, (detection[1] + detection[3]) / 2
+    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+
+
+@dataclass(frozen=True)
+class RealScore:
+    """One scored real image: image score, the best score of a detection hitting a true box (-1: none),
+    whether the top detection points into a true box, and the classes of its true boxes."""
+
+    set_name: str
+    score: float
+    best_hit: float
+    points: bool
+    classes: tuple[str, ...]
+
+
+def score_sets(
+    predictor: Predictor, sets: Sequence[RealSet], progress: bool = True, kind: str | None = None
+) -> list[RealScore]:
+    """Scan every file of ``sets`` as ``triage scan`` does (same decoding, same detections).
+
+    Threat images without a threat box (SIXray images holding only a wrench) are left out of the threat
+    figures, as in the check.
+    """
+    scored = []
+    total = sum(len(s.files) for s in sets)
+    bar = tqdm(total=total, desc="real scans", unit="img", disable=not progress)
+    for real in sets:
+        for name in real.files:
+            bar.update()
+            prediction = predictor.predict(read_image(real.folder / real.images / name).rgb, kind)
+            if real.boxes is None:
+                scored.append(RealScore(real.name, prediction.score, -1.0, False, ()))
+                continue
+            truth = real.boxes(name)
+            if not truth:
+                continue
+            boxes = [box for _, box in truth]
+            dets: list[tuple[float, Box]] = [
+                (d.score, (float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])))
+                for d in prediction.detections
+            ]
+            best = max((s for s, b in dets if any(hits(b, t) for t in boxes)), default=-1.0)
+            top = max(dets, key=lambda d: d[0]) if dets else None
+            points = top is not None and any(centre_inside(top[1], t) for t in boxes)
+            scored.append(
+                RealScore(real.name, prediction.score, best, points, tuple(sorted({c for c, _ in truth})))
+            )
+    bar.close()
+    return scored
+
+
+def real_report(scored: Sequence[RealScore], threshold: float, clean_sets: Sequence[str]) -> dict[str, Any]:
+    """The figures of the module docstring, per set and per class, from :func:`score_sets`' rows."""
+    clean = set(clean_sets)
+    pooled = np.asarray([r.score for r in scored if r.set_name in clean])
+    at5 = float(np.quantile(pooled, 1 - REAL_FALSE_ALARM_TARGET)) if len(pooled) else float("nan")
+    report: dict[str, Any] = {"threshold": threshold, "threshold_at_5pct_real_fa": at5, "sets": {}}
+    names = list(dict.fromkeys(r.set_name for r in scored))
+    for name in names:
+        rows = [r for r in scored if r.set_name == name]
+        if name in clean:
+            s = np.asarray([r.score for r in rows])
+            report["sets"][name] = {"n": len(s), "false_alarms": _round(float((s > threshold).mean()))}
+            continue
+        report["sets"][name] = {"n": len(rows), **_threat_figures(rows, threshold, at5)}
+        classes = sorted({c for r in rows for c in r.classes})
+        if len(classes) > 1:
+            report["sets"][name]["classes"] = {
+                c: {
+                    "n": sum(c in r.classes for r in rows),
+                    **_threat_figures([r for r in rows if c in r.classes], threshold, at5),
+                }
+                for c in classes
+            }
+    report["false_alarms_pooled"] = _round(float((pooled > threshold).mean())) if len(pooled) else None
+    return report
+
+
+def _threat_figures(rows: Sequence[RealScore], threshold: float, at5: float) -> dict[str, float | None]:
+    if not rows:
+        return {"localised": None, "flagged": None, "pointing": None, "localised_at_5pct_real_fa": None}
+    score = np.asarray([r.score for r in rows])
+    best = np.asarray([r.best_hit for r in rows])
+    return {
+        "localised": _round(float(((score > threshold) & (best > threshold)).mean())),
+        "flagged": _round(float((score > threshold).mean())),
+        "pointing": _round(float(np.mean([r.points for r in rows]))),
+        "localised_at_5pct_real_fa": _round(float(((score > at5) & (best > at5)).mean())),
+    }
+
+
+def evaluate_real(
+    predictor: Predictor, kit: str | pathlib.Path, all_files: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Score ``predictor`` on the real kit (its validation files unless ``all_files``) at its shared
+    threshold; the report names the kit and whether the split or every file was scored."""
+    sets = discover(kit, all_files)
+    scored = score_sets(predictor, sets, progress)
+    report = real_report(scored, predictor.threshold, [s.name for s in sets if s.clean])
+    return {"kit": str(kit), "files": "all" if all_files else "validation split (val.txt)", **report}
+
+
+def calibrate_on_clean_sets(
+    predictor: Predictor, sets: Sequence[RealSet], false_alarm_rate: float, progress: bool = True
+) -> tuple[float, dict[str, Any]]:
+    """The threshold that holds ``false_alarm_rate`` on **every** real clean set, and its record.
+
+    Each clean set (a scanner) gets the threshold at the rate on its own bags; the highest of them is
+    taken, so no scanner of the kit alarms on more than the target, rather than the pooled bags (where
+    the larger set would decide).
+
+    Raises:
+        RealKitError: if ``sets`` holds no clean set.
+    """
+    from vision.train.metrics import threshold_at_far, wilson_interval
+
+    clean = [s for s in sets if s.clean]
+    if not clean:
+        raise RealKitError("no real clean sets to calibrate on")
+    rows = score_sets(predictor, clean, progress)
+    per_set: dict[str, Any] = {}
+    for real in clean:
+        scores = [r.score for r in rows if r.set_name == real.name]
+        per_set[real.name] = {
+            "clean_images": len(scores),
+            "threshold": threshold_at_far(scores, false_alarm_rate),
+        }
+    threshold = max(v["threshold"] for v in per_set.values())
+    for real in clean:
+        alarms = sum(r.score >= threshold for r in rows if r.set_name == real.name)
+        count = per_set[real.name]["clean_images"]
+        interval = wilson_interval(alarms, count)
+        per_set[real.name]["false_alarm_rate_at_threshold"] = _round(alarms / count)
+        per_set[real.name]["false_alarm_rate_ci95"] = (
+            None if interval is None else [round(v, 4) for v in interval]
+        )
+    return threshold, {
+        "false_alarm_rate": false_alarm_rate,
+        "rule": "the highest of the thresholds that hold the rate on each real clean set's validation files",
+        "sets": per_set,
+    }
+
+
+def card_section(report: Mapping[str, Any], sets: Sequence[RealSet]) -> dict[str, Any]:
+    """The model card's ``real`` section: the figures of :func:`evaluate_real` and the sets' sources."""
+    return {
+        **dict(report),
+        "definitions": {
+            "false_alarms": "share of a clean set's bags scoring above the shared threshold",
+            "localised": "share of threat images above the threshold with a detection above it whose box "
+            "hits a true box (centre inside, or IoU >= 0.1)",
+            "pointing": "share of threat images whose top detection's centre is inside a true box",
+            "localised_at_5pct_real_fa": "localised, at the threshold letting 5% of the pooled real clean "
+            "bags through",
+        },
+        "sources": {
+            s.name: {
+                **REAL_SOURCES.get(
+                    s.name, {"dataset": "see the kit's README", "terms": "see the kit's README"}
+                ),
+                "files_scored": len(s.files),
+            }
+            for s in sets
+        },
+    }
+
+
+def format_real(report: Mapping[str, Any]) -> str:
+    """The report as the check prints it: one line a set, then the pooled false alarms."""
+    lines = [f"real scans ({report.get('files', '')}), model threshold {report['threshold']:.4f}"]
+    for name, v in report["sets"].items():
+        if "false_alarms" in v:
+            lines.append(f"  {name:15s} n {v['n']:4d}  false alarms {v['false_alarms']:.3f}")
+            continue
+        lines.append(_threat_line(name, v))
+        for label, c in (v.get("classes") or {}).items():
+            lines.append(_threat_line(f"  {label}", c))
+    pooled = report.get("false_alarms_pooled")
+    lines.append(
+        f"  pooled false alarms on real clean bags {_fmt(pooled)}; "
+        f"threshold for 5% of them {report['threshold_at_5pct_real_fa']:.4f}"
+    )
+    return "\n".join(lines)
+
+
+def _threat_line(name: str, v: Mapping[str, Any]) -> str:
+    return (
+        f"  {name:15s} n {v['n']:4d}  localised {_fmt(v['localised'])}  flagged {_fmt(v['flagged'])}  "
+        f"pointing {_fmt(v['pointing'])}  localised at 5% real FA {_fmt(v['localised_at_5pct_real_fa'])}"
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(value, 4)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
