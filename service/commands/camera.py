@@ -201,14 +201,18 @@ def _detail(response: Any) -> str:
 
 def motion_eval(
     input_dir: Annotated[
-        pathlib.Path, typer.Option("--input", help="CDnet input folder (or its sequence folder)")
-    ],
+        pathlib.Path | None, typer.Option("--input", help="CDnet input folder (or its sequence folder)")
+    ] = None,
     groundtruth: Annotated[
-        pathlib.Path, typer.Option(help="CDnet groundtruth folder (or its sequence folder)")
-    ],
+        pathlib.Path | None, typer.Option(help="CDnet groundtruth folder (or its sequence folder)")
+    ] = None,
     roi: Annotated[pathlib.Path | None, typer.Option(help="ROI.bmp (default: the sequence's)")] = None,
     temporal_roi: Annotated[
         pathlib.Path | None, typer.Option(help="temporalROI.txt (default: the sequence's)")
+    ] = None,
+    all_dir: Annotated[
+        pathlib.Path | None,
+        typer.Option("--all", help="score every CDnet-layout sequence under this folder, in one table"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     config: Annotated[
@@ -216,11 +220,22 @@ def motion_eval(
     ] = None,
     camera: Annotated[str, typer.Option(help="camera id in --config")] = "cdnet",
 ) -> None:
-    """Score motion screening on a CDnet 2014 sequence: precision, recall, F-measure, frames per second."""
-    from vision.motion.cdnet import evaluate, find_sequence
+    """Score motion screening on a CDnet 2014 sequence (or all under --all): precision, recall, F, fps."""
+    from vision.motion.cdnet import SequenceError, evaluate, find_sequence, find_sequences
 
     with cli_errors():
         camera_config = _load_config(config, camera)
+        if all_dir is not None:
+            if input_dir is not None or groundtruth is not None:
+                raise SequenceError("give --all DIR, or --input and --groundtruth, not both")
+            rows = {
+                name: evaluate(sequence, camera_config).to_dict()
+                for name, sequence in find_sequences(all_dir).items()
+            }
+            _print_table(rows, as_json)
+            return
+        if input_dir is None or groundtruth is None:
+            raise SequenceError("give --input and --groundtruth (or --all DIR)")
         sequence = find_sequence(input_dir, groundtruth, roi, temporal_roi)
         result = evaluate(sequence, camera_config, progress=not as_json and sys.stderr.isatty())
     summary = result.to_dict()
@@ -233,3 +248,19 @@ def motion_eval(
     )
     if result.confusion.tp + result.confusion.fn == 0:
         print("note: no moving pixels in the scored frames; recall and F-measure are 0 by convention")
+
+
+def _print_table(rows: dict[str, dict[str, Any]], as_json: bool) -> None:
+    """One row a sequence (and their mean F), as a table or one JSON object."""
+    mean_f = round(sum(r["f_measure"] for r in rows.values()) / len(rows), 4)
+    if as_json:
+        print(json.dumps({"sequences": rows, "mean_f_measure": mean_f}))
+        return
+    width = max(len("sequence"), *(len(name) for name in rows))
+    print(f"{'sequence':<{width}}  precision  recall  F-measure    fps  frames")
+    for name, r in rows.items():
+        print(
+            f"{name:<{width}}  {r['precision']:>9.4f}  {r['recall']:>6.4f}  {r['f_measure']:>9.4f}"
+            f"  {r['fps']:>5.1f}  {r['frames']:>6}"
+        )
+    print(f"{'mean':<{width}}  {'':>9}  {'':>6}  {mean_f:>9.4f}")

@@ -130,3 +130,27 @@ def test_a_category_folder_is_accepted_only_with_one_sequence(tmp_path: pathlib.
     write_sequence(tmp_path / "baseline" / "office")
     with pytest.raises(SequenceError, match="highway, office"):
         find_sequence(tmp_path / "baseline", tmp_path / "baseline")
+
+
+def test_all_scores_every_sequence_under_a_folder_in_one_table(tmp_path: pathlib.Path) -> None:
+    write_sequence(tmp_path / "kit" / "baseline" / "one")
+    write_sequence(tmp_path / "kit" / "two")
+    config = tmp_path / "cameras.yaml"
+    config.write_text("cameras:\n  exact: {opening_px: 0, median_px: 0}\n")
+    runner = CliRunner()
+    args = ["motion-eval", "--all", str(tmp_path / "kit"), "--config", str(config), "--camera", "exact"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    assert set(table["sequences"]) == {"baseline/one", "two"}
+    assert all(row["recall"] == 0.75 for row in table["sequences"].values())
+    assert table["mean_f_measure"] == pytest.approx(2 * 0.75 / 1.75, abs=1e-4)
+    text = runner.invoke(app, args)
+    assert text.exit_code == 0 and "baseline/one" in text.stdout and "mean" in text.stdout
+    (tmp_path / "empty").mkdir()
+    empty = runner.invoke(app, ["motion-eval", "--all", str(tmp_path / "empty")])
+    assert empty.exit_code == 2 and "no CDnet sequence" in empty.output
+    both = runner.invoke(app, ["motion-eval", "--all", str(tmp_path / "kit"), "--input", str(tmp_path)])
+    assert both.exit_code == 2
+    neither = runner.invoke(app, ["motion-eval"])
+    assert neither.exit_code == 2

@@ -211,6 +211,35 @@ def find_sequence(
     )
 
 
+def find_sequences(root: str | pathlib.Path) -> dict[str, Sequence]:
+    """Every CDnet-layout sequence (a folder with ``input/`` and ``groundtruth/``) under ``root``.
+
+    Sequences are named by their path below ``root`` (``baseline/pedestrians``), sorted; ``root`` may be a
+    sequence itself.
+
+    Raises:
+        SequenceError: ``root`` is not a folder, holds no sequence, or one of them is inconsistent.
+    """
+    base = pathlib.Path(root)
+    if not base.is_dir():
+        raise SequenceError(f"{base} is not a folder")
+    folders = sorted(
+        {
+            path.parent
+            for path in base.rglob("input")
+            if path.is_dir() and (path.parent / "groundtruth").is_dir()
+        }
+    )
+    if not folders:
+        raise SequenceError(f"no CDnet sequence (a folder with input/ and groundtruth/) under {base}")
+    return {
+        (folder.relative_to(base).as_posix() if folder != base else folder.name): find_sequence(
+            folder, folder
+        )
+        for folder in folders
+    }
+
+
 def _read_grey(path: pathlib.Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
