@@ -22,16 +22,14 @@ alone would separate them.
 from __future__ import annotations
 
 import pathlib
-import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import yaml
-from PIL import Image
 from tqdm import tqdm
 
+from vision.dataimport import READERS, ImportFailed, ImportReport
 from vision.infer import Predictor
 from vision.io import read_image
 
@@ -81,16 +79,16 @@ class RealKitError(ValueError):
 
 @dataclass(frozen=True)
 class RealSet:
-    """One set of the kit: its folder, image sub-folder, the files scored, and how to read its boxes.
+    """One set of the kit: its folder, image sub-folder, the files scored, and its threat boxes.
 
-    ``boxes`` is ``None`` for a clean set; otherwise it gives an image's threat boxes with our class names.
+    ``boxes`` is ``None`` for a clean set; otherwise each image's threat boxes with our class names.
     """
 
     name: str
     folder: pathlib.Path
     images: str
     files: tuple[str, ...]
-    boxes: Callable[[str], list[tuple[str, Box]]] | None
+    boxes: Mapping[str, list[tuple[str, Box]]] | None
 
     @property
     def clean(self) -> bool:
@@ -110,83 +108,54 @@ def our_class(name: str) -> str | None:
     return REAL_CLASS_MAP[key]
 
 
-def _yolo_reader(folder: pathlib.Path) -> Callable[[str], list[tuple[str, Box]]]:
-    names: list[str] = []
-    data = folder / "data.yaml"
-    if data.is_file():
-        raw = (yaml.safe_load(data.read_text()) or {}).get("names") or []
-        names = (
-            [str(raw[k]) for k in sorted(raw, key=int)] if isinstance(raw, dict) else [str(n) for n in raw]
-        )
-
-    def read(name: str) -> list[tuple[str, Box]]:
-        with Image.open(folder / "images" / name) as image:
-            width, height = image.size
-        out = []
-        for line in (folder / "labels" / (pathlib.Path(name).stem + ".txt")).read_text().splitlines():
-            parts = line.split()
-            if len(parts) != 5:
-                continue
-            label = our_class(names[int(parts[0])]) if names else "blade"
-            cx, cy, bw, bh = (float(v) for v in parts[1:])
-            box = (
-                (cx - bw / 2) * width,
-                (cy - bh / 2) * height,
-                (cx + bw / 2) * width,
-                (cy + bh / 2) * height,
-            )
-            if label is not None:
-                out.append((label, box))
-        return out
-
-    return read
-
-
-def _voc_reader(folder: pathlib.Path) -> Callable[[str], list[tuple[str, Box]]]:
-    def read(name: str) -> list[tuple[str, Box]]:
-        root = ElementTree.parse(folder / "Annotations" / (pathlib.Path(name).stem + ".xml")).getroot()
-        out = []
-        for obj in root.iter("object"):
-            label = our_class(obj.findtext("name") or "")
-            found = obj.find("bndbox")
-            if label is None or found is None:
-                continue
-            x0, y0, x1, y1 = (float(found.findtext(k) or "nan") for k in ("xmin", "ymin", "xmax", "ymax"))
-            out.append((label, (x0, y0, x1, y1)))
-        return out
-
-    return read
-
-
 def discover(kit: str | pathlib.Path, all_files: bool = False) -> list[RealSet]:
     """The sets under ``kit`` (each sub-folder one set), their validation files unless ``all_files``.
 
+    Labels are read by the importer's readers (:mod:`vision.dataimport`), so a set scores as it imports.
+
     Raises:
-        RealKitError: if ``kit`` holds no set in a known layout.
+        RealKitError: if ``kit`` holds no set in a known layout, or a set's labels cannot be read.
     """
     root = pathlib.Path(kit)
     if not root.is_dir():
         raise RealKitError(f"{root} is not a folder of real sets")
     sets = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        reader: Callable[[str], list[tuple[str, Box]]] | None
         if (folder / "Annotations").is_dir():
-            sub, reader = "JPEGImages", _voc_reader(folder)
+            layout, sub = "voc", "JPEGImages"
         elif (folder / "labels").is_dir():
-            sub = "images"
-            empty = all(not p.read_text().strip() for p in (folder / "labels").glob("*.txt"))
-            reader = None if empty else _yolo_reader(folder)
+            layout, sub = "yolo", "images"
         else:
             continue
+        # Clean bags: YOLO with every label file empty (no class names needed to read nothing).
+        empty = layout == "yolo" and all(not p.read_text().strip() for p in (folder / "labels").glob("*.txt"))
+        truth = {} if empty else _threat_boxes(folder, layout)
         listed = folder / "val.txt"
         if all_files or not listed.is_file():
             files = sorted(p.name for p in (folder / sub).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         else:
             files = [n for n in listed.read_text().split() if n]
-        sets.append(RealSet(folder.name, folder, sub, tuple(files), reader))
+        clean = not any(truth.values())
+        sets.append(RealSet(folder.name, folder, sub, tuple(files), None if clean else truth))
     if not sets:
         raise RealKitError(f"no real sets (VOC or YOLO folders) under {root}")
     return sets
+
+
+def _threat_boxes(folder: pathlib.Path, layout: str) -> dict[str, list[tuple[str, Box]]]:
+    """Image file name to its threat boxes, with our class names (benign classes dropped)."""
+    report = ImportReport()
+    try:
+        images = list(READERS[layout](folder, report))
+    except ImportFailed as error:
+        raise RealKitError(str(error)) from None
+    if report.broken_files:
+        raise RealKitError(f"{folder}: unreadable labels ({report.broken_files[0]})")
+    truth: dict[str, list[tuple[str, Box]]] = {}
+    for image in images:
+        boxes = [(label, obj.box) for obj in image.objects if (label := our_class(obj.label)) is not None]
+        truth[image.path.name] = boxes
+    return truth
 
 
 def hits(detection: Box, box: Box) -> bool:
@@ -239,7 +208,7 @@ def score_sets(
             if real.boxes is None:
                 scored.append(RealScore(real.name, prediction.score, -1.0, False, ()))
                 continue
-            truth = real.boxes(name)
+            truth = real.boxes.get(name, [])
             if not truth:
                 continue
             boxes = [box for _, box in truth]
