@@ -168,7 +168,8 @@ def train(
 
 def soup(
     checkpoint: Annotated[
-        list[pathlib.Path], typer.Option(help="training checkpoint to average (repeat: two or more)")
+        list[pathlib.Path],
+        typer.Option(help="training checkpoint or model folder to average (repeat: two or more)"),
     ],
     out: Annotated[pathlib.Path, typer.Option(help="where to write the averaged checkpoint (.pt)")],
     val: Annotated[str | None, typer.Option(help="validation folder(s): print the soup's metrics")] = None,
@@ -183,7 +184,7 @@ def soup(
     from vision.train.train import command_line
 
     with cli_errors():
-        missing = [str(path) for path in checkpoint if not path.is_file()]
+        missing = [str(path) for path in checkpoint if not path.exists()]
         if missing:
             raise fail(f"no checkpoint at {', '.join(missing)}")
         if out.suffix != ".pt":

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from vision.motion.cdnet import Confusion, SequenceError, evaluate, find_sequence
-from vision.motion.config import CameraConfig
+from vision.motion.config import CameraConfig, Mog2Params
 
 HEIGHT, WIDTH = 48, 64
 SQUARE = (slice(16, 32), slice(24, 40))  # the moving object in the two scored frames: 16×16 = 256 px
@@ -50,8 +50,8 @@ def write_sequence(folder: pathlib.Path, with_roi: bool = True) -> pathlib.Path:
     return folder
 
 
-# No morphology and no median: the predicted mask is exactly the bright square.
-EXACT = CameraConfig(opening_px=0, median_px=0)
+# MOG2 alone, no morphology and no median: the predicted mask is exactly the bright square.
+EXACT = CameraConfig(opening_px=0, median_px=0, subtractor=Mog2Params(), confirm=None)
 
 
 def test_hand_made_sequence_gives_exact_precision_and_recall(tmp_path: pathlib.Path) -> None:
@@ -80,7 +80,9 @@ def test_shadow_counts_as_negative_and_outside_roi_is_ignored() -> None:
 def test_cli_prints_the_json_object(tmp_path: pathlib.Path) -> None:
     folder = write_sequence(tmp_path / "seq")
     config = tmp_path / "cameras.yaml"
-    config.write_text("cameras:\n  exact: {opening_px: 0, median_px: 0}\n")
+    config.write_text(
+        "cameras:\n  exact: {opening_px: 0, median_px: 0, subtractor: {kind: mog2}, confirm: null}\n"
+    )
     result = CliRunner().invoke(
         app,
         ["motion-eval", "--input", str(folder / "input"), "--groundtruth", str(folder / "groundtruth"),
@@ -136,7 +138,9 @@ def test_all_scores_every_sequence_under_a_folder_in_one_table(tmp_path: pathlib
     write_sequence(tmp_path / "kit" / "baseline" / "one")
     write_sequence(tmp_path / "kit" / "two")
     config = tmp_path / "cameras.yaml"
-    config.write_text("cameras:\n  exact: {opening_px: 0, median_px: 0}\n")
+    config.write_text(
+        "cameras:\n  exact: {opening_px: 0, median_px: 0, subtractor: {kind: mog2}, confirm: null}\n"
+    )
     runner = CliRunner()
     args = ["motion-eval", "--all", str(tmp_path / "kit"), "--config", str(config), "--camera", "exact"]
     result = runner.invoke(app, [*args, "--json"])

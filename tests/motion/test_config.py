@@ -10,6 +10,7 @@ import pytest
 from vision.motion.config import (
     CameraConfig,
     CameraConfigError,
+    GsocParams,
     KnnParams,
     Mog2Params,
     load_cameras_file,
@@ -19,7 +20,10 @@ from vision.motion.config import (
 
 def test_defaults_are_mog2_with_cleanup_and_the_scene_change_rule() -> None:
     config = CameraConfig()
-    assert isinstance(config.subtractor, Mog2Params)
+    assert isinstance(config.subtractor, Mog2Params) and config.confirm is None
+    confirmed = CameraConfig.model_validate({"subtractor": {"kind": "gsoc"}, "confirm": {}})
+    assert isinstance(confirmed.subtractor, GsocParams) and confirmed.confirm is not None
+    assert isinstance(confirmed.confirm.subtractor, Mog2Params)
     assert (config.opening_px, config.median_px) == (3, 5)
     assert config.scene_change.enabled and config.persistence >= 2
 
@@ -31,6 +35,7 @@ def test_defaults_are_mog2_with_cleanup_and_the_scene_change_rule() -> None:
         ({"subtractor": {"kind": "mog2", "var_treshold": 10}}, "var_treshold"),
         ({"subtractor": {"kind": "knn", "var_threshold": 10}}, "var_threshold"),  # a MOG2 key on KNN
         ({"scene_change": {"enabled": True, "ratio": 2}}, "ratio"),
+        ({"confirm": {"reach_px": 20}}, "reach_px"),
     ],
 )
 def test_unknown_keys_are_rejected(data: dict[str, object], key: str) -> None:

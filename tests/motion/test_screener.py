@@ -42,6 +42,21 @@ def test_walker_crossing_gives_one_event_with_a_box_on_the_walker(tiny_sequence:
     assert all(frames[i].boxes for i, r in enumerate(results) if r.motion)
 
 
+CONFIRMED = CameraConfig.model_validate({"subtractor": {"kind": "gsoc"}, "confirm": {}})
+
+
+def test_gsoc_confirmed_by_mog2_stays_quiet_on_trees_and_finds_the_walker(tiny_sequence: Sequence) -> None:
+    events, results = run_screener(tiny_sequence("trees_only", frames=80), CONFIRMED)
+    assert events == [] and not any(r.motion for r in results)
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    events, results = run_screener(frames, CONFIRMED)
+    assert len(events) == 1
+    assert all(frames[i].boxes for i, r in enumerate(results) if r.motion)
+    # The same frames give the same events (GSOC is run on one OpenCV thread).
+    again, _ = run_screener(frames, CONFIRMED)
+    assert [e.boxes for e in again] == [e.boxes for e in events]
+
+
 def test_swaying_trees_alone_give_no_event(tiny_sequence: Sequence) -> None:
     events, results = run_screener(tiny_sequence("trees_only", frames=80))
     assert events == []

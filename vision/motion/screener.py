@@ -25,13 +25,13 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
 
 from vision.errors import ImageDecodeError
-from vision.motion.config import CameraConfig, CntParams, Mog2Params
+from vision.motion.config import CameraConfig, CntParams, Mog2Params, SubtractorParams
 from vision.motion.frames import FrameLimits, decode_frame, decode_frame_small
 from vision.motion.subtractors import FOREGROUND_LEVEL, make_subtractor
 
@@ -45,7 +45,8 @@ _THUMB_WIDTH = 64
 _MIN_CHROMA = 6.0
 # Frames a fresh subtractor needs after the frame it was built from: measured on a static noisy scene,
 # KNN marks everything moving for its first 3 frames, MOG2 misses (or calls shadow) a new object for 4.
-_WARMUP_FRAMES = {"knn": 3, "mog2": 5, "gsoc": 1, "cnt": 15}
+# LSBP, a sample-based model like GSOC, is given GSOC's count (not measured).
+_WARMUP_FRAMES = {"knn": 3, "mog2": 5, "gsoc": 1, "cnt": 15, "lsbp": 1}
 # Most blobs a frame may hold before the smallest are dropped (a frame of snow should not cost O(n²)).
 _MAX_BLOBS = 64
 
@@ -159,6 +160,7 @@ class Screener:
             if self.config.closing_px > 1
             else None
         )
+        self._reach: np.ndarray | None = None
         self.reset()
 
     # ---- public API -------------------------------------------------------------------------------------
@@ -166,6 +168,8 @@ class Screener:
     def reset(self) -> None:
         """Forget the background, the tracks and any event in progress."""
         self._subtractor: Any = None
+        self._confirmer: Any = None
+        self._confirm_size: tuple[int, int] | None = None
         self._small_size: tuple[int, int] | None = None  # processing (width, height)
         self._full_size: tuple[int, int] | None = None
         self._allowed: np.ndarray | None = None  # 255 where not masked
@@ -267,6 +271,8 @@ class Screener:
                 in_zone = np.where(zone_map > 0, 255, 0).astype(np.uint8)
                 self._allowed = in_zone if self._allowed is None else cv2.bitwise_and(self._allowed, in_zone)
         self._flicker = np.zeros((height, width), np.float32) if self.config.flicker_suppression < 1 else None
+        reach = round(self.config.confirm.reach * width) if self.config.confirm is not None else 0
+        self._reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2) if reach else None
         self._subtractor = None
         self._prev_thumb = None
         self._prev_chroma = None
@@ -297,6 +303,7 @@ class Screener:
             return self._quiet_result(small, now, scene_change=whole_frame)
 
         raw = self._subtractor.apply(small)
+        confirming = self._apply_confirmer(small)
         if self._relearn_left > 0:
             self._relearn_left -= 1
             return self._quiet_result(small, now, scene_change=self._relearning_change)
@@ -316,7 +323,34 @@ class Screener:
             foreground, contours = np.zeros_like(moving), []
         else:
             foreground, contours = self._clean(moving)
+            if confirming is not None:
+                foreground, contours = self._confirmed(foreground, confirming)
         return self._track(foreground, contours, now, frame, encoded)
+
+    def _apply_confirmer(self, small: np.ndarray) -> np.ndarray | None:
+        """The confirming subtractor's foreground on the shrunk small frame (None without one)."""
+        if self._confirmer is None or self._confirm_size is None:
+            return None
+        shrunk = cv2.resize(small, self._confirm_size, interpolation=cv2.INTER_AREA)
+        return cast(np.ndarray, self._confirmer.apply(shrunk))
+
+    def _confirmed(
+        self, foreground: np.ndarray, confirming: np.ndarray
+    ) -> tuple[np.ndarray, Sequence[np.ndarray]]:
+        """``foreground`` kept only near the confirming cue's blobs of at least ``min_area`` each."""
+        assert self.config.confirm is not None
+        cue = cv2.threshold(confirming, FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)[1]
+        cue, cue_contours = self._clean(cue, flicker=False, masked=False)
+        min_px = self.config.min_area * cue.size
+        sizeable = [c for c in cue_contours if cv2.contourArea(c) >= min_px]
+        near = np.zeros_like(cue)
+        cv2.drawContours(near, sizeable, -1, 255, cv2.FILLED)
+        near = cv2.resize(near, (foreground.shape[1], foreground.shape[0]), interpolation=cv2.INTER_NEAREST)
+        if self._reach is not None:
+            near = cv2.dilate(near, self._reach)
+        kept = cv2.bitwise_and(foreground, near)
+        contours, _ = cv2.findContours(kept, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        return kept, contours
 
     def _crumb_px(self) -> int:
         """Blobs under a tenth of the minimum area cannot make a region on their own or by grouping much."""
@@ -341,17 +375,14 @@ class Screener:
 
     def _relearn(self, small: np.ndarray, chroma: float | None, count_as_change: bool) -> None:
         """Start a fresh background from ``small``; screening resumes after ``relearn_frames`` frames."""
-        self._subtractor = make_subtractor(self.config.subtractor)
-        if getattr(self.config.subtractor, "detect_shadows", False):
-            # The shadow test asks "darker, same colour?": on a grey picture (IR night mode, or grey
-            # screening) every darker object passes it, so it would hide dark clothing and legs.
-            colourful = small.ndim == 3 and chroma is not None and chroma >= _MIN_CHROMA
-            self._subtractor.setDetectShadows(colourful)
-        # Learning rate 1 makes this frame the whole background model at once (MOG2/KNN); a fresh model
-        # then learns fast by itself because OpenCV's automatic rate starts at 1/(2·frames).
-        self._subtractor.apply(small, learningRate=1.0)
-        if self.config.seed_jitter_px > 0 and isinstance(self.config.subtractor, Mog2Params):
-            self._seed_with_jitter(small)
+        colourful = small.ndim == 3 and chroma is not None and chroma >= _MIN_CHROMA
+        self._subtractor = self._fresh_subtractor(self.config.subtractor, small, colourful)
+        confirm = self.config.confirm
+        if confirm is not None:
+            width = min(small.shape[1], max(confirm.min_width, round(small.shape[1] * confirm.scale)))
+            self._confirm_size = (width, max(8, round(small.shape[0] * width / small.shape[1])))
+            shrunk = cv2.resize(small, self._confirm_size, interpolation=cv2.INTER_AREA)
+            self._confirmer = self._fresh_subtractor(confirm.subtractor, shrunk, colourful)
         self._candidates = []
         if self._flicker is not None:
             self._flicker[:] = 0
@@ -360,7 +391,21 @@ class Screener:
         if count_as_change:
             self.scene_changes += 1
 
-    def _seed_with_jitter(self, small: np.ndarray) -> None:
+    def _fresh_subtractor(self, params: SubtractorParams, small: np.ndarray, colourful: bool) -> Any:
+        """A new subtractor of ``params`` whose background is ``small`` (seeded with jitter for MOG2)."""
+        subtractor = make_subtractor(params)
+        if getattr(params, "detect_shadows", False):
+            # The shadow test asks "darker, same colour?": on a grey picture (IR night mode, or grey
+            # screening) every darker object passes it, so it would hide dark clothing and legs.
+            subtractor.setDetectShadows(colourful)
+        # Learning rate 1 makes this frame the whole background model at once (MOG2/KNN); a fresh model
+        # then learns fast by itself because OpenCV's automatic rate starts at 1/(2·frames).
+        subtractor.apply(small, learningRate=1.0)
+        if self.config.seed_jitter_px > 0 and isinstance(params, Mog2Params):
+            self._seed_with_jitter(subtractor, small)
+        return subtractor
+
+    def _seed_with_jitter(self, subtractor: Any, small: np.ndarray) -> None:
         """Teach a fresh MOG2 model that edges may move a pixel or so, as ViBe seeds from neighbours.
 
         A model built from one frame flags every leaf that sways until it has seen the sway; seeded with
@@ -375,19 +420,28 @@ class Screener:
         for count, (dx, dy) in enumerate(offsets, start=2):
             shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             shifted = cv2.warpAffine(small, shift, size, borderMode=cv2.BORDER_REPLICATE)
-            self._subtractor.apply(shifted, learningRate=1.0 / count)
+            subtractor.apply(shifted, learningRate=1.0 / count)
 
     def _warmup_frames(self) -> int:
         """Frames a fresh subtractor needs before its foreground means something (measured, see module)."""
         if self.config.scene_change.relearn_frames is not None:
             return self.config.scene_change.relearn_frames
-        params = self.config.subtractor
-        if isinstance(params, CntParams):
-            return params.min_pixel_stability
-        return _WARMUP_FRAMES[params.kind]
+        subtractors = [self.config.subtractor]
+        if self.config.confirm is not None:
+            subtractors.append(self.config.confirm.subtractor)
+        return max(
+            params.min_pixel_stability if isinstance(params, CntParams) else _WARMUP_FRAMES[params.kind]
+            for params in subtractors
+        )
 
-    def _clean(self, moving: np.ndarray) -> tuple[np.ndarray, Sequence[np.ndarray]]:
-        """The cleaned foreground mask and its outer contours (for ``_blobs``)."""
+    def _clean(
+        self, moving: np.ndarray, flicker: bool = True, masked: bool = True
+    ) -> tuple[np.ndarray, Sequence[np.ndarray]]:
+        """The cleaned foreground mask and its outer contours (for ``_blobs``).
+
+        ``flicker`` and ``masked`` apply the flicker map and the masks, which exist at the processing size
+        only (the confirming cue is cleaned without them).
+        """
         if self._opening is not None:
             moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, self._opening)
         if self.config.median_px > 1:
@@ -398,12 +452,12 @@ class Screener:
             moving = cv2.threshold(votes, 127, 255, cv2.THRESH_BINARY)[1]
         if self._closing is not None:
             moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, self._closing)
-        if self._flicker is not None:
+        if flicker and self._flicker is not None:
             # Share of recent frames each pixel was foreground in (0..255 scale); leaves and ripples sit high.
             cv2.accumulateWeighted(moving, self._flicker, 1.0 / self.config.flicker_window)
             steady = self._flicker < 255.0 * self.config.flicker_suppression
             moving = cv2.bitwise_and(moving, steady.view(np.uint8) * np.uint8(255))
-        if self._allowed is not None:
+        if masked and self._allowed is not None:
             moving = cv2.bitwise_and(moving, self._allowed)
         # Outer contours, not connectedComponentsWithStats: the same blobs at a twentieth of the cost.
         contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

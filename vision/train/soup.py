@@ -76,6 +76,8 @@ def average_checkpoints(paths: Sequence[str | Path], command: str = "") -> dict[
 
 
 def _load(path: str | Path) -> dict[str, Any]:
+    if Path(path).is_dir():
+        return _model_folder_state(Path(path))
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
@@ -85,12 +87,45 @@ def _load(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def _model_folder_state(folder: Path) -> dict[str, Any]:
+    """A shipped model folder (its ``weights.npz`` and card) as the parts of a checkpoint a soup reads.
+
+    A fine-tune can then be averaged with the model it started from (a soup with its own start, as
+    WiSE-FT does: it keeps more of what the start knew).
+    """
+    import json
+
+    from vision.train.model import WEIGHTS_FILE, load_weights
+
+    weights, card_path = folder / WEIGHTS_FILE, folder / "model.json"
+    if not weights.is_file() or not card_path.is_file():
+        raise ValueError(f"{folder}: not a model folder with {WEIGHTS_FILE} and model.json")
+    card = json.loads(card_path.read_text())
+    net = load_weights(weights)
+    training = card.get("training") or {}
+    return {
+        "model": net.state_dict(),
+        "args": {
+            "widths": net.widths,
+            "blocks": net.blocks,
+            "input_size": card["input_size"],
+            "command": training.get("command", ""),
+        },
+        "preprocessing": card["preprocessing"],
+        "epoch": None,
+        "model_folder": {"name": card.get("name"), "version": card.get("version")},
+        "source_commit": card.get("source_commit"),
+    }
+
+
 def _ingredient(path: str | Path, state: dict[str, Any]) -> dict[str, Any]:
     epoch = state.get("epoch")
     record: dict[str, Any] = next((r for r in state.get("history", []) if r.get("epoch") == epoch), {})
+    hashed = Path(path) / "weights.npz" if Path(path).is_dir() else Path(path)
     return {
         "checkpoint": str(path),
-        "sha256": file_sha256(Path(path)),
+        **({"model": state["model_folder"]} if "model_folder" in state else {}),
+        "sha256": file_sha256(hashed),
         "epoch": epoch,
         "command": state["args"].get("command", ""),
         "init": state.get("init"),
