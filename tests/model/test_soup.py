@@ -143,3 +143,22 @@ def test_bad_soups_are_one_line_errors_and_write_nothing(
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and reason in result.stderr, result.output
     assert "\n" not in result.stderr.strip() and not out.exists()
+
+
+def test_a_model_folder_is_an_ingredient_beside_a_checkpoint(tmp_path: pathlib.Path) -> None:
+    from vision.train.export import export_model
+
+    path = a_checkpoint(tmp_path / "a.pt", 5)
+    net, _ = load_checkpoint(a_checkpoint(tmp_path / "b.pt", 6))
+    folder = export_model(
+        net, tmp_path / "models" / "m" / "1", name="m", version="1", spec=PreprocessSpec(64)
+    )
+    soup = average_checkpoints([path, folder])
+    first = torch.load(path, weights_only=False)["model"]
+    for key, tensor in soup["model"].items():
+        if tensor.is_floating_point():
+            assert torch.allclose(tensor.double(), (first[key].double() + net.state_dict()[key].double()) / 2)
+    assert soup["soup"][1]["model"] == {"name": "m", "version": "1"} and len(soup["soup"][1]["sha256"]) == 64
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="not a model folder"):
+        average_checkpoints([path, tmp_path / "empty"])
