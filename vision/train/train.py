@@ -232,8 +232,9 @@ def segmentation_loss(
     dice = (1 - (2 * inter + 1) / (total + 1))[present].mean() if present.any() else ce.new_zeros(())
     _, threat_map, _ = threat_outputs(logits)
     share = threat_targets.sum(dim=1)
-    in_box = bags.sum(dim=1) > 0 if bags.shape[1] else torch.zeros_like(share, dtype=torch.bool)
-    positive = (share > 0.25) | (bags.sum(dim=1) > 0.5 if bags.shape[1] else in_box)
+    box_share = bags.sum(dim=1)  # zeros where no box labels (the sum over no channels)
+    in_box = box_share > 0
+    positive = (share > 0.25) | (box_share > 0.5)
     # Cells next to a threat (or inside a box) are left out of the negatives: the 3x3 smoothing of the map
     # mixes them.
     near = F.max_pool2d(((share > 0) | in_box).float()[:, None], 3, stride=1, padding=1)[:, 0] > 0
