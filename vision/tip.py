@@ -376,43 +376,6 @@ def write_tip_dataset(
     return out
 
 
-def contact_sheet(
-    composites: Sequence[tuple[np.ndarray, tuple[int, int, int, int], str]],
-    columns: int = 4,
-    tile_px: int = 320,
-) -> np.ndarray:
-    """Tiles of ``(image, box, caption)``: the box drawn in red, the caption under the tile."""
-    rows = max(1, math.ceil(len(composites) / columns))
-    tile_h = int(tile_px * 0.8)
-    sheet = np.full((rows * (tile_h + 18), columns * tile_px, 3), 255, np.uint8)
-    for k, (image, box, caption) in enumerate(composites):
-        img = image.copy()
-        x0, y0, x1, y1 = box
-        if x1 > x0:
-            cv2.rectangle(img, (x0, y0), (x1, y1), (230, 0, 0), max(1, img.shape[1] // 300))
-        scale = min(tile_px / img.shape[1], tile_h / img.shape[0])
-        small = cv2.resize(
-            img,
-            (max(1, int(img.shape[1] * scale)), max(1, int(img.shape[0] * scale))),
-            interpolation=cv2.INTER_AREA,
-        )
-        r, c = divmod(k, columns)
-        sheet[
-            r * (tile_h + 18) : r * (tile_h + 18) + small.shape[0], c * tile_px : c * tile_px + small.shape[1]
-        ] = small
-        cv2.putText(
-            sheet,
-            caption[:44],
-            (c * tile_px + 2, r * (tile_h + 18) + tile_h + 13),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.38,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
-    return sheet
-
-
 def _read_rgb(path: pathlib.Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:

@@ -49,8 +49,8 @@ def tip(
     import numpy as np
 
     from vision.dataimport import read_file_list
+    from vision.sheet import contact_sheet
     from vision.tip import (
-        contact_sheet,
         cutouts_from_dataset,
         list_backgrounds,
         project_random,
@@ -83,6 +83,7 @@ def tip(
                 cutout = cutouts[int(rng.integers(len(cutouts)))]
                 bag = read_rgb(bags[index % len(bags)])
                 composite, _, box = project_random(bag, cutout, rng)
-                tiles.append((composite, box, f"{cutout.label} {'real' if cutout.from_box else 'sim'}"))
+                boxes = [box] if box[2] > box[0] else []
+                tiles.append((composite, boxes, f"{cutout.label} {'real' if cutout.from_box else 'sim'}"))
             cv2.imwrite(str(preview), cv2.cvtColor(contact_sheet(tiles), cv2.COLOR_RGB2BGR))
         print(path)

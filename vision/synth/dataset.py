@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from vision import sheet
 from vision.classes import SCENE_KINDS, coco_categories
 from vision.synth.profiles import get_profile
 from vision.synth.scene import Scan, generate
@@ -275,36 +276,12 @@ def contact_sheet(
     scans: list[Scan], columns: int = 4, tile_px: int = 360, outline: bool = True
 ) -> np.ndarray:
     """An RGB contact sheet of ``scans`` with threat boxes drawn in red and a caption per tile."""
-    rows = math.ceil(len(scans) / columns)
-    tile_h = int(tile_px * 0.75)
-    sheet = np.full((rows * (tile_h + 18), columns * tile_px, 3), 255, np.uint8)
-    for k, scan in enumerate(scans):
-        img = scan.rgb.copy()
-        if outline:
-            for inst in scan.instances:
-                x, y, w, h = inst.bbox
-                cv2.rectangle(img, (x, y), (x + w, y + h), (230, 0, 0), max(1, img.shape[1] // 400))
-        scale = min(tile_px / img.shape[1], tile_h / img.shape[0])
-        small = cv2.resize(
-            img,
-            (max(1, int(img.shape[1] * scale)), max(1, int(img.shape[0] * scale))),
-            interpolation=cv2.INTER_AREA,
-        )
-        r, c = divmod(k, columns)
-        y0, x0 = r * (tile_h + 18), c * tile_px
-        sheet[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+    tiles = []
+    for scan in scans:
+        boxes = [(x, y, x + w, y + h) for x, y, w, h in (i.bbox for i in scan.instances)] if outline else []
         labels = ",".join(sorted({i.label for i in scan.instances})) or "clean"
-        cv2.putText(
-            sheet,
-            f"{scan.kind} {scan.profile} {labels}"[:48],
-            (x0 + 2, y0 + tile_h + 13),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.38,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
-    return sheet
+        tiles.append((scan.rgb, boxes, f"{scan.kind} {scan.profile} {labels}"))
+    return sheet.contact_sheet(tiles, columns, tile_px)
 
 
 def write_preview(
