@@ -199,4 +199,3 @@ def test_tip_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path: pathlib.
         assert not (out / "annotations.json").exists()
     with pytest.raises(TipError):
         write_tip_dataset([], [], tmp_path / "x", 1, 0)
-    assert MASK_ATTENUATION < 0.5
