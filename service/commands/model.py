@@ -69,7 +69,14 @@ def train(
     val: Annotated[str | None, typer.Option(help="validation folder(s); default 10% of --data")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     lr: Annotated[float, typer.Option(help="peak learning rate (one-cycle)")] = 3e-3,
-    input_size: Annotated[int, typer.Option(help="letterbox side of the model input")] = 512,
+    input_size: Annotated[
+        int | None,
+        typer.Option(
+            min=32,
+            help="letterbox side of the model input (default: that of --init, else 512); an --init model "
+            "trained at another size carries over (the network is fully convolutional)",
+        ),
+    ] = None,
     crop_size: Annotated[int, typer.Option(help="side of training crops")] = 256,
     threads: Annotated[int, typer.Option(min=1, help="torch threads")] = 2,
     workers: Annotated[int, typer.Option(min=0, help="data-loading processes")] = 1,
@@ -87,6 +94,13 @@ def train(
             help="balance the classes: scans of rare classes and of classes the last validation missed "
             "drawn more often, crops centred on a class drawn uniformly, every class in a crop ranked "
             "(not only its most threat-like object)"
+        ),
+    ] = False,
+    keep_epochs: Annotated[
+        bool,
+        typer.Option(
+            help="also keep every epoch's checkpoint (epoch_NNN.pt), to choose one afterwards on data the "
+            "run does not validate on (e.g. export each and score it with triage evaluate --real)"
         ),
     ] = False,
     blocks: Annotated[
@@ -125,7 +139,15 @@ def train(
     are drawn in the given proportions whatever their sizes (e.g. simulator, imported real scans and
     operator feedback). The run records the command, seeds and a content hash of every data folder.
     """
-    from vision.train.train import PRECISIONS, TrainArgs, bf16_kernels, command_line, main, training_device
+    from vision.train.train import (
+        PRECISIONS,
+        TrainArgs,
+        bf16_kernels,
+        command_line,
+        init_input_size,
+        main,
+        training_device,
+    )
 
     with cli_errors():
         if precision not in PRECISIONS:
@@ -147,6 +169,7 @@ def train(
             init=str(init) if init else "",
             mix=weights,
             balance=balance,
+            keep_epochs=keep_epochs,
             precision=precision,
             device=device,
             blocks=_blocks(blocks) if blocks is not None else None,
@@ -156,7 +179,7 @@ def train(
             seed=seed,
             batch_size=batch_size,
             lr=lr,
-            input_size=input_size,
+            input_size=input_size or (init_input_size(init) if init else None) or 512,
             crop_size=crop_size,
             threads=threads,
             workers=workers,

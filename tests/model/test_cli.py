@@ -9,6 +9,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from service.cli import app
@@ -39,6 +40,7 @@ def trained_run(
         "48",
         "--workers",
         "0",
+        "--keep-epochs",
         "--quiet",
     ]
     first = runner.invoke(app, [*args, "--epochs", "1"])
@@ -59,6 +61,10 @@ def test_train_writes_log_and_checkpoints_and_resumes(trained_run: pathlib.Path)
     hits = log[-1]["val_class_hits"]
     assert hits and set(hits) <= set(THREAT_CLASSES) and all(0.0 <= v <= 1.0 for v in hits.values())
     assert (trained_run / "checkpoint.pt").is_file() and (trained_run / "model_best.pt").is_file()
+    # --keep-epochs: every epoch's checkpoint, across the resume, to be chosen afterwards on other data
+    kept = sorted(p.name for p in trained_run.glob("epoch_*.pt"))
+    assert kept == ["epoch_000.pt", "epoch_001.pt"]
+    assert torch.load(trained_run / "epoch_000.pt", weights_only=False)["epoch"] == 0
 
 
 @pytest.mark.slow

@@ -114,3 +114,22 @@ def test_a_fresh_run_takes_its_widths_and_a_fine_tune_is_widened(tmp_path: pathl
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(wider.eval()(x), net(x), atol=1e-5, rtol=1e-5)
+
+
+def test_a_fine_tune_trains_at_its_init_size_unless_told_and_may_change_it(tmp_path: pathlib.Path) -> None:
+    from vision.train.train import TrainArgs, init_input_size, initial_model
+
+    net = trained_looking()
+    checkpoint = tmp_path / "init.pt"
+    state = {"model": net.state_dict(), "args": {"widths": net.widths}, "preprocessing": {"input_size": 64}}
+    torch.save(state, checkpoint)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.json").write_text('{"input_size": 48}')
+    assert init_input_size(checkpoint) == 64 and init_input_size(folder) == 48
+    assert init_input_size(tmp_path / "missing") is None
+    # a fully convolutional network carries over to a larger letterbox: same weights, same cells
+    larger, _ = initial_model(TrainArgs(data=[], out="", init=str(checkpoint), input_size=96))
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(larger.eval()(x), net(x), atol=1e-5, rtol=1e-5)

@@ -147,6 +147,9 @@ class TrainArgs:
     init: str = ""
     mix: list[float] = field(default_factory=list)
     balance: bool = False
+    # Keep every epoch's checkpoint (epoch_NNN.pt) so one can be chosen afterwards on other data (the
+    # real validation files, through an export of each).
+    keep_epochs: bool = False
     precision: str = "fp32"
     device: str = "cpu"
     progress: bool = True
@@ -468,9 +471,8 @@ def initial_model(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any] | None]:
     :func:`deepen`).
 
     Raises:
-        ValueError: if ``args.init`` is neither a model folder nor a training checkpoint, its input size
-            differs from ``args.input_size``, or it has more channels or blocks than ``args.widths`` or
-            ``args.blocks``.
+        ValueError: if ``args.init`` is neither a model folder nor a training checkpoint, or it has more
+            channels or blocks than ``args.widths`` or ``args.blocks``.
     """
     if not args.init:
         return build_model(args.widths or DEFAULT_WIDTHS, args.blocks or NO_BLOCKS), None
@@ -480,6 +482,25 @@ def initial_model(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any] | None]:
     if args.blocks is not None and args.blocks != net.blocks:
         net = deepen(net, args.blocks)
     return net, origin
+
+
+def init_input_size(init: str | Path) -> int | None:
+    """The letterbox side a model folder (its card) or training checkpoint was trained at, if it says.
+
+    A run from ``init`` trains at this size unless told otherwise; the network is fully convolutional, so
+    its weights also carry over to another size (fine-tuning at a higher resolution for thin objects).
+    """
+    path = Path(init)
+    if path.is_dir():
+        card_path = path / "model.json"
+        size = json.loads(card_path.read_text()).get("input_size") if card_path.is_file() else None
+    elif path.is_file():
+        size = torch.load(str(path), map_location="cpu", weights_only=False).get("preprocessing", {}).get(
+            "input_size"
+        )
+    else:
+        size = None
+    return int(size) if size is not None else None
 
 
 def _load_init(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any]]:
@@ -493,17 +514,11 @@ def _load_init(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any]]:
             )
         card_path = path / "model.json"
         card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        size = card.get("input_size")
-        if size is not None and int(size) != args.input_size:
-            raise ValueError(f"{path} takes {size} px inputs; pass --input-size {size}")
         net = load_weights(weights)
         origin = {"model": str(path), "name": card.get("name"), "version": card.get("version")}
         return net, {**origin, "sha256": file_sha256(weights)}
     if path.is_file():
-        net, state = load_checkpoint(path)
-        size = state.get("preprocessing", {}).get("input_size", args.input_size)
-        if int(size) != args.input_size:
-            raise ValueError(f"{path} takes {size} px inputs; pass --input-size {size}")
+        net, _ = load_checkpoint(path)
         return net, {"checkpoint": str(path), "sha256": file_sha256(path)}
     raise ValueError(f"--init {path}: no such model folder or checkpoint")
 
@@ -722,6 +737,8 @@ def main(args: TrainArgs) -> Path:
         if quality >= best:
             best = quality
             save_checkpoint(out / BEST, state)
+        if args.keep_epochs:
+            save_checkpoint(out / f"epoch_{epoch:03d}.pt", state)
         save_checkpoint(out / CHECKPOINT, state)
     return out / BEST
 
