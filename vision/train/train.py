@@ -495,8 +495,10 @@ def init_input_size(init: str | Path) -> int | None:
         card_path = path / "model.json"
         size = json.loads(card_path.read_text()).get("input_size") if card_path.is_file() else None
     elif path.is_file():
-        size = torch.load(str(path), map_location="cpu", weights_only=False).get("preprocessing", {}).get(
-            "input_size"
+        size = (
+            torch.load(str(path), map_location="cpu", weights_only=False)
+            .get("preprocessing", {})
+            .get("input_size")
         )
     else:
         size = None
