@@ -7,6 +7,8 @@ not stop the service: it starts, reports why on ``/readyz`` (503), and can be gi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -32,9 +34,11 @@ from service.observability import (
 from service.routers import ROUTERS
 from service.settings import Settings
 from service.state import AppState
+from service.stations import StationThresholds
 from service.store.db import Store
 from service.store.images import ImageFiles
 from service.store.tables import Scan
+from vision.calibration import CalibrationError
 from vision.errors import ImageDecodeError, ImageTooLarge, UnsupportedImageType, VisionError
 from vision.infer import REPO_MODELS_DIR
 from vision.io import ImageLimits
@@ -45,7 +49,10 @@ _STATUS_OF_ERROR: tuple[tuple[type[VisionError], int], ...] = (
     (ImageTooLarge, 413),
     (UnsupportedImageType, 415),
     (ImageDecodeError, 400),
+    (CalibrationError, 422),
 )
+# How often the station file (`triage calibrate --out`) is looked at for changes.
+STATION_FILE_POLL_S = 5.0
 
 _DESCRIPTION = """Inline triage of X-ray scans for customs.
 
@@ -87,6 +94,16 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
     manager.start(settings.model_dir)
     if manager.current is not None:
         metrics.set_serving(manager.current.name, manager.current.version)
+    stations = StationThresholds(
+        store,
+        metrics,
+        file=settings.resolved_station_file,
+        min_scans=settings.station_min_scans,
+        window=settings.station_drift_window,
+    )
+    stations.sync_file()
+    if manager.current is not None:
+        stations.seed_recent((manager.current.name, manager.current.version))
     return AppState(
         settings=settings,
         store=store,
@@ -96,7 +113,18 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
         metrics=metrics,
         inference_limiter=anyio.CapacityLimiter(settings.inference_concurrency),
         image_limits=ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
+        stations=stations,
     )
+
+
+async def _watch_station_file(state: AppState) -> None:
+    """Import the station file whenever it changes, until the app stops."""
+    while True:
+        await anyio.sleep(STATION_FILE_POLL_S)
+        try:
+            await anyio.to_thread.run_sync(state.stations.sync_file)
+        except Exception:  # a bad look must not end the watch; the next one retries
+            logger.exception("station file import failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -117,9 +145,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = await anyio.to_thread.run_sync(open_state, settings, metrics)
         app.state.triage = state
         logger.info("service started", extra={"data_dir": str(settings.data_dir)})
+        watcher = asyncio.create_task(_watch_station_file(state))
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             state.store.close()
 
     app = FastAPI(
@@ -130,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "scans", "description": "Post scans, read verdicts and overlays, record feedback."},
             {"name": "models", "description": "The model registry and hot swap."},
+            {"name": "stations", "description": "Site calibration: station thresholds and drift."},
             {"name": "operations", "description": "Health, readiness and metrics."},
         ],
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from service.commands import camera, compare, data, keys, model, registry, scan, serve, synth, tip
+from service.commands import calibrate, camera, compare, data, keys, model, registry, scan, serve, synth, tip
 
 app = typer.Typer(
     name="triage",
@@ -25,7 +25,7 @@ def _root() -> None:
     """X-ray and camera image triage for customs: simulate, train, scan, serve, watch."""
 
 
-for module in (serve, keys, scan, synth, tip, model, camera, data, compare, registry):
+for module in (serve, keys, scan, calibrate, synth, tip, model, camera, data, compare, registry):
     module.register(app)
 
 

@@ -59,6 +59,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.station_alarm_rate = Gauge(
+            "triage_station_alarm_rate",
+            "Share of a station's recent scans that alarmed (its drift window), by station and scene kind.",
+            ["station", "kind"],
+            registry=self.registry,
+        )
+        self.station_target = Gauge(
+            "triage_station_target_false_alarm_rate",
+            "The false-alarm rate a station's threshold was set to hold (the model's where none is applied).",
+            ["station", "kind"],
+            registry=self.registry,
+        )
+        self.station_drifting = Gauge(
+            "triage_station_drifting",
+            "1 while a station's recent alarm rate lies outside what its target explains (99% binomial).",
+            ["station", "kind"],
+            registry=self.registry,
+        )
+
     def set_serving(self, name: str | None, version: str | None) -> None:
         """Mark ``name/version`` as the served model (and no other)."""
         self.model_info.clear()

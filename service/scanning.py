@@ -54,9 +54,12 @@ def decode_uploads(uploads: dict[str, Upload], limits: ImageLimits) -> DecodedIm
     return decode_dual_energy(high.data, low.data, limits)
 
 
-def predict(predictor: Predictor, rgb: np.ndarray, kind: str | None = None) -> tuple[Prediction, bytes]:
-    """Run the model (judged by the threshold of the scan's kind, if known) and encode its heat map."""
-    prediction = predictor.predict(rgb, kind)
+def predict(
+    predictor: Predictor, rgb: np.ndarray, kind: str | None = None, threshold: float | None = None
+) -> tuple[Prediction, bytes]:
+    """Run the model and encode its heat map; judged by ``threshold`` (a station's) if given, else by the
+    card's threshold of the scan's kind, if known."""
+    prediction = predictor.predict(rgb, kind, threshold)
     return prediction, encode_heatmap(prediction.heatmap)
 
 
@@ -87,6 +90,7 @@ class ScanInput:
     model_version: str
     key_id: uuid.UUID | None
     started: float
+    threshold_source: str = "model"
 
 
 def save_scan(store: Store, item: ScanInput) -> Scan:
@@ -108,6 +112,7 @@ def save_scan(store: Store, item: ScanInput) -> Scan:
         verdict=str(prediction.verdict),
         score=float(prediction.score),
         threshold=float(prediction.threshold),
+        threshold_source=item.threshold_source,
         model_name=item.model_name,
         model_version=item.model_version,
         detections=detection_dicts(prediction.detections),

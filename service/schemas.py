@@ -51,6 +51,7 @@ class ScanResult(BaseModel):
                     "verdict": "alarm",
                     "score": 0.91,
                     "threshold": 0.42,
+                    "threshold_source": "model",
                     "model": {"name": "xray-seg", "version": "2026.11.23"},
                     "detections": [_DETECTION_EXAMPLE],
                     "latency_ms": 84.2,
@@ -63,7 +64,11 @@ class ScanResult(BaseModel):
     verdict: Verdict
     score: float
     threshold: float = Field(
-        description="the alarm threshold this scan was judged by (its kind's, or the shared one)"
+        description="the alarm threshold that judged it: its station's, its kind's, or the shared one"
+    )
+    threshold_source: Literal["model", "station"] = Field(
+        "model",
+        description="whose threshold judged it: the model card's, or the station's own (site calibration)",
     )
     model: ModelRef
     detections: list[DetectionOut]

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         admin_key: optional bootstrap admin key; with none given and no keys stored, one is generated.
         cameras_file: the camera config file loaded at start (see ``vision.motion.config``).
         event_webhook_url: where finished motion events are posted as JSON; failures are logged, not fatal.
+        station_thresholds_file: a station file (``triage calibrate --out``) imported at start and when it
+            changes; default ``<data_dir>/station_thresholds.json``.
+        station_min_scans: cleared scans a station needs before a threshold is proposed.
+        station_drift_window: recent verdicts per station the drift watch judges.
     """
 
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="forbid", frozen=True)
@@ -81,6 +85,12 @@ class Settings(BaseSettings):
     cameras_file: pathlib.Path | None = Field(default=None, description="camera config file (YAML/JSON)")
     event_webhook_url: str | None = Field(default=None, description="finished motion events are posted here")
     event_webhook_timeout_s: float = Field(default=5.0, gt=0)
+    station_thresholds_file: pathlib.Path | None = Field(
+        default=None,
+        description="station file of `triage calibrate`; default <data_dir>/station_thresholds.json",
+    )
+    station_min_scans: int = Field(default=300, ge=20, description="cleared scans a proposal needs")
+    station_drift_window: int = Field(default=500, ge=50, description="recent verdicts drift is judged on")
 
     @field_validator("event_webhook_url")
     @classmethod
@@ -119,6 +129,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data folder."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'triage.db').resolve()}"
+
+    @property
+    def resolved_station_file(self) -> pathlib.Path:
+        """The station file the service imports."""
+        return self.station_thresholds_file or self.data_dir / "station_thresholds.json"
 
     @property
     def images_dir(self) -> pathlib.Path:

@@ -10,6 +10,7 @@ from service.limits import Admission
 from service.metrics import Metrics
 from service.models import ModelManager
 from service.settings import Settings
+from service.stations import StationThresholds
 from service.store.db import Store
 from service.store.images import ImageFiles
 from vision.io import ImageLimits
@@ -27,3 +28,4 @@ class AppState:
     metrics: Metrics
     inference_limiter: anyio.CapacityLimiter
     image_limits: ImageLimits
+    stations: StationThresholds

@@ -235,15 +235,17 @@ class Predictor:
         """The shared alarm threshold (scans of unknown kind)."""
         return self.thresholds.shared
 
-    def predict(self, rgb: np.ndarray, kind: str | None = None) -> Prediction:
-        """Score one ``H x W x 3`` uint8 RGB scan, judged by the threshold of its scene ``kind`` if given."""
-        return self.predict_batch([rgb], kinds=[kind])[0]
+    def predict(self, rgb: np.ndarray, kind: str | None = None, threshold: float | None = None) -> Prediction:
+        """Score one ``H x W x 3`` uint8 RGB scan, judged by ``threshold`` if given (a station's), else by
+        the card's threshold of its scene ``kind`` if given, else the shared one."""
+        return self.predict_batch([rgb], kinds=[kind], thresholds=[threshold])[0]
 
     def predict_batch(
         self,
         images: Sequence[np.ndarray],
         detection_threshold: float | None = None,
         kinds: Sequence[str | None] | None = None,
+        thresholds: Sequence[float | None] | None = None,
     ) -> list[Prediction]:
         """Score several scans of any sizes in one onnxruntime call.
 
@@ -253,6 +255,8 @@ class Predictor:
                 (evaluation lowers it to rank regions for average precision). Regions are traced at
                 the same level either way, so boxes do not change with it.
             kinds: each scan's scene kind (``None``: unknown), which picks its alarm threshold.
+            thresholds: each scan's own alarm threshold (a station's), overriding its kind's; ``None``
+                entries keep the card's.
 
         Raises:
             ValueError: if an image is not a uint8 grey, RGB or RGBA array, or ``kinds`` is not one per image.
@@ -261,13 +265,20 @@ class Predictor:
             return []
         if kinds is not None and len(kinds) != len(images):
             raise ValueError(f"{len(kinds)} kinds for {len(images)} images")
+        if thresholds is not None and len(thresholds) != len(images):
+            raise ValueError(f"{len(thresholds)} thresholds for {len(images)} images")
         prepared = [preprocess(image, self.spec) for image in images]
         batch = np.stack([array for array, _ in prepared])
         probs, threat_map, score = self._session.run(list(OUTPUT_NAMES), {self._input_name: batch})
-        thresholds = [self.thresholds.for_kind(kind) for kind in kinds or [None] * len(images)]
+        judged_by = [
+            self.thresholds.for_kind(kind) if own is None else float(own)
+            for kind, own in zip(
+                kinds or [None] * len(images), thresholds or [None] * len(images), strict=True
+            )
+        ]
         return [
             self._prediction(
-                probs[i], threat_map[i], float(score[i]), placement, thresholds[i], detection_threshold
+                probs[i], threat_map[i], float(score[i]), placement, judged_by[i], detection_threshold
             )
             for i, (_, placement) in enumerate(prepared)
         ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routers import cameras, console, events, health, models, scans
+from service.routers import cameras, console, events, health, models, scans, stations
 
 # console before scans: its /v1/scans/stream must match before /v1/scans/{scan_id} does.
 ROUTERS: list[APIRouter] = [
-    health.router, console.router, scans.router, models.router, cameras.router, events.router,
+    health.router, console.router, scans.router, models.router, stations.router, cameras.router,
+    events.router,
 ]  # fmt: skip

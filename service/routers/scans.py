@@ -32,6 +32,7 @@ from service.schemas import (
     Verdict,
 )
 from service.state import AppState
+from service.stations import card_false_alarm_rate
 from service.store.base import utc_now
 from service.store.tables import Feedback, Scan
 from vision.infer import Predictor
@@ -137,6 +138,7 @@ def _result(row: Scan) -> dict[str, Any]:
         "verdict": row.verdict,
         "score": row.score,
         "threshold": row.threshold,
+        "threshold_source": row.threshold_source or "model",
         "model": ModelRef(name=row.model_name, version=row.model_version),
         "detections": [DetectionOut(**d) for d in row.detections],
         "latency_ms": row.latency_ms,
@@ -208,9 +210,12 @@ async def _run_pipeline(
     # Writing the image (hash + fsync) overlaps with inference: the verdict waits for whichever is slower.
     loop = asyncio.get_running_loop()
     files_written = loop.run_in_executor(None, write_images, state.images, uploads)
+    model = (predictor.name, predictor.version)
+    # A station's own threshold (site calibration) judges its scans while the model it was set for serves.
+    own_threshold = state.stations.threshold_for(station, kind, model)
     try:
         prediction, heatmap_png = await anyio.to_thread.run_sync(
-            predict, predictor, decoded.rgb, kind, limiter=state.inference_limiter
+            predict, predictor, decoded.rgb, kind, own_threshold, limiter=state.inference_limiter
         )
     finally:
         try:
@@ -232,8 +237,10 @@ async def _run_pipeline(
         predictor.version,
         key_id,
         started,
+        "model" if own_threshold is None else "station",
     )
     row = await anyio.to_thread.run_sync(save_scan, state.store, item)
+    state.stations.record(station, kind, row.verdict == "alarm", model, card_false_alarm_rate(predictor))
     stages = (
         ("decode", started, decoded_at),
         ("predict", decoded_at, predicted_at),

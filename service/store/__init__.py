@@ -6,4 +6,4 @@
 
 from __future__ import annotations
 
-TABLE_MODULES: list[str] = ["service.store.tables", "service.store.camera"]
+TABLE_MODULES: list[str] = ["service.store.tables", "service.store.camera", "service.store.stations"]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,6 +51,27 @@ class Store:
         for module in TABLE_MODULES:
             importlib.import_module(module)
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Add the nullable columns a newer release gave an existing table (``create_all`` only makes
+        missing tables), so a data folder from before them keeps working; its old rows read ``NULL``.
+
+        Only nullable columns without a server default are added this way: anything more is a schema
+        migration, which this store does not do.
+        """
+        inspector = inspect(self.engine)
+        present = set(inspector.get_table_names())
+        with self.engine.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                if table.name not in present:
+                    continue
+                have = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name in have or not column.nullable or column.primary_key:
+                        continue
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

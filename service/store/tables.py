@@ -48,6 +48,9 @@ class Scan(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     score: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
+    # Which threshold judged it: "model" (the card's) or "station" (site calibration); NULL in rows stored
+    # before site calibration existed, all of which were judged by the model's.
+    threshold_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
     model_name: Mapped[str] = mapped_column(String(120))
     model_version: Mapped[str] = mapped_column(String(120))
     detections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -125,7 +125,17 @@ def test_scan_round_trip_overlay_listing_and_feedback(client: TestClient, scanne
     created = post_scan(client, scanner, image, kind="parcel", station="lane-3")
     assert created.status_code == 201, created.text
     scan = created.json()
-    assert set(scan) == {"id", "verdict", "score", "threshold", "model", "detections", "latency_ms"}
+    assert set(scan) == {
+        "id",
+        "verdict",
+        "score",
+        "threshold",
+        "threshold_source",
+        "model",
+        "detections",
+        "latency_ms",
+    }
+    assert scan["threshold_source"] == "model"  # no station threshold applied
     assert scan["verdict"] == ("alarm" if scan["score"] >= scan["threshold"] else "clear")
     assert scan["model"] == {"name": "tiny-threat", "version": "0.0.1"}
     assert scan["latency_ms"] > 0
@@ -279,10 +289,10 @@ def test_full_queue_answers_503_with_retry_after(client: TestClient, scanner: di
     entered, release = threading.Event(), threading.Event()
     real_predict = predictor.predict
 
-    def slow_predict(rgb: np.ndarray, kind: str | None = None) -> object:
+    def slow_predict(rgb: np.ndarray, kind: str | None = None, threshold: float | None = None) -> object:
         entered.set()
         release.wait(30)
-        return real_predict(rgb, kind)
+        return real_predict(rgb, kind, threshold)
 
     predictor.predict = slow_predict  # every admitted scan now waits in inference until released
     limit = state.admission.limit

@@ -250,6 +250,16 @@ def real_report(scored: Sequence[RealScore], threshold: float, clean_sets: Seque
                 for c in classes
             }
     report["false_alarms_pooled"] = _round(float((pooled > threshold).mean())) if len(pooled) else None
+    # Per threat image, the level up to which it is localised (its score and its best hit both above):
+    # what site calibration reads to say the detection a station threshold costs
+    # (vision.calibration.detection_at). Detections are traced down to ``threshold`` only, so below it
+    # these are lower bounds.
+    report["localised_scores"] = {
+        name: sorted(round(min(r.score, r.best_hit), 4) for r in scored if r.set_name == name)
+        for name in names
+        if name not in clean
+    }
+    report["localised_scores_exact_from"] = threshold
     return report
 
 
