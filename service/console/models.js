@@ -3,6 +3,7 @@
 import { ApiError, getJson, sendJson } from "/console/api.js";
 import { ask, can, errorText, toast } from "/console/app.js";
 import { dateTime, number, percent, t } from "/console/i18n.js";
+import * as stations from "/console/stations.js";
 
 const $ = (id) => document.getElementById(id);
 let models = [];
@@ -31,6 +32,7 @@ export function init() {}
 
 export function relabel() {
   if (models.length) render();
+  stations.relabel();
 }
 
 export async function enter() {
@@ -41,6 +43,7 @@ export async function enter() {
     models = [];
   }
   render();
+  await stations.enter();
 }
 
 export function leave() {}

@@ -117,6 +117,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: pathlib.Pat
         TRIAGE_MODEL_DIR=str(models_root / "tiny-threat" / "0.0.1"),
         TRIAGE_MODELS_ROOT=str(models_root),
         TRIAGE_ADMIN_KEY=ADMIN_KEY,
+        # site calibration's smallest setting, so a test station gets a proposal from a few scans
+        TRIAGE_STATION_MIN_SCANS="20",
     )
     log = base / "serve.log"
     process = start_server(env, port, log)

@@ -92,3 +92,43 @@ def test_an_ungated_model_is_promoted_only_with_a_reason(
     assert last["reason"] == "hotfix: new door-panel concealment at port X"
     server.api("POST", "/v1/models/rollback")
     assert _serving(server) == was
+
+
+@pytest.mark.slow
+def test_station_threshold_proposed_applied_and_rolled_back(
+    page: Any, server: Server, shots: pathlib.Path
+) -> None:
+    import numpy as np
+
+    from tests.service.conftest import png_bytes
+
+    for seed in range(24):
+        files = {"file": ("bag.png", png_bytes(seed=seed), "image/png")}
+        scan = server.api(
+            "POST", "/v1/scans", files=files, data={"station": "console-lane", "kind": "luggage"}
+        )
+        assert scan.status_code == 201, scan.text
+        if scan.json()["verdict"] == "alarm":  # the operator clears it: a false alarm
+            judged = server.api(
+                "POST", f"/v1/scans/{scan.json()['id']}/feedback", json={"outcome": "false_alarm"}
+            )
+            assert judged.status_code == 201
+    sign_in(page, server)
+    page.click("#nav-models")
+    row = page.locator("#stations-table tr[data-station='console-lane'][data-kind='luggage']")
+    row.wait_for()
+    assert "(model)" in row.locator("td.threshold").inner_text()
+    row.locator("button.propose").click()
+    question = page.locator("#modal-text").inner_text()
+    assert "console-lane" in question and "24 cleared scans" in question and "95% interval" in question
+    screenshot(page, shots, "station-proposal")
+    page.click("#modal-ok")
+    page.wait_for_selector("#stations-table tr[data-station='console-lane'] td.threshold >> text=(station)")
+    proposal = server.api("GET", "/v1/stations/console-lane/threshold?kind=luggage").json()
+    assert proposal["threshold_source"] == "station" and proposal["in_force"]["version"] == 1
+    shown = float(row.locator("td.threshold").inner_text().split()[0])
+    assert np.isclose(shown, proposal["threshold"], atol=1e-3)
+    row.locator("button.rollback").click()
+    page.click("#modal-ok")
+    page.wait_for_selector("#stations-table tr[data-station='console-lane'] td.threshold >> text=(model)")
+    assert server.api("GET", "/v1/stations/console-lane/threshold?kind=luggage").json()["in_force"] is None
