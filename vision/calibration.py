@@ -210,9 +210,9 @@ def detection_at(real: Any, threshold: float) -> dict[str, float | None] | None:
 
     The card's ``real.localised_scores`` holds, per threat set, each image's localisation score (the lower
     of its score and its best detection on a true box); an image is localised at ``t`` when that score
-    exceeds ``t``. Exact at or above the card's threshold (``localised_scores_exact_from``); below it,
-    detections under the card's threshold were never traced, so the figure is a lower bound. ``None``
-    for a card without them (exported before site calibration).
+    exceeds ``t``. Exact at or above ``localised_scores_exact_from`` (the level regions are traced at);
+    below it the figure is a lower bound. ``None`` for a card without them (exported before site
+    calibration).
     """
     if not isinstance(real, Mapping) or not isinstance(real.get("localised_scores"), Mapping):
         return None

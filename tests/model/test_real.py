@@ -87,6 +87,13 @@ def test_real_figures_of_a_known_model(rigged_model_dir: pathlib.Path, tmp_path:
         == 2
     )
     assert "clean-bags" in format_real(report)
+    # Each threat image's localisation level, for the detection a station threshold keeps: at the card's
+    # threshold it gives the localised figure back.
+    from vision.calibration import detection_at
+
+    assert set(report["localised_scores"]) == {"voc-threats", "yolo-knives"}
+    assert detection_at(report, report["threshold"]) == {"voc-threats": 0.5, "yolo-knives": 1.0}
+    assert detection_at(report, 1.0) == {"voc-threats": 0.0, "yolo-knives": 0.0}
 
 
 def test_evaluate_command_prints_the_real_table_and_refuses_a_bad_kit(

@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vision.dataimport import READERS, ImportFailed, ImportReport
-from vision.infer import Predictor
+from vision.infer import REGION_LEVEL, Predictor
 from vision.io import read_image
 
 Box = tuple[float, float, float, float]
@@ -71,6 +71,11 @@ REAL_SOURCES: dict[str, dict[str, str]] = {
         "terms": "research use, as the kit's other sets; upstream names no licence",
     },
 }
+
+
+# Detections are reported down to this level in scoring, so a station threshold below the card's can be
+# judged too; the figures themselves use only those at or above the threshold, as `triage scan` does.
+TRACED_FLOOR = 0.0
 
 
 class RealKitError(ValueError):
@@ -181,13 +186,19 @@ def centre_inside(detection: Box, box: Box) -> bool:
 @dataclass(frozen=True)
 class RealScore:
     """One scored real image: image score, the best score of a detection hitting a true box (-1: none),
-    whether the top detection points into a true box, and the classes of its true boxes."""
+    whether the top detection points into a true box, and the classes of its true boxes.
+
+    ``best_hit`` and ``points`` see the detections ``triage scan`` reports (at or above the threshold), so
+    the figures agree with the shared check; ``best_hit_traced`` sees every region traced, down to
+    :data:`vision.infer.REGION_LEVEL`, for the detection a lower (station) threshold would keep.
+    """
 
     set_name: str
     score: float
     best_hit: float
     points: bool
     classes: tuple[str, ...]
+    best_hit_traced: float = -1.0
 
 
 def score_sets(
@@ -204,7 +215,8 @@ def score_sets(
     for real in sets:
         for name in real.files:
             bar.update()
-            prediction = predictor.predict(read_image(real.folder / real.images / name).rgb, kind)
+            rgb = read_image(real.folder / real.images / name).rgb
+            [prediction] = predictor.predict_batch([rgb], detection_threshold=TRACED_FLOOR, kinds=[kind])
             if real.boxes is None:
                 scored.append(RealScore(real.name, prediction.score, -1.0, False, ()))
                 continue
@@ -212,16 +224,17 @@ def score_sets(
             if not truth:
                 continue
             boxes = [box for _, box in truth]
-            dets: list[tuple[float, Box]] = [
+            traced: list[tuple[float, Box]] = [
                 (d.score, (float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])))
                 for d in prediction.detections
             ]
+            dets = [d for d in traced if d[0] >= prediction.threshold]
             best = max((s for s, b in dets if any(hits(b, t) for t in boxes)), default=-1.0)
+            best_traced = max((s for s, b in traced if any(hits(b, t) for t in boxes)), default=-1.0)
             top = max(dets, key=lambda d: d[0]) if dets else None
             points = top is not None and any(centre_inside(top[1], t) for t in boxes)
-            scored.append(
-                RealScore(real.name, prediction.score, best, points, tuple(sorted({c for c, _ in truth})))
-            )
+            classes = tuple(sorted({c for c, _ in truth}))
+            scored.append(RealScore(real.name, prediction.score, best, points, classes, best_traced))
     bar.close()
     return scored
 
@@ -250,16 +263,16 @@ def real_report(scored: Sequence[RealScore], threshold: float, clean_sets: Seque
                 for c in classes
             }
     report["false_alarms_pooled"] = _round(float((pooled > threshold).mean())) if len(pooled) else None
-    # Per threat image, the level up to which it is localised (its score and its best hit both above):
-    # what site calibration reads to say the detection a station threshold costs
-    # (vision.calibration.detection_at). Detections are traced down to ``threshold`` only, so below it
-    # these are lower bounds.
+    # Per threat image, the level up to which it is localised (its score and its best traced hit both
+    # above): what site calibration reads to say the detection a station threshold costs
+    # (vision.calibration.detection_at). Regions are traced down to REGION_LEVEL (or the threshold, if
+    # lower), so below that these are lower bounds.
     report["localised_scores"] = {
-        name: sorted(round(min(r.score, r.best_hit), 4) for r in scored if r.set_name == name)
+        name: sorted(round(min(r.score, r.best_hit_traced), 4) for r in scored if r.set_name == name)
         for name in names
         if name not in clean
     }
-    report["localised_scores_exact_from"] = threshold
+    report["localised_scores_exact_from"] = min(threshold, REGION_LEVEL)
     return report
 
 
