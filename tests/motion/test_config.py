@@ -18,12 +18,17 @@ from vision.motion.config import (
 )
 
 
-def test_defaults_are_mog2_with_cleanup_and_the_scene_change_rule() -> None:
+def test_defaults_are_gsoc_confirmed_by_mog2_with_cleanup_and_the_scene_change_rule() -> None:
     config = CameraConfig()
-    assert isinstance(config.subtractor, Mog2Params) and config.confirm is None
-    confirmed = CameraConfig.model_validate({"subtractor": {"kind": "gsoc"}, "confirm": {}})
-    assert isinstance(confirmed.subtractor, GsocParams) and confirmed.confirm is not None
-    assert isinstance(confirmed.confirm.subtractor, Mog2Params)
+    assert isinstance(config.subtractor, GsocParams) and config.confirm is not None
+    assert isinstance(config.confirm.subtractor, Mog2Params) and not config.confirm.seed_jitter
+    # A camera naming its subtractor runs it alone, unless it names a confirm too.
+    alone = CameraConfig.model_validate({"subtractor": {"kind": "mog2"}})
+    assert isinstance(alone.subtractor, Mog2Params) and alone.confirm is None
+    assert CameraConfig(subtractor=Mog2Params()).confirm is None
+    confirmed = CameraConfig.model_validate({"subtractor": {"kind": "knn"}, "confirm": {}})
+    assert confirmed.confirm is not None and isinstance(confirmed.confirm.subtractor, Mog2Params)
+    assert CameraConfig.model_validate({"confirm": None}).confirm is None
     assert (config.opening_px, config.median_px) == (3, 5)
     assert config.scene_change.enabled and config.persistence >= 2
 

@@ -345,7 +345,8 @@ class Screener:
         sizeable = [c for c in cue_contours if cv2.contourArea(c) >= min_px]
         near = np.zeros_like(cue)
         cv2.drawContours(near, sizeable, -1, 255, cv2.FILLED)
-        near = cv2.resize(near, (foreground.shape[1], foreground.shape[0]), interpolation=cv2.INTER_NEAREST)
+        size = (foreground.shape[1], foreground.shape[0])
+        near = cv2.resize(near, size, interpolation=cv2.INTER_NEAREST)
         if self._reach is not None:
             near = cv2.dilate(near, self._reach)
         kept = cv2.bitwise_and(foreground, near)
@@ -382,7 +383,9 @@ class Screener:
             width = min(small.shape[1], max(confirm.min_width, round(small.shape[1] * confirm.scale)))
             self._confirm_size = (width, max(8, round(small.shape[0] * width / small.shape[1])))
             shrunk = cv2.resize(small, self._confirm_size, interpolation=cv2.INTER_AREA)
-            self._confirmer = self._fresh_subtractor(confirm.subtractor, shrunk, colourful)
+            self._confirmer = self._fresh_subtractor(
+                confirm.subtractor, shrunk, colourful, jitter=confirm.seed_jitter
+            )
         self._candidates = []
         if self._flicker is not None:
             self._flicker[:] = 0
@@ -391,7 +394,9 @@ class Screener:
         if count_as_change:
             self.scene_changes += 1
 
-    def _fresh_subtractor(self, params: SubtractorParams, small: np.ndarray, colourful: bool) -> Any:
+    def _fresh_subtractor(
+        self, params: SubtractorParams, small: np.ndarray, colourful: bool, jitter: bool = True
+    ) -> Any:
         """A new subtractor of ``params`` whose background is ``small`` (seeded with jitter for MOG2)."""
         subtractor = make_subtractor(params)
         if getattr(params, "detect_shadows", False):
@@ -401,7 +406,7 @@ class Screener:
         # Learning rate 1 makes this frame the whole background model at once (MOG2/KNN); a fresh model
         # then learns fast by itself because OpenCV's automatic rate starts at 1/(2·frames).
         subtractor.apply(small, learningRate=1.0)
-        if self.config.seed_jitter_px > 0 and isinstance(params, Mog2Params):
+        if jitter and self.config.seed_jitter_px > 0 and isinstance(params, Mog2Params):
             self._seed_with_jitter(subtractor, small)
         return subtractor
 
