@@ -15,6 +15,10 @@ class UnsupportedImageType(VisionError):
     """The bytes are an image format we do not accept (HTTP 415)."""
 
 
+class ChannelMismatch(VisionError):
+    """A dual-energy pair whose channels cannot be one scan's: swapped, or unrelated (HTTP 422)."""
+
+
 class ImageTooLarge(VisionError):
     """The image has too many bytes or pixels (HTTP 413)."""
 

@@ -167,3 +167,21 @@ def test_read_image_reports_missing_files(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "scan.png"
     Image.new("RGB", (5, 3), (10, 20, 30)).save(path)
     assert read_image(path).rgb[0, 0].tolist() == [10, 20, 30]
+
+
+SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "sample_images" / "xray"
+
+
+def test_a_swapped_or_unrelated_dual_energy_pair_is_refused_with_the_reason() -> None:
+    from vision.errors import ChannelMismatch
+
+    high = (SAMPLES / "luggage_threat_high.tiff").read_bytes()
+    low = (SAMPLES / "luggage_threat_low.tiff").read_bytes()
+    assert decode_dual_energy(high, low).format == "dual-energy"
+    with pytest.raises(ChannelMismatch, match="look swapped"):
+        decode_dual_energy(low, high)
+    # The high channel of one scan with the low channel of another (here: the same bag turned around).
+    pixels = cv2.imread(str(SAMPLES / "luggage_threat_low.tiff"), cv2.IMREAD_UNCHANGED)
+    other = encode(np.ascontiguousarray(pixels[::-1, ::-1]), ".tiff")
+    with pytest.raises(ChannelMismatch, match="do not look like one scan"):
+        decode_dual_energy(high, other)

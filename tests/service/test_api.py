@@ -208,6 +208,11 @@ def test_dual_energy_pair(client: TestClient, scanner: dict[str, str]) -> None:
     assert (record["format"], record["width"], record["height"]) == ("dual-energy", 120, 90)
     assert len(stored_files(client)) == 2
     assert client.get(f"/v1/scans/{record['id']}/overlay.png", headers=scanner).status_code == 200
+    # Swapped channels: low-energy transmission above high-energy is not matter; refused, nothing stored.
+    swapped = {"high": files["low"], "low": files["high"]}
+    refused = client.post("/v1/scans", files=swapped, headers=scanner)
+    assert refused.status_code == 422 and "look swapped" in refused.json()["detail"]
+    assert scan_count(client) == 1
 
 
 def test_each_error_code_and_nothing_half_written(client: TestClient, scanner: dict[str, str]) -> None:
