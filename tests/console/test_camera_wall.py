@@ -106,7 +106,7 @@ def test_camera_event_appears_and_zones_are_saved(page: Any, server: Server, sho
     )
     assert len(config["masks"]) == 1 and len(config["masks"][0]) == 3
     # Everything else of the camera's settings was kept as it was.
-    assert config["persistence"] == 3 and config["subtractor"]["kind"] == "mog2"
+    assert config["persistence"] == 3 and config["subtractor"]["kind"] == "gsoc" and config["confirm"]
 
     # The shapes come back from the API when the editor opens again, and the wall reads in Vietnamese.
     page.select_option("#lang", "vi")

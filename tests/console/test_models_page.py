@@ -119,6 +119,7 @@ def test_station_threshold_proposed_applied_and_rolled_back(
     row.wait_for()
     assert "(model)" in row.locator("td.threshold").inner_text()
     row.locator("button.propose").click()
+    page.wait_for_selector("#modal:not([hidden]) #modal-text >> text=console-lane")  # the proposal arrived
     question = page.locator("#modal-text").inner_text()
     assert "console-lane" in question and "24 cleared scans" in question and "95% interval" in question
     screenshot(page, shots, "station-proposal")
