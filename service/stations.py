@@ -37,7 +37,6 @@ from vision.calibration import (
     CalibrationError,
     Drift,
     Proposal,
-    StationEntry,
     check_target,
     drift,
     propose,
@@ -365,7 +364,7 @@ class StationThresholds:
             if current is not None and current.threshold == entry.threshold:
                 continue
             self.apply(
-                entry.station, entry.kind, model, _proposal_of(entry), "file", None, f"from {self.file}"
+                entry.station, entry.kind, model, entry.to_proposal(), "file", None, f"from {self.file}"
             )
             added += 1
         return added
@@ -448,15 +447,3 @@ def applied_stack(history: Sequence[StationThresholdRow]) -> list[StationThresho
         else:
             stack.append(row)
     return stack
-
-
-def _proposal_of(entry: StationEntry) -> Proposal:
-    return Proposal(
-        threshold=entry.threshold,
-        target_fa=entry.target_fa,
-        n=entry.n,
-        alarms=entry.alarms,
-        false_alarm_rate=entry.false_alarm_rate,
-        false_alarm_interval=entry.false_alarm_interval,
-        confidence=entry.confidence,
-    )

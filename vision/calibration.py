@@ -263,6 +263,18 @@ class StationEntry:
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
 
+    def to_proposal(self) -> Proposal:
+        """The proposal this entry applies (what a station file imports)."""
+        return Proposal(
+            threshold=self.threshold,
+            target_fa=self.target_fa,
+            n=self.n,
+            alarms=self.alarms,
+            false_alarm_rate=self.false_alarm_rate,
+            false_alarm_interval=self.false_alarm_interval,
+            confidence=self.confidence,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The file's JSON form (the model as a nested object)."""
         out = asdict(self)
