@@ -345,8 +345,7 @@ class Screener:
         sizeable = [c for c in cue_contours if cv2.contourArea(c) >= min_px]
         near = np.zeros_like(cue)
         cv2.drawContours(near, sizeable, -1, 255, cv2.FILLED)
-        size = (foreground.shape[1], foreground.shape[0])
-        near = cv2.resize(near, size, interpolation=cv2.INTER_NEAREST)
+        near = cv2.resize(near, (foreground.shape[1], foreground.shape[0]), interpolation=cv2.INTER_NEAREST)
         if self._reach is not None:
             near = cv2.dilate(near, self._reach)
         kept = cv2.bitwise_and(foreground, near)
