@@ -16,6 +16,7 @@ target (:func:`vision.calibration.drift`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import uuid
@@ -137,7 +138,8 @@ class StationThresholds:
         min_window: int = 100,
     ) -> None:
         self.store, self.metrics, self.file = store, metrics, file
-        self.min_scans, self.window, self.min_window = min_scans, window, min_window
+        # A window smaller than min_window would never be judged.
+        self.min_scans, self.window, self.min_window = min_scans, window, min(min_window, window)
         self._lock = threading.Lock()
         self._current: dict[tuple[str, str, str, str], StationThresholdRow] = {}
         self._recent: dict[tuple[str, str], deque[bool]] = {}
@@ -379,45 +381,36 @@ class StationThresholds:
             return None
         key = (station, kind_key(kind))
         with self._lock:
-            recent = self._recent.setdefault(key, deque(maxlen=self.window))
-            recent.append(alarmed)
-            n, alarms = len(recent), sum(recent)
-        row = self.in_force(station, kind, model)
-        target_fa = row.target_fa if row is not None and row.target_fa is not None else target
-        state = drift(alarms, n, target_fa)
-        drifting = state.drifting and n >= self.min_window
+            self._recent.setdefault(key, deque(maxlen=self.window)).append(alarmed)
+        state = self.live(station, kind, model, target)
         labels = {"station": station, "kind": key[1]}
         self.metrics.station_alarm_rate.labels(**labels).set(state.rate)
-        self.metrics.station_target.labels(**labels).set(target_fa)
-        self.metrics.station_drifting.labels(**labels).set(1 if drifting else 0)
-        if drifting and key not in self._drifting:
+        self.metrics.station_target.labels(**labels).set(state.target_fa)
+        self.metrics.station_drifting.labels(**labels).set(1 if state.drifting else 0)
+        if state.drifting and key not in self._drifting:
             logger.warning(
                 "station alarm rate left its expected range",
                 extra={
                     **labels,
                     "rate": round(state.rate, 4),
-                    "target": target_fa,
-                    "window": n,
+                    "target": state.target_fa,
+                    "window": state.n,
                     "expected": [round(v, 4) for v in state.expected],
                 },
             )
-        (self._drifting.add if drifting else self._drifting.discard)(key)
-        return Drift(state.n, state.alarms, state.rate, state.target_fa, state.expected, drifting)
+        (self._drifting.add if state.drifting else self._drifting.discard)(key)
+        return state
 
-    def live(self, station: str, kind: str | None, target: float) -> Drift:
-        """The drift state of ``station`` now (without counting a verdict)."""
-        key = (station, kind_key(kind))
+    def live(self, station: str, kind: str | None, model: tuple[str, str], card_target: float) -> Drift:
+        """The drift state of ``station`` now: its recent verdicts against the target of the threshold in
+        force (``card_target``, the model's, where the station has none); judged only from
+        ``min_window`` verdicts on."""
+        row = self.in_force(station, kind, model)
+        target = row.target_fa if row is not None and row.target_fa is not None else card_target
         with self._lock:
-            recent = list(self._recent.get(key, ()))
+            recent = list(self._recent.get((station, kind_key(kind)), ()))
         state = drift(sum(recent), len(recent), target)
-        return Drift(
-            state.n,
-            state.alarms,
-            state.rate,
-            target,
-            state.expected,
-            state.drifting and len(recent) >= self.min_window,
-        )
+        return dataclasses.replace(state, drifting=state.drifting and state.n >= self.min_window)
 
     def seed_recent(self, model: tuple[str, str]) -> None:
         """Fill the drift windows from the store's latest scans of ``model`` (after a restart)."""

@@ -150,14 +150,12 @@ def _judging(state: Any, predictor: Predictor, station: str, kind: str | None) -
 
 
 def _live(state: Any, predictor: Predictor, station: str, kind: str | None) -> LiveRate:
-    row = state.stations.in_force(station, kind, _model(predictor))
-    target = row.target_fa if row is not None and row.target_fa else card_false_alarm_rate(predictor)
-    drift = state.stations.live(station, kind, target)
+    drift = state.stations.live(station, kind, _model(predictor), card_false_alarm_rate(predictor))
     return LiveRate(
         n=drift.n,
         alarms=drift.alarms,
         rate=round(drift.rate, 4),
-        target_fa=target,
+        target_fa=drift.target_fa,
         expected=(round(drift.expected[0], 4), round(drift.expected[1], 4)),
         drifting=drift.drifting,
     )

@@ -184,6 +184,21 @@ def test_live_alarm_rate_and_drift_reach_the_metrics(
     assert listing[0]["live"]["n"] == 5
 
 
+def test_a_station_alarming_far_above_its_target_is_flagged_drifting(
+    station_client: TestClient, admin: dict[str, str]
+) -> None:
+    stations = station_client.app.state.triage.stations  # type: ignore[attr-defined]
+    model = ("tiny-threat", "0.0.1")
+    for i in range(50):  # the drift window of these settings; one alarm in four against a 5% target
+        state = stations.record("lane-7", "parcel", i % 4 == 0, model, 0.05)
+    assert state is not None and state.drifting and state.rate == pytest.approx(0.26)
+    metrics = station_client.get("/metrics", headers=admin).text
+    assert 'triage_station_drifting{kind="parcel",station="lane-7"} 1.0' in metrics
+    for _ in range(50):  # back at its target: the window forgets the bad spell
+        state = stations.record("lane-7", "parcel", False, model, 0.05)
+    assert state is not None and not state.drifting
+
+
 def test_a_store_from_before_site_calibration_gains_the_new_column(tmp_path: pathlib.Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     store = Store(url)
