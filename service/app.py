@@ -39,7 +39,14 @@ from service.store.db import Store
 from service.store.images import ImageFiles
 from service.store.tables import Scan
 from vision.calibration import CalibrationError
-from vision.errors import ChannelMismatch, ImageDecodeError, ImageTooLarge, UnsupportedImageType, VisionError
+from vision.errors import (
+    ChannelMismatch,
+    ImageDecodeError,
+    ImageTooLarge,
+    UnsupportedImageType,
+    UnsupportedModality,
+    VisionError,
+)
 from vision.infer import REPO_MODELS_DIR
 from vision.io import ImageLimits
 
@@ -51,6 +58,7 @@ _STATUS_OF_ERROR: tuple[tuple[type[VisionError], int], ...] = (
     (ImageDecodeError, 400),
     (CalibrationError, 422),
     (ChannelMismatch, 422),
+    (UnsupportedModality, 422),
 )
 # How often the station file (`triage calibrate --out`) is looked at for changes.
 STATION_FILE_POLL_S = 5.0

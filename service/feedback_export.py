@@ -114,6 +114,9 @@ def _source_image(
         )
     if scan.format == "dual-energy" and scan.low_path:
         rgb = decode_dual_energy(images.read(scan.image_path), images.read(scan.low_path)).rgb
+        # The exported PNG is a rendering: name both stored channels it was rendered from.
+        extra["source_file"] = str(images.path(scan.image_path))
+        extra["source_low_file"] = str(images.path(scan.low_path))
     else:
         rgb = decode_image(images.read(scan.image_path)).rgb
     ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

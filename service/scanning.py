@@ -107,6 +107,7 @@ def save_scan(store: Store, item: ScanInput) -> Scan:
         low_sha256=low[0] if low else None,
         low_path=low[1] if low else None,
         format=item.decoded.format,
+        modality=item.decoded.modality,
         width=item.decoded.width,
         height=item.decoded.height,
         verdict=str(prediction.verdict),

@@ -52,6 +52,7 @@ class ScanResult(BaseModel):
                     "score": 0.91,
                     "threshold": 0.42,
                     "threshold_source": "model",
+                    "modality": "false-colour",
                     "model": {"name": "xray-seg", "version": "2026.11.23"},
                     "detections": [_DETECTION_EXAMPLE],
                     "latency_ms": 84.2,
@@ -69,6 +70,12 @@ class ScanResult(BaseModel):
     threshold_source: Literal["model", "station"] = Field(
         "model",
         description="whose threshold judged it: the model card's, or the station's own (site calibration)",
+    )
+    modality: Literal["false-colour", "grey", "dual-energy"] | None = Field(
+        None,
+        description="what the image was read as: a false-colour scan, a grey single-energy scan, or a raw "
+        "high/low pair rendered to false colour; an image of a modality the served model does not serve "
+        "(its card's `modalities`) is refused with 422; null for scans stored before it was recorded",
     )
     model: ModelRef
     detections: list[DetectionOut]

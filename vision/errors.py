@@ -19,6 +19,10 @@ class ChannelMismatch(VisionError):
     """A dual-energy pair whose channels cannot be one scan's: swapped, or unrelated (HTTP 422)."""
 
 
+class UnsupportedModality(VisionError):
+    """An image of a modality the served model does not serve, e.g. a grey single-energy scan (HTTP 422)."""
+
+
 class ImageTooLarge(VisionError):
     """The image has too many bytes or pixels (HTTP 413)."""
 

@@ -24,7 +24,8 @@ import numpy as np
 import onnxruntime as ort
 
 from vision.classes import SCENE_KINDS
-from vision.errors import ModelLoadError
+from vision.errors import ModelLoadError, UnsupportedModality
+from vision.io import DUAL_ENERGY, FALSE_COLOUR, GREY, MODALITIES
 from vision.preprocess import Letterbox, PreprocessSpec, preprocess
 
 MODEL_FILE = "model.onnx"
@@ -143,6 +144,31 @@ def default_model_dir(models_dir: str | Path | None = None) -> Path:
     return max(candidates, key=lambda folder: (folder.stat().st_mtime, str(folder)))
 
 
+# What a model trained on false-colour renderings serves (a raw dual-energy pair is rendered to false
+# colour before the model sees it); also what cards from before the card named its modalities mean.
+COLOUR_MODALITIES = (FALSE_COLOUR, DUAL_ENERGY)
+_MODALITY_NAMES = {
+    FALSE_COLOUR: "a false-colour (dual-energy) scan",
+    GREY: "a grey single-energy scan",
+    DUAL_ENERGY: "a raw dual-energy high/low pair",
+}
+
+
+def card_modalities(card: Mapping[str, Any]) -> tuple[str, ...]:
+    """The input modalities a model card says its model serves (``vision.io.MODALITIES``).
+
+    Raises:
+        ModelLoadError: the card names a modality that does not exist.
+    """
+    named = card.get("modalities")
+    if named is None:
+        return COLOUR_MODALITIES
+    if not isinstance(named, list) or not named or any(m not in MODALITIES for m in named):
+        known = ", ".join(MODALITIES)
+        raise ModelLoadError(f"card `modalities` must be a non-empty list of {known}: {named!r}")
+    return tuple(named)
+
+
 def _read_card(folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise ModelLoadError(f"model folder {folder} does not exist")
@@ -208,6 +234,7 @@ class Predictor:
         except (ValueError, TypeError, KeyError) as error:
             raise ModelLoadError(f"model card {self.model_dir / CARD_FILE}: {error}") from None
         self.card: dict[str, Any] = card
+        self.modalities = card_modalities(card)
         self.name = str(card["name"])
         self.version = str(card["version"])
         self.precision = "int8" if int8 else "fp32"
@@ -229,6 +256,20 @@ class Predictor:
         if "classes" in meta and tuple(json.loads(meta["classes"])) != self.classes:
             raise ModelLoadError("the ONNX metadata classes differ from the model card's")
         self._input_name = inputs[0].name
+
+    def check_modality(self, modality: str) -> None:
+        """Refuse an image of a modality this model does not serve, rather than guess at it.
+
+        Raises:
+            UnsupportedModality: ``modality`` is not among the card's ``modalities``.
+        """
+        if modality not in self.modalities:
+            served = " and ".join(_MODALITY_NAMES[m] for m in self.modalities)
+            raise UnsupportedModality(
+                f"this is {_MODALITY_NAMES.get(modality, modality)}; model {self.name} {self.version} serves "
+                f"{served} only (its card's `modalities`), so it is refused rather than guessed at: send the "
+                "scanner's false-colour image or its raw high/low pair"
+            )
 
     @property
     def threshold(self) -> float:

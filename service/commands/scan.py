@@ -7,6 +7,7 @@ import os
 import pathlib
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -31,6 +32,28 @@ def register(app: typer.Typer) -> None:
     app.command("scan")(scan)
 
 
+@dataclass(frozen=True)
+class ScanFile:
+    """One scan to score: an image file, or a raw dual-energy pair (``path`` the high channel).
+
+    ``hint`` is added to its error, if it has one (a file named like a raw channel whose partner is
+    missing: scored as it is, so a grey channel is refused and a false-colour picture is not).
+    """
+
+    path: pathlib.Path
+    low: pathlib.Path | None = None
+    hint: str | None = None
+
+    def describe(self) -> dict[str, str]:
+        """Where the scan came from, as output fields."""
+        if self.low is None:
+            return {"path": str(self.path)}
+        return {"high": str(self.path), "low": str(self.low)}
+
+    def __str__(self) -> str:
+        return str(self.path) if self.low is None else f"{self.path} + {self.low.name}"
+
+
 def image_files(paths: Sequence[pathlib.Path]) -> Iterator[pathlib.Path]:
     """Files as given, and the image files inside folders (recursively, sorted)."""
     for path in paths:
@@ -42,19 +65,64 @@ def image_files(paths: Sequence[pathlib.Path]) -> Iterator[pathlib.Path]:
             yield path
 
 
-def _line(path: pathlib.Path, result: dict[str, Any], jsonl: bool) -> str:
+def channel_of(path: pathlib.Path) -> tuple[str, str] | None:
+    """``(scan stem, "high" | "low")`` for a raw channel file named ``<stem>_high.*`` / ``<stem>_low.*``."""
+    stem = path.stem
+    for channel in ("high", "low"):
+        if stem.lower().endswith(f"_{channel}") and len(stem) > len(channel) + 1:
+            return stem[: -len(channel) - 1], channel
+    return None
+
+
+def pair_channels(files: Sequence[pathlib.Path]) -> list[ScanFile]:
+    """Each file as its own scan, except raw channels: ``X_high.*`` and ``X_low.*`` in one folder become
+    one dual-energy scan, in the place of the first of them. A file named like a channel without its
+    partner stays a scan of its own, with a hint for its error: the modality check refuses a grey channel.
+    """
+    channels: dict[tuple[pathlib.Path, str], dict[str, pathlib.Path]] = {}
+    for path in files:
+        named = channel_of(path)
+        if named is not None:
+            channels.setdefault((path.parent, named[0]), {})[named[1]] = path
+    scans: list[ScanFile] = []
+    for path in files:
+        named = channel_of(path)
+        if named is None:
+            scans.append(ScanFile(path))
+            continue
+        pair = channels.get((path.parent, named[0]))
+        if pair is None:
+            continue  # already placed with its partner
+        if set(pair) != {"high", "low"}:
+            missing = "low" if "high" in pair else "high"
+            hint = (
+                f"named like a raw {named[1]}-energy channel, but {named[0]}_{missing}.* is not beside it: "
+                "pass both channels of a scan (or --high and --low)"
+            )
+            scans.append(ScanFile(path, hint=hint))
+        else:
+            scans.append(ScanFile(pair["high"], pair["low"]))
+        del channels[(path.parent, named[0])]
+    return scans
+
+
+def _line(scan_file: ScanFile, result: dict[str, Any], jsonl: bool) -> str:
     if jsonl:
-        return json.dumps({"path": str(path), **result})
+        return json.dumps({**scan_file.describe(), **result})
     boxes = " ".join(
         f"{d['label']}:{d['score']:.2f}@{[round(v) for v in d['box']]}" for d in result["detections"]
     )
-    return (
-        f"{path}  {result['verdict'].upper():<5}  {result['score']:.3f} / {result['threshold']:.3f}  {boxes}"
-    )
+    verdict = f"{result['verdict'].upper():<5}  {result['score']:.3f} / {result['threshold']:.3f}"
+    return f"{scan_file}  {verdict}  {boxes}"
 
 
 def scan(
-    paths: Annotated[list[pathlib.Path], typer.Argument(help="image files or folders")],
+    paths: Annotated[
+        list[pathlib.Path] | None,
+        typer.Argument(help="image files or folders; raw channels X_high.* + X_low.* are scored as one pair"),
+    ] = None,
+    high: Annotated[pathlib.Path | None, typer.Option(help="a raw high-energy channel (with --low)")] = None,
+    low: Annotated[pathlib.Path | None, typer.Option(help="its raw low-energy channel (with --high)")] = None,
     model: Annotated[
         pathlib.Path | None, typer.Option(help="model folder (default: the bundled model)")
     ] = None,
@@ -74,35 +142,41 @@ def scan(
     """Print a verdict, score, threshold and boxes per image; a bad file is reported and skipped."""
     if kind is not None and kind not in SCENE_KINDS:
         raise fail(f"--kind must be one of {', '.join(SCENE_KINDS)}, got {kind!r}")
-    files = list(image_files(paths))
-    if not files:
+    if (high is None) != (low is None):
+        raise fail("--high and --low go together: pass both channels of the scan")
+    scans = pair_channels(list(image_files(paths or [])))
+    if high is not None and low is not None:
+        scans.append(ScanFile(high, low))
+    if not scans:
         raise fail("no image files found")
     with cli_errors():
         score_file = _remote(server, kind) if server else _local(model, threads, kind, int8)
     failed = 0
-    for path in files:
+    for scan_file in scans:
         try:
-            result = score_file(path)
+            result = score_file(scan_file)
         except Exception as error:  # one bad file must not stop the others; report it on one line
             failed += 1
-            print(
-                f"error: {path}: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
-                file=sys.stderr,
-            )
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            hint = f" ({scan_file.hint})" if scan_file.hint else ""
+            print(f"error: {scan_file}: {reason}{hint}", file=sys.stderr)
             continue
-        print(_line(path, result, jsonl), flush=True)
+        print(_line(scan_file, result, jsonl), flush=True)
     if failed:
         raise typer.Exit(1)
 
 
 def _local(model: pathlib.Path | None, threads: int, kind: str | None, int8: bool) -> Any:
     from vision.infer import Predictor, default_model_dir
-    from vision.io import read_image
+    from vision.io import read_dual_energy, read_image
 
     predictor = Predictor(model if model is not None else default_model_dir(), threads=threads, int8=int8)
 
-    def score_file(path: pathlib.Path) -> dict[str, Any]:
-        return predictor.predict(read_image(path).rgb, kind).to_dict()
+    def score_file(scan_file: ScanFile) -> dict[str, Any]:
+        path, low = scan_file.path, scan_file.low
+        decoded = read_image(path) if low is None else read_dual_energy(path, low)
+        predictor.check_modality(decoded.modality)
+        return {**predictor.predict(decoded.rgb, kind).to_dict(), "modality": decoded.modality}
 
     return score_file
 
@@ -115,13 +189,14 @@ def _remote(server: str, kind: str | None) -> Any:
         raise fail("--server needs the API key in TRIAGE_API_KEY")
     client = httpx.Client(base_url=server.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
-    def score_file(path: pathlib.Path) -> dict[str, Any]:
+    def part(path: pathlib.Path) -> tuple[str, bytes, str]:
         content_type = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        response = client.post(
-            "/v1/scans",
-            files={"file": (path.name, path.read_bytes(), content_type)},
-            data={"kind": kind} if kind else None,
-        )
+        return path.name, path.read_bytes(), content_type
+
+    def score_file(scan_file: ScanFile) -> dict[str, Any]:
+        path, low = scan_file.path, scan_file.low
+        files = {"file": part(path)} if low is None else {"high": part(path), "low": part(low)}
+        response = client.post("/v1/scans", files=files, data={"kind": kind} if kind else None)
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)

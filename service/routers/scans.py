@@ -139,6 +139,7 @@ def _result(row: Scan) -> dict[str, Any]:
         "score": row.score,
         "threshold": row.threshold,
         "threshold_source": row.threshold_source or "model",
+        "modality": row.modality,
         "model": ModelRef(name=row.model_name, version=row.model_version),
         "detections": [DetectionOut(**d) for d in row.detections],
         "latency_ms": row.latency_ms,
@@ -206,6 +207,7 @@ async def _run_pipeline(
 ) -> Scan:
     started = time.perf_counter()
     decoded = await anyio.to_thread.run_sync(decode_uploads, uploads, state.image_limits)
+    predictor.check_modality(decoded.modality)  # before anything is stored: a refused scan leaves no trace
     decoded_at = time.perf_counter()
     # Writing the image (hash + fsync) overlaps with inference: the verdict waits for whichever is slower.
     loop = asyncio.get_running_loop()
@@ -337,6 +339,29 @@ def list_scans(
     return ScanPage(items=[_record(r) for r in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
 
 
+def feedback_problem(scan: Scan, body: FeedbackIn) -> str | None:
+    """Why this feedback cannot be evidence for retraining on this scan, or ``None``.
+
+    Confirming and refuting judge an alarm; a threat the model missed needs its box(es), which are what
+    retraining learns from; every box lies inside the image (nothing is clipped silently later).
+    """
+    if body.outcome in ("confirmed", "false_alarm") and scan.verdict != "alarm":
+        return (
+            f"scan {scan.id} was clear: `{body.outcome}` judges an alarm; a threat the model missed is "
+            "`missed`, with its box(es)"
+        )
+    if body.outcome == "missed" and not body.boxes:
+        return "`missed` needs the box(es) of the threat the model missed: retraining learns from them"
+    for index, operator_box in enumerate(body.boxes):
+        x1, y1 = operator_box.box[2:]
+        if x1 > scan.width or y1 > scan.height:
+            return (
+                f"box {index} {list(operator_box.box)} lies outside the image ({scan.width}x{scan.height} "
+                "pixels, boxes in image pixels [x0, y0, x1, y1])"
+            )
+    return None
+
+
 def _json_body(request: Request) -> None:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
@@ -361,6 +386,9 @@ def add_feedback(
         scan = session.get(Scan, scan_id)
         if scan is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
+        problem = feedback_problem(scan, body)
+        if problem:
+            raise _unprocessable(problem)
         row = Feedback(
             scan_id=scan_id,
             outcome=body.outcome,

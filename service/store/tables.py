@@ -51,6 +51,8 @@ class Scan(Base):
     # Which threshold judged it: "model" (the card's) or "station" (site calibration); NULL in rows stored
     # before site calibration existed, all of which were judged by the model's.
     threshold_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # What the image was read as (vision.io.MODALITIES); NULL in rows stored before it was recorded.
+    modality: Mapped[str | None] = mapped_column(String(16), nullable=True)
     model_name: Mapped[str] = mapped_column(String(120))
     model_version: Mapped[str] = mapped_column(String(120))
     detections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

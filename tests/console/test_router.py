@@ -154,8 +154,10 @@ def test_image_and_heat_layer(client: TestClient) -> None:
 
 
 def test_sixteen_bit_tiff_scan_is_shown_as_png(client: TestClient) -> None:
-    grey = (np.linspace(0, 65535, 120 * 90).reshape(90, 120)).astype(np.uint16)
-    ok, tiff = cv2.imencode(".tiff", grey)
+    ramp = np.linspace(0, 65535, 120 * 90).reshape(90, 120)
+    # A 16-bit false-colour scan (BGR planes): the served model reads false colour, never grey.
+    colour = np.stack([ramp * 0.2, ramp * 0.6, ramp], axis=2).astype(np.uint16)
+    ok, tiff = cv2.imencode(".tiff", colour)
     assert ok
     result = _scan(client, tiff.tobytes(), "raw.tiff", "image/tiff")
     image = client.get(f"/v1/scans/{result['id']}/image", headers=ADMIN)

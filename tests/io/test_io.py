@@ -185,3 +185,23 @@ def test_a_swapped_or_unrelated_dual_energy_pair_is_refused_with_the_reason() ->
     other = encode(np.ascontiguousarray(pixels[::-1, ::-1]), ".tiff")
     with pytest.raises(ChannelMismatch, match="do not look like one scan"):
         decode_dual_energy(high, other)
+
+
+def test_each_input_is_named_by_its_modality() -> None:
+    from vision.io import DUAL_ENERGY, FALSE_COLOUR, GREY
+
+    colour = read_image(SAMPLES / "luggage_threat.png")
+    assert colour.modality == FALSE_COLOUR
+    assert read_image(SAMPLES / "luggage_threat.jpg").modality == FALSE_COLOUR
+    high = (SAMPLES / "luggage_threat_high.tiff").read_bytes()
+    low = (SAMPLES / "luggage_threat_low.tiff").read_bytes()
+    assert decode_dual_energy(high, low).modality == DUAL_ENERGY
+    # One raw channel alone, a one-frame 16-bit DICOM and a grey picture saved as RGB JPEG are grey.
+    assert decode_image(high).modality == GREY
+    raw = cv2.imread(str(SAMPLES / "luggage_threat_high.tiff"), cv2.IMREAD_UNCHANGED)
+    assert decode_image(dicom_bytes(raw)).modality == GREY
+    grey = cv2.cvtColor(colour.rgb, cv2.COLOR_RGB2GRAY)
+    as_rgb_jpeg = encode(np.repeat(grey[:, :, None], 3, axis=2), ".jpg")
+    assert decode_image(as_rgb_jpeg).modality == GREY
+    # An empty tray has nothing to tell by: it is not refused as grey.
+    assert decode_image(encode(np.full((40, 60, 3), 250, np.uint8), ".png")).modality == FALSE_COLOUR

@@ -137,7 +137,7 @@ def test_scan_prints_one_json_line_per_image_and_reports_bad_files(
     folder.mkdir()
     clean = np.full((80, 120, 3), 255, np.uint8)
     threat = clean.copy()
-    threat[20:40, 30:70] = 0
+    threat[20:40, 30:70] = (120, 30, 10)  # dark blue (BGR), as a scanner colours metal
     cv2.imwrite(str(folder / "a_clean.png"), clean)
     cv2.imwrite(str(folder / "b_threat.jpg"), threat)
     (folder / "c_broken.png").write_bytes(b"not a png at all")
@@ -147,7 +147,7 @@ def test_scan_prints_one_json_line_per_image_and_reports_bad_files(
     assert [pathlib.Path(r["path"]).name for r in lines] == ["a_clean.png", "b_threat.jpg"]
     assert [r["verdict"] for r in lines] == ["clear", "alarm"]
     assert lines[1]["detections"][0]["label"] == "blade"
-    assert set(lines[0]) == {"path", "verdict", "score", "threshold", "detections"}
+    assert set(lines[0]) == {"path", "verdict", "score", "threshold", "detections", "modality"}
     assert "c_broken.png" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -398,3 +398,44 @@ def test_training_on_box_labelled_scans_runs_and_records_the_multiple_instance_t
     assert result.exit_code == 0, result.output
     record = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
     assert record["mil"] > 0 and np.isfinite(record["loss"])
+
+
+SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "sample_images" / "xray"
+
+
+def test_scan_pairs_raw_channels_and_never_scores_one_alone(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for name in ("luggage_threat.png", "luggage_threat_high.tiff", "luggage_threat_low.tiff"):
+        shutil.copy(SAMPLES / name, folder / name)
+    shutil.copy(SAMPLES / "luggage_threat_high.tiff", folder / "lone_high.tiff")
+    result = runner.invoke(app, ["scan", str(folder), "--model", str(rigged_model_dir)])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line.get("path", line.get("high")) for line in lines] == [
+        str(folder / "luggage_threat.png"),
+        str(folder / "luggage_threat_high.tiff"),
+    ]
+    assert lines[1]["low"] == str(folder / "luggage_threat_low.tiff")
+    assert [line["modality"] for line in lines] == ["false-colour", "dual-energy"]
+    # The lone channel is grey: refused (the served model reads false colour), with a hint; exit 1.
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "lone_high.tiff" in result.stderr and "grey single-energy" in result.stderr
+    assert "lone_low.* is not beside it" in result.stderr
+    explicit = runner.invoke(
+        app,
+        [
+            "scan",
+            "--model",
+            str(rigged_model_dir),
+            "--high",
+            str(folder / "luggage_threat_high.tiff"),
+            "--low",
+            str(folder / "luggage_threat_low.tiff"),
+        ],
+    )
+    assert explicit.exit_code == 0 and json.loads(explicit.stdout)["modality"] == "dual-energy"
+    lone = str(folder / "lone_high.tiff")
+    half = runner.invoke(app, ["scan", "--model", str(rigged_model_dir), "--high", lone])
+    assert half.exit_code == 2 and "--high and --low go together" in half.stderr

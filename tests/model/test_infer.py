@@ -212,3 +212,25 @@ def test_bad_kind_thresholds_in_a_card_give_a_clear_reason(
     folder = _with_kind_thresholds(tiny_model_dir, tmp_path / "model", by_kind)
     with pytest.raises(ModelLoadError, match=message):
         Predictor(folder)
+
+
+def test_the_card_names_the_modalities_its_model_serves(
+    tiny_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    from vision.errors import UnsupportedModality
+
+    served = Predictor(tiny_model_dir)
+    assert served.modalities == ("false-colour", "dual-energy")  # written by export
+    served.check_modality("dual-energy")
+    with pytest.raises(UnsupportedModality, match="grey single-energy scan; model tiny-threat"):
+        served.check_modality("grey")
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    card = json.loads((folder / "model.json").read_text())
+    del card["modalities"]  # a card from before modalities were named: its model read false colour
+    (folder / "model.json").write_text(json.dumps(card))
+    assert Predictor(folder).modalities == ("false-colour", "dual-energy")
+    for bad in (["x-ray"], [], "grey"):
+        (folder / "model.json").write_text(json.dumps({**card, "modalities": bad}))
+        with pytest.raises(ModelLoadError, match="modalities"):
+            Predictor(folder)

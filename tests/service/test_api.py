@@ -134,8 +134,10 @@ def test_scan_round_trip_overlay_listing_and_feedback(client: TestClient, scanne
         "model",
         "detections",
         "latency_ms",
+        "modality",
     }
     assert scan["threshold_source"] == "model"  # no station threshold applied
+    assert scan["modality"] == "false-colour"
     assert scan["verdict"] == ("alarm" if scan["score"] >= scan["threshold"] else "clear")
     assert scan["model"] == {"name": "tiny-threat", "version": "0.0.1"}
     assert scan["latency_ms"] > 0
@@ -383,3 +385,69 @@ def test_unexpected_error_is_a_500_naming_the_request(settings: Settings) -> Non
     assert failed.status_code == 500
     request_id = failed.headers["X-Request-ID"]
     assert failed.json() == {"detail": f"internal error; see the server log for request {request_id}"}
+
+
+def grey_png(seed: int = 0) -> bytes:
+    """A single-energy scanner's export: a one-channel grey picture of a bag."""
+    rng = np.random.default_rng(seed)
+    ok, data = cv2.imencode(".png", rng.integers(0, 200, (120, 160), dtype=np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+def test_a_grey_scan_is_refused_by_a_false_colour_model_and_nothing_is_stored(
+    client: TestClient, scanner: dict[str, str]
+) -> None:
+    refused = post_scan(client, scanner, grey_png())
+    assert refused.status_code == 422 and "grey single-energy scan" in refused.json()["detail"]
+    # The same grey picture saved as RGB is still grey: told by its pixels, not by its channel count.
+    grey = cv2.imdecode(np.frombuffer(grey_png(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    as_rgb = cv2.imencode(".jpg", cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))[1].tobytes()
+    assert post_scan(client, scanner, as_rgb).status_code == 422
+    assert scan_count(client) == 0 and stored_files(client) == []
+    assert post_scan(client, scanner).json()["modality"] == "false-colour"
+
+
+def test_a_model_whose_card_serves_grey_scans_takes_them(settings: Settings, admin: dict[str, str]) -> None:
+    assert settings.model_dir is not None
+    card_path = settings.model_dir / "model.json"
+    card = json.loads(card_path.read_text())
+    card["modalities"] = ["false-colour", "grey", "dual-energy"]
+    card_path.write_text(json.dumps(card))
+    with TestClient(create_app(settings)) as client:
+        created = post_scan(client, admin, grey_png())
+        assert created.status_code == 201, created.text
+        record = client.get(f"/v1/scans/{created.json()['id']}", headers=admin).json()
+        assert created.json()["modality"] == record["modality"] == "grey"
+
+
+def test_feedback_is_checked_against_its_scan(settings: Settings, admin: dict[str, str]) -> None:
+    assert settings.model_dir is not None
+    card_path = settings.model_dir / "model.json"
+    card = json.loads(card_path.read_text())
+    card["kind_thresholds"] = {"vehicle": 0.0, "luggage": 1.0}  # vehicle scans alarm, luggage scans clear
+    card_path.write_text(json.dumps(card))
+    with TestClient(create_app(settings)) as client:
+        alarm = post_scan(client, admin, png_bytes(200, 150), kind="vehicle").json()
+        clear = post_scan(client, admin, png_bytes(200, 150), kind="luggage").json()
+        assert (alarm["verdict"], clear["verdict"]) == ("alarm", "clear")
+
+        def give(scan: dict, body: dict):
+            return client.post(f"/v1/scans/{scan['id']}/feedback", json=body, headers=admin)
+
+        def refused(response, reason: str) -> None:
+            assert response.status_code == 422 and reason in response.json()["detail"], response.text
+
+        for outcome in ("confirmed", "false_alarm"):
+            refused(give(clear, {"outcome": outcome}), "was clear")
+        refused(give(alarm, {"outcome": "missed"}), "needs the box")
+        for box in ([150, 100, 201, 120], [0, 0, 10, 151]):
+            outside = {"outcome": "confirmed", "boxes": [{"label": "blade", "box": box}]}
+            refused(give(alarm, outside), "outside the image (200x150")
+        for scan in (alarm, clear):
+            assert client.get(f"/v1/scans/{scan['id']}", headers=admin).json()["feedback"] == []
+        edge = {"outcome": "confirmed", "boxes": [{"label": "blade", "box": [150, 100, 200, 150]}]}
+        assert give(alarm, edge).status_code == 201
+        assert give(alarm, {"outcome": "false_alarm"}).status_code == 201
+        missed = {"outcome": "missed", "boxes": [{"label": "cash", "box": [0, 0, 9, 9]}]}
+        assert give(clear, missed).status_code == 201

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
+import uuid
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -12,9 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from service.app import create_app
 from service.cli import app
 from service.feedback_export import export_feedback
 from service.settings import Settings
+from service.store.base import utc_now
+from service.store.tables import Feedback
 from tests.service.conftest import png_bytes
 from vision.classes import category_id
 from vision.dataimport import ImportFailed
@@ -35,8 +40,21 @@ def give_feedback(client: TestClient, headers: dict[str, str], scan_id: str, bod
 
 
 @pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A running app whose model alarms on every parcel (feedback that judges an alarm needs one)."""
+    assert settings.model_dir is not None
+    card_path = settings.model_dir / "model.json"
+    card = json.loads(card_path.read_text())
+    card["kind_thresholds"] = {"parcel": 0.0}
+    card_path.write_text(json.dumps(card))
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
 def judged_scans(client: TestClient, scanner: dict[str, str]) -> dict[str, str]:
-    """Five scans: confirmed, false alarm, missed with a box, missed without, and one never judged."""
+    """Five scans: confirmed, false alarm, missed with a box, missed without (stored before the API
+    refused that), and one never judged."""
     ids = {
         name: post_scan(client, scanner, seed)
         for seed, name in enumerate(("confirmed", "false_alarm", "missed", "unlocated", "unjudged"))
@@ -57,7 +75,17 @@ def judged_scans(client: TestClient, scanner: dict[str, str]) -> dict[str, str]:
     give_feedback(client, scanner, ids["false_alarm"], {"outcome": "false_alarm"})
     brick = {"label": "narcotics", "box": [100, 60, 140, 100]}
     give_feedback(client, scanner, ids["missed"], {"outcome": "missed", "boxes": [brick]})
-    give_feedback(client, scanner, ids["unlocated"], {"outcome": "missed", "note": "somewhere in the lining"})
+    store = client.app.state.triage.store  # type: ignore[attr-defined]
+    with store.session() as session:
+        session.add(
+            Feedback(
+                scan_id=uuid.UUID(ids["unlocated"]),
+                outcome="missed",
+                boxes=[],
+                note="somewhere in the lining",
+                created=utc_now(),
+            )
+        )
     return ids
 
 
@@ -111,3 +139,22 @@ def test_cli_exports_from_the_configured_store(
     assert json.loads(result.stdout.strip().splitlines()[-1])["images"] == 3
     bad = runner.invoke(app, ["feedback", "export", "--out", str(tmp_path / "x"), "--since", "last week"])
     assert bad.exit_code == 2 and "not an ISO date" in bad.output
+
+
+def test_a_dual_energy_scan_names_both_stored_channels(
+    client: TestClient, scanner: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    samples = pathlib.Path(__file__).resolve().parents[2] / "sample_images" / "xray"
+    files = {
+        channel: (f"{channel}.tiff", (samples / f"luggage_threat_{channel}.tiff").read_bytes(), "image/tiff")
+        for channel in ("high", "low")
+    }
+    response = client.post("/v1/scans", files=files, data={"kind": "parcel"}, headers=scanner)
+    assert response.status_code == 201, response.text
+    scan_id = response.json()["id"]
+    give_feedback(client, scanner, scan_id, {"outcome": "confirmed"})
+    state = client.app.state.triage  # type: ignore[attr-defined]
+    export_feedback(state.store, state.images, tmp_path / "fb")
+    (image,) = json.loads((tmp_path / "fb" / "annotations.json").read_text())["images"]
+    high, low = pathlib.Path(image["source_file"]), pathlib.Path(image["source_low_file"])
+    assert high.read_bytes() == files["high"][1] and low.read_bytes() == files["low"][1]

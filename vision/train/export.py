@@ -22,7 +22,7 @@ import onnx
 import torch
 
 from vision.classes import BACKGROUND, THREAT_CLASSES
-from vision.infer import CARD_FILE, MODEL_FILE, OUTPUT_NAMES
+from vision.infer import CARD_FILE, COLOUR_MODALITIES, MODEL_FILE, OUTPUT_NAMES
 from vision.preprocess import PreprocessSpec
 from vision.train.model import WEIGHTS_FILE, ThreatNet, ThreatOutputs, save_weights
 
@@ -137,6 +137,9 @@ def export_model(
         "classes": list(THREAT_CLASSES),
         "channels": [BACKGROUND, *THREAT_CLASSES],
         "input_size": spec.input_size,
+        # Trained on false-colour renderings (raw pairs are rendered so before the model sees them);
+        # grey single-energy scans are refused by the service, never guessed at.
+        "modalities": list(COLOUR_MODALITIES),
         "preprocessing": spec.to_dict(),
         "outputs": {
             "probs": "N x C x S/4 x S/4 softmax over channels (background first)",
