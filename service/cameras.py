@@ -4,8 +4,13 @@ Cameras come from the camera config file (``TRIAGE_CAMERAS_FILE``, strict YAML/J
 ``vision.motion.config``) and from ``PUT /v1/cameras/{id}``, which is stored and wins over the file.
 Frames of one camera are screened one at a time under that camera's lock, in arrival order; different
 cameras run in parallel. An event is written when it starts (so the ``event_id`` in a frame's answer can
-be looked up at once) and completed with its snapshot when it ends; then the webhook, if set, is posted in
-the background, where a failure is logged and never reaches the camera.
+be looked up at once), its record is brought up to date as it grows (at most once a second), and it is
+completed with its snapshot when it ends; then the webhook, if set, is posted in the background, where a
+failure is logged and never reaches the camera.
+
+An event ends when the camera's frames show no movement for its cool-down, and also on wall-clock
+silence: a camera that sends no frame at all for its cool-down (it went offline, or its source ended) has
+its event closed by the hub's timer, so nothing stays "going on now" waiting for a frame that never comes.
 """
 
 from __future__ import annotations
@@ -41,12 +46,20 @@ class UnknownCamera(KeyError):
     """No camera with this id is configured (HTTP 404)."""
 
 
+# How often the timer looks for cameras gone silent, and how often an open event's record is rewritten.
+SILENCE_CHECK_S = 0.25
+OPEN_EVENT_WRITE_S = 1.0
+
+
 @dataclass
 class _Camera:
     config: CameraConfig
     source: CameraSource
     screener: Screener
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # time.monotonic() of the last frame screened, and of the last write of the open event's record.
+    last_frame: float = 0.0
+    written: float = 0.0
 
 
 def _time(timestamp: float) -> dt.datetime:
@@ -109,6 +122,8 @@ class CameraHub:
         self._webhook = (
             httpx.Client(timeout=settings.event_webhook_timeout_s) if settings.event_webhook_url else None
         )
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
 
     # ---- configuration ------------------------------------------------------------------------------------
 
@@ -135,6 +150,8 @@ class CameraHub:
                              "error": str(error)})  # fmt: skip
                 continue
             self._cameras[row.id] = _Camera(config, "api", Screener(row.id, config))
+        self._timer = threading.Thread(target=self._watch_silence, name="camera-silence", daemon=True)
+        self._timer.start()
 
     def put(self, camera_id: str, config: CameraConfig) -> bool:
         """Create or replace a camera's settings (stored); returns True when it was created.
@@ -226,16 +243,66 @@ class CameraHub:
             except Exception:
                 self.metrics.frames.labels(camera_id, "refused").inc()
                 raise
-            if result.started is not None:
-                self._open(result.started)
+            camera.last_frame = time.monotonic()
             for event in result.ended:
                 self._finish(event)
+            if result.started is not None:
+                self._open(result.started)
+                camera.written = camera.last_frame
+            elif result.event_id is not None and camera.last_frame - camera.written >= OPEN_EVENT_WRITE_S:
+                self._write_open(camera.screener.event_in_progress)
+                camera.written = camera.last_frame
         self.metrics.screening.observe(time.perf_counter() - began)
         self.metrics.frames.labels(camera_id, "motion" if result.motion else "quiet").inc()
         return result
 
+    def end_event(self, camera_id: str) -> MotionEvent | None:
+        """Close the camera's event in progress now (its source ended); returns it, or None if none was open.
+
+        Raises:
+            UnknownCamera: no such camera.
+        """
+        with self._lock:
+            camera = self._cameras.get(camera_id)
+        if camera is None:
+            raise UnknownCamera(camera_id)
+        with camera.lock:
+            event = camera.screener.flush()
+            self._finish(event)
+        return event
+
+    def close_silent(self, now: float | None = None) -> int:
+        """Close the events of cameras that sent no frame for their cool-down (wall clock, monotonic
+        ``now``); returns how many were closed."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            cameras = list(self._cameras.values())
+        closed = 0
+        for camera in cameras:
+            if camera.screener.event_in_progress is None:
+                continue
+            with camera.lock:  # checked again: a frame may have arrived meanwhile
+                if (
+                    camera.screener.event_in_progress is None
+                    or now - camera.last_frame < camera.config.cooldown_s
+                ):
+                    continue
+                self._finish(camera.screener.flush())
+                closed += 1
+        return closed
+
+    def _watch_silence(self) -> None:
+        while not self._stop.wait(SILENCE_CHECK_S):
+            try:
+                self.close_silent()
+            except Exception:  # a store hiccup must not end the timer; the next round tries again
+                logger.exception("closing silent cameras' events failed")
+
     def close(self) -> None:
-        """Close every event in progress (service shutdown) and stop the webhook workers."""
+        """Close every event in progress (service shutdown) and stop the timer and the webhook workers."""
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join()
         with self._lock:
             cameras = list(self._cameras.values())
         for camera in cameras:
@@ -257,6 +324,15 @@ class CameraHub:
                 )
             )  # fmt: skip
 
+    def _write_open(self, event: MotionEvent | None) -> None:
+        """Bring the record of an event in progress up to date (it stays open, without its snapshot)."""
+        if event is None:
+            return
+        with self.store.session() as session:
+            row = session.get(MotionEventRow, uuid.UUID(event.id))
+            if row is not None and row.open:
+                _copy_event(event, row)
+
     def _finish(self, event: MotionEvent | None) -> None:
         if event is None:
             return
@@ -265,13 +341,8 @@ class CameraHub:
             if row is None:  # started before a restart of this hub: write it whole
                 row = MotionEventRow(id=uuid.UUID(event.id), camera=event.camera, start=_time(event.start))
                 session.add(row)
-            row.end = _time(event.end)
+            _copy_event(event, row)
             row.open = False
-            row.zone = event.zone
-            row.zones = list(event.zones)
-            row.boxes = [list(b) for b in event.boxes]
-            row.peak_score = event.peak_score
-            row.frames = event.frames
             row.snapshot_jpeg = event.snapshot
         self.metrics.events.labels(event.camera).inc()
         if self._webhook is not None:
@@ -285,6 +356,15 @@ class CameraHub:
         except httpx.HTTPError as error:
             self.metrics.webhook_failures.inc()
             logger.warning("event webhook failed", extra={"event_id": payload["id"], "error": str(error)})
+
+
+def _copy_event(event: MotionEvent, row: MotionEventRow) -> None:
+    row.end = _time(event.end)
+    row.zone = event.zone
+    row.zones = list(event.zones)
+    row.boxes = [list(b) for b in event.boxes]
+    row.peak_score = event.peak_score
+    row.frames = event.frames
 
 
 def event_payload(event: MotionEvent) -> dict[str, Any]:

@@ -158,6 +158,14 @@ class ScanPage(BaseModel):
     next_cursor: str | None = Field(examples=[None])
 
 
+class GateVerdict(BaseModel):
+    """A model's gate verdict: passed or not, against which baseline, when."""
+
+    passed: bool
+    baseline: str | None = Field(description="the model it was compared with, name/version")
+    time: str | None
+
+
 class ModelInfo(BaseModel):
     """A model in the registry."""
 
@@ -168,6 +176,9 @@ class ModelInfo(BaseModel):
     threshold: float | None = Field(description="alarm threshold for scans of unknown kind")
     kind_thresholds: dict[str, float] = Field(
         default_factory=dict, description="alarm threshold per scene kind, where calibrated apart"
+    )
+    gate: GateVerdict | None = Field(
+        None, description="its promotion gate's verdict (triage compare), or null if it was never gated"
     )
     card: dict[str, Any]
 

@@ -459,6 +459,20 @@ def read_gate(model_dir: str | pathlib.Path) -> dict[str, Any] | None:
     return verdict if isinstance(verdict, dict) else None
 
 
+def gate_summary(model_dir: str | pathlib.Path) -> dict[str, Any] | None:
+    """The gate verdict of a model folder in short: ``{passed, baseline ("name/version"), time}``, or
+    None when it has no readable ``gate.json``."""
+    verdict = read_gate(model_dir)
+    if verdict is None:
+        return None
+    base = verdict.get("baseline", {})
+    return {
+        "passed": bool(verdict.get("passed")),
+        "baseline": f"{base.get('name')}/{base.get('version')}" if isinstance(base, dict) else None,
+        "time": verdict.get("time"),
+    }
+
+
 def gate_refusal(model_dir: str | pathlib.Path, name: str, version: str, served: str) -> str | None:
     """Why ``name/version`` may not replace the served model ``served`` ("name/version"), or None if it may.
 

@@ -66,8 +66,9 @@ def watch(
         pathlib.Path | None, typer.Option(help="camera config file (YAML/JSON, strict)")
     ] = None,
     snapshots: Annotated[
-        pathlib.Path, typer.Option(help="folder for event snapshots (without --server)")
-    ] = pathlib.Path("snapshots"),
+        pathlib.Path | None,
+        typer.Option(help="folder for event snapshots, without --server (default: DATA_DIR/snapshots)"),
+    ] = None,
     realtime: Annotated[
         bool, typer.Option(help="read files at their real rate, not as fast as possible")
     ] = False,
@@ -90,9 +91,16 @@ def watch(
             if server:
                 _post_frames(frame_source, server, camera, timeout)
             else:
-                _screen_locally(frame_source, camera, camera_config, snapshots)
+                _screen_locally(frame_source, camera, camera_config, snapshots or _default_snapshots())
     finally:
         frame_source.close()
+
+
+def _default_snapshots() -> pathlib.Path:
+    """``snapshots`` in the service's data folder (``TRIAGE_DATA_DIR``), never the current folder."""
+    from service.settings import load_settings
+
+    return load_settings().data_dir / "snapshots"
 
 
 def _screen_locally(frame_source: Any, camera: str, camera_config: Any, snapshots: pathlib.Path) -> None:
@@ -152,23 +160,48 @@ def _post_frames(frame_source: Any, server: str, camera: str, timeout: float) ->
                     if not ok:
                         continue
                     body, content_type = jpeg.tobytes(), "image/jpeg"
-                answer = _post_with_retry(client, url, body, content_type, frame.index)
+                # The capture time, so that the stored event lasts as long as the movement did.
+                answer = _post_with_retry(client, url, body, content_type, frame.index, frame.timestamp)
                 if answer is not None and answer.get("event_id"):
                     print(json.dumps(answer), flush=True)
         except KeyboardInterrupt:
             pass
+        finally:
+            # The end of a file, Ctrl-C, or a stream lost for good: the event in progress ends now.
+            _end_source(client, f"/v1/cameras/{camera}/end")
+
+
+def _end_source(client: Any, url: str) -> None:
+    import httpx
+
+    try:
+        response = client.post(url)
+    except httpx.HTTPError as error:
+        print(f"warning: could not end the camera's event: {error}", file=sys.stderr)
+        return
+    if response.status_code >= 400:
+        print(f"warning: could not end the camera's event ({response.status_code}): {_detail(response)}",
+              file=sys.stderr)  # fmt: skip
 
 
 def _post_with_retry(
-    client: Any, url: str, body: bytes, content_type: str, index: int, attempts: int = 5
+    client: Any,
+    url: str,
+    body: bytes,
+    content_type: str,
+    index: int,
+    timestamp: float | None = None,
+    attempts: int = 5,
 ) -> dict[str, Any] | None:
-    """POST one frame; retry transport errors and 5xx with backoff; 4xx other than 400 are fatal."""
+    """POST one frame (with its capture time); retry transport errors and 5xx with backoff; 4xx other
+    than 400, 413 and 415 are fatal."""
     import httpx
 
     delay = 0.5
+    params = {"timestamp": timestamp} if timestamp is not None else None
     for attempt in range(attempts):
         try:
-            response = client.post(url, content=body, headers={"Content-Type": content_type})
+            response = client.post(url, content=body, params=params, headers={"Content-Type": content_type})
         except httpx.HTTPError as error:
             if attempt == attempts - 1:
                 raise ValueError(f"cannot reach the service: {error}") from None

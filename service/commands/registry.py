@@ -61,7 +61,7 @@ def list_models(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
 ) -> None:
     """Every model in the registry: the promoted one starred, its threshold and its gate verdict."""
-    from vision.gate import read_gate
+    from vision.gate import gate_summary
 
     manager = _manager(models_root)
     promoted = manager.promoted()
@@ -70,15 +70,7 @@ def list_models(
         print(f"no models in {manager.models_root}")
     for entry in entries:
         ref = f"{entry.name}/{entry.version}"
-        gate = read_gate(entry.path)
-        verdict = None
-        if gate is not None:
-            base = gate.get("baseline", {})
-            verdict = {
-                "passed": gate.get("passed"),
-                "baseline": f"{base.get('name')}/{base.get('version')}" if isinstance(base, dict) else None,
-                "time": gate.get("time"),
-            }
+        verdict = gate_summary(entry.path)
         row = {
             "model": ref,
             "promoted": ref == promoted,

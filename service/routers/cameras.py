@@ -116,7 +116,11 @@ def frame_out(result: FrameResult) -> FrameOut:
 
 
 def _not_found(camera_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no camera {camera_id!r}; configure it with PUT")
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        detail=f"no camera {camera_id!r}: an admin configures it first with PUT /v1/cameras/{camera_id} "
+        "(an empty JSON object takes the defaults)",
+    )
 
 
 @router.get("", response_model=list[CameraOut], responses=_errors(401, 403), summary="List cameras")
@@ -215,6 +219,28 @@ async def post_frame(
     except UnknownCamera:  # removed meanwhile
         raise _not_found(camera_id) from None
     return frame_out(result)
+
+
+class EndOut(BaseModel):
+    """What ending a camera's source closed: its event in progress, or nothing."""
+
+    event_id: uuid.UUID | None = Field(description="the event closed (see GET /v1/events), or null")
+
+
+@router.post(
+    "/{camera_id}/end",
+    response_model=EndOut,
+    responses=_errors(401, 403, 404),
+    summary="The camera's source ended: close its event in progress",
+)
+def end_source(camera_id: str, hub: HubDep, _key: CameraKey) -> EndOut:
+    """Close the camera's event in progress now, with its snapshot (and its webhook), rather than after the
+    cool-down of silence; the camera's background is kept for its next frames."""
+    try:
+        event = hub.end_event(camera_id)
+    except UnknownCamera:
+        raise _not_found(camera_id) from None
+    return EndOut(event_id=uuid.UUID(event.id) if event is not None else None)
 
 
 async def _ws_principal(websocket: WebSocket, state: AppState) -> Principal | None:

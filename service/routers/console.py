@@ -84,6 +84,12 @@ def console_page() -> FileResponse:
     return FileResponse(CONSOLE_DIR / "index.html", media_type=_MEDIA_TYPES[".html"], headers=headers)
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """The console's icon, for browsers that ask at the conventional place (an SVG serves as well)."""
+    return FileResponse(CONSOLE_DIR / "favicon.svg", media_type=_MEDIA_TYPES[".svg"], headers=_STATIC_HEADERS)
+
+
 @router.get("/console/{name}", include_in_schema=False)
 def console_file(name: str) -> FileResponse:
     """A static file of the console (only plain names in the console folder: no paths, no dot files)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from typing import Annotated, Any
 
 import anyio
@@ -10,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.deps import AdminKey, AnyKey, StateDep
 from service.models import ModelNotFound, NothingToRollBack, PromotionFailed, PromotionRefused
-from service.schemas import ErrorBody, ModelInfo, ModelRef, PromoteResult
+from service.schemas import ErrorBody, GateVerdict, ModelInfo, ModelRef, PromoteResult
 from service.state import AppState
+from vision.gate import gate_summary
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -33,6 +35,11 @@ class PromoteRequest(BaseModel):
 
 def _ref(predictor: Any) -> ModelRef | None:
     return None if predictor is None else ModelRef(name=predictor.name, version=predictor.version)
+
+
+def _gate_verdict(folder: pathlib.Path) -> GateVerdict | None:
+    summary = gate_summary(folder)
+    return GateVerdict(**summary) if summary is not None else None
 
 
 def _numbers(mapping: Any) -> dict[str, float]:
@@ -62,6 +69,7 @@ def list_models(state: StateDep, _key: AnyKey) -> list[ModelInfo]:
                 promoted=promoted == f"{entry.name}/{entry.version}",
                 threshold=threshold if isinstance(threshold, int | float) else None,
                 kind_thresholds=_numbers(by_kind),
+                gate=_gate_verdict(entry.path),
                 card=entry.card,
             )
         )

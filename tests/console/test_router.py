@@ -54,6 +54,9 @@ def test_page_and_static_files_are_served_without_a_key_and_nothing_else(client:
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/console/app.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/console/messages.vi.json").json()["verdict.alarm"] == "CẢNH BÁO"
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert client.get("/console/favicon.svg").content == icon.content
     for bad in ("/console/..%2Fapp.py", "/console/__init__.py", "/console/.hidden.js", "/console/none.js"):
         assert client.get(bad).status_code == 404, bad
 

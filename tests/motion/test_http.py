@@ -325,6 +325,10 @@ def test_watch_posts_frames_to_a_running_service(
         answers = [json.loads(line) for line in result.stdout.splitlines()]
         assert answers and all(a["event_id"] and a["motion"] for a in answers)
         assert len({a["event_id"] for a in answers}) == 1
+        # Posted with capture times, the event lasts as long as the walk; closed when the file ended.
+        (event,) = httpx.get(f"{url}/v1/events", headers=ADMIN).json()
+        lasted = dt.datetime.fromisoformat(event["end"]) - dt.datetime.fromisoformat(event["start"])
+        assert not event["open"] and lasted.total_seconds() >= (len(answers) - 1) / 5 * 0.99
         unknown = CliRunner().invoke(cli, ["watch", str(clip), "--camera", "nope", "--server", url])
         assert unknown.exit_code == 2 and "404" in unknown.stderr
     finally:
@@ -341,3 +345,78 @@ def test_events_left_open_by_a_crash_are_closed_at_start(settings: Settings) -> 
         assert client.get("/v1/events", headers=ADMIN).json()[0]["open"] is True
     with TestClient(create_app(settings)) as client:
         assert client.get("/v1/events", headers=ADMIN).json()[0]["open"] is False
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    """A local webhook receiver (payloads in ``_Hook.received``); yields its URL."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Hook.received.clear()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def test_a_camera_gone_silent_has_its_event_closed_and_posted(
+    settings: Settings, webhook: str, walker_jpegs: list[bytes]
+) -> None:
+    hooked = settings.model_copy(update={"event_webhook_url": webhook})
+    with TestClient(create_app(hooked)) as client:
+        client.put("/v1/cameras/trail-1", json={"cooldown_s": 1.0}, headers=ADMIN)
+        # The walker is still crossing when the frames stop: no frame will ever show the quiet.
+        answers = post_frames(client, "trail-1", ADMIN, walker_jpegs[:60])
+        event_id = next(a["event_id"] for a in answers if a["event_id"])
+
+        def closed() -> bool:
+            (event,) = client.get("/v1/events", headers=ADMIN).json()
+            return not event["open"]
+
+        assert wait_for(closed), "the event stayed open after the camera went silent"
+        (event,) = client.get("/v1/events", headers=ADMIN).json()
+        assert event["id"] == event_id and event["snapshot_url"]
+        assert event["frames"] == sum(a["motion"] for a in answers)
+        # The webhook fired on the close, not at shutdown.
+        assert wait_for(lambda: len(_Hook.received) == 1) and _Hook.received[0]["id"] == event_id
+
+
+def test_an_open_event_record_grows_with_its_frames(
+    client: TestClient, camera_key: dict[str, str], walker_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.cameras.OPEN_EVENT_WRITE_S", 0.0)  # write on every frame, for the test
+    client.put("/v1/cameras/trail-1", json={}, headers=ADMIN)
+    answers = post_frames(client, "trail-1", camera_key, walker_jpegs[:60])
+    moving = [i for i, a in enumerate(answers) if a["motion"]]
+    (event,) = client.get("/v1/events", headers=camera_key).json()
+    assert event["open"] and event["frames"] == len(moving) > 1
+    last = dt.datetime.fromtimestamp(1_700_000_000 + moving[-1] / 5, tz=dt.UTC)
+    assert abs(dt.datetime.fromisoformat(event["end"]) - last) < dt.timedelta(milliseconds=1)
+
+
+def test_ending_a_source_closes_its_event_at_once(
+    client: TestClient, camera_key: dict[str, str], walker_jpegs: list[bytes]
+) -> None:
+    client.put("/v1/cameras/trail-1", json={}, headers=ADMIN)
+    answers = post_frames(client, "trail-1", camera_key, walker_jpegs[:60])
+    event_id = next(a["event_id"] for a in answers if a["event_id"])
+    ended = client.post("/v1/cameras/trail-1/end", headers=camera_key)
+    assert ended.status_code == 200 and ended.json() == {"event_id": event_id}
+    (event,) = client.get("/v1/events", headers=camera_key).json()
+    assert not event["open"] and event["snapshot_url"]
+    assert client.post("/v1/cameras/trail-1/end", headers=camera_key).json() == {"event_id": None}
+    unknown = client.post("/v1/cameras/nope/end", headers=camera_key)
+    assert unknown.status_code == 404 and "PUT /v1/cameras/nope" in unknown.json()["detail"]
+    assert client.post("/v1/cameras/trail-1/end").status_code == 401

@@ -37,6 +37,18 @@ def test_watch_prints_one_event_for_the_walker_clip(tmp_path: pathlib.Path) -> N
     assert y1 > 80 and y2 > 150 and (y2 - y1) > (x2 - x1)
 
 
+def test_watch_snapshots_go_to_the_data_folder_by_default(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "station-data"))
+    result = CliRunner().invoke(app, ["watch", str(CLIP), "--camera", "trail-1"])
+    assert result.exit_code == 0, result.output
+    (event,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert pathlib.Path(event["snapshot"]).parent == tmp_path / "station-data" / "snapshots"
+    assert not (tmp_path / "snapshots").exists()
+
+
 def test_watch_on_a_folder_with_zones_from_a_config(tmp_path: pathlib.Path) -> None:
     capture = cv2.VideoCapture(str(CLIP))
     folder = tmp_path / "frames"

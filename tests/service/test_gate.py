@@ -145,6 +145,9 @@ def test_service_refuses_a_failed_gate_and_records_a_forced_promotion(
 ) -> None:
     base, worse = models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.2"
     assert not gate(set_threshold(worse, 1.0), base, gate_data)["passed"]
+    listed = {m["version"]: m["gate"] for m in client.get("/v1/models", headers=admin).json()}
+    assert listed["0.0.1"] is None  # never gated
+    assert listed["0.0.2"]["passed"] is False and listed["0.0.2"]["baseline"] == "tiny-threat/0.0.1"
     refused = client.post("/v1/models/tiny-threat/0.0.2/promote", headers=admin)
     assert refused.status_code == 409
     assert (
