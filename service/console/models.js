@@ -37,7 +37,7 @@ export function relabel() {
 
 export async function enter() {
   try {
-    models = await getJson("/v1/models");
+    models = inViewOrder(await getJson("/v1/models"));
   } catch (error) {
     toast(errorText(error), "error");
     models = [];
@@ -92,6 +92,13 @@ function rowOf(label, values, format, higherBetter) {
     tr.append(cell(missing ? "—" : format(v), !missing && v === best ? "best" : ""));
   }
   return tr;
+}
+
+// The serving model first, then the others newest first: with many versions the table scrolls, and the
+// model that judges scans now must be in view (at 1366x768 too) without scrolling.
+function inViewOrder(list) {
+  const byVersion = (a, b) => b.version.localeCompare(a.version, undefined, { numeric: true });
+  return [...list.filter((m) => m.serving), ...list.filter((m) => !m.serving).sort(byVersion)];
 }
 
 // The newest version older than the serving one (same name): the target of "roll back".

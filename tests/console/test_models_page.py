@@ -133,3 +133,26 @@ def test_station_threshold_proposed_applied_and_rolled_back(
     page.click("#modal-ok")
     page.wait_for_selector("#stations-table tr[data-station='console-lane'] td.threshold >> text=(model)")
     assert server.api("GET", "/v1/stations/console-lane/threshold?kind=luggage").json()["in_force"] is None
+
+
+@pytest.mark.slow
+def test_the_served_model_is_in_view_at_1366x768_among_many_versions(
+    page: Any, server: Server, shots: pathlib.Path
+) -> None:
+    listed = server.api("GET", "/v1/models").json()
+    serving = next(m for m in listed if m["serving"])
+    # A registry of many older versions, as a real one grows (the listing comes oldest first).
+    older = [{**serving, "version": f"0.0.0.{i}", "serving": False, "promoted": False} for i in range(1, 14)]
+    many = [*older, *listed]
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.route("**/v1/models", lambda route: route.fulfill(json=many))
+    sign_in(page, server)
+    page.click("#nav-models")
+    header = page.wait_for_selector(f"#models-table th[data-model='{serving['name']}/{serving['version']}']")
+    box = header.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1366 and box["y"] < 768
+    columns = page.locator("#models-table thead th[data-model]").evaluate_all(
+        "cells => cells.map((c) => c.dataset.model)"
+    )
+    assert columns[0] == f"{serving['name']}/{serving['version']}" and columns[-1].endswith("/0.0.0.1")
+    screenshot(page, shots, "models-1366x768")
