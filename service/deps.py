@@ -64,6 +64,7 @@ def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
             )
         return principal
 
+    check.scopes = scopes  # type: ignore[attr-defined]  # read by route audits (tests/service/test_auth_matrix.py)
     return check
 
 

@@ -362,7 +362,8 @@ def feedback_problem(scan: Scan, body: FeedbackIn) -> str | None:
     return None
 
 
-def _json_body(request: Request) -> None:
+def _json_body(request: Request, _key: FeedbackKey) -> None:
+    """415 for a body that is not JSON, after the key is checked (a caller without one learns nothing)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise HTTPException(
