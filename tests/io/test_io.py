@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import pathlib
 
 import cv2
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import png_bomb
+from tests.helpers import dicom_bytes, png_bomb
 from vision.errors import ImageDecodeError, ImageTooLarge, UnsupportedImageType
 from vision.io import ImageLimits, decode_dual_energy, decode_image, read_image, sniff_format
 
@@ -82,30 +81,6 @@ def test_dual_energy_channels_must_match_in_size() -> None:
     colour = encode(np.zeros((8, 8, 3), np.uint8), ".png")
     with pytest.raises(ImageDecodeError, match="single-channel"):
         decode_dual_energy(colour, low)
-
-
-def dicom_bytes(pixels: np.ndarray, photometric: str = "MONOCHROME2") -> bytes:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # digital X-ray
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset = Dataset()
-    dataset.file_meta = meta
-    dataset.SOPClassUID = meta.MediaStorageSOPClassUID
-    dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    dataset.Rows, dataset.Columns = pixels.shape
-    dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = photometric
-    dataset.BitsAllocated = dataset.BitsStored = 16
-    dataset.HighBit = 15
-    dataset.PixelRepresentation = 0
-    dataset.PixelData = pixels.astype("<u2").tobytes()
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def test_dicom_sixteen_bit_monochrome() -> None:
