@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
@@ -178,10 +179,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     _add_error_handlers(app)
+    _document_body_errors(app)
     # Outermost first: the request id wraps everything, including a 413 from the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+# Answers any operation with a request body may give, whatever its handler: the body limit middleware's
+# 413 and the framework's 400 for a body that does not parse (as JSON or multipart).
+_BODY_ERRORS = {
+    "400": "the body does not parse (malformed JSON or multipart)",
+    "413": "the request body is over the service's size limit",
+}
+
+
+def _document_body_errors(app: FastAPI) -> None:
+    """Add the body errors to every operation with a request body in the OpenAPI schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # cached by FastAPI after the first call; the additions are idempotent
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or "requestBody" not in operation:
+                    continue
+                for code, description in _BODY_ERRORS.items():
+                    operation["responses"].setdefault(
+                        code,
+                        {
+                            "description": description,
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                            },
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

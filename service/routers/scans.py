@@ -375,7 +375,7 @@ def _json_body(request: Request, _key: FeedbackKey) -> None:
     "/{scan_id}/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
-    responses=_errors(401, 403, 404, 415, 422),
+    responses=_errors(400, 401, 403, 404, 415, 422),
     dependencies=[Depends(_json_body)],
     summary="Record an operator's judgement of a scan",
 )
