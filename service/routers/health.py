@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 
 import anyio
 from fastapi import APIRouter, Response, status
@@ -29,6 +30,11 @@ def _store_problem(state: AppState) -> str | None:
         probe.unlink()
     except Exception as error:  # any failure means "not ready", reported with its reason
         return f"store not writable: {type(error).__name__}: {error}"
+    # A disk that cannot hold one more upload of the largest size would refuse the next scan: say so
+    # before it does, so that a load balancer sends scans elsewhere.
+    free, upload = shutil.disk_usage(state.images.tmp).free, state.settings.max_request_bytes
+    if free < upload:
+        return f"disk nearly full: {free // 1024} KiB free, less than one upload ({upload // 1024} KiB)"
     return None
 
 
@@ -39,7 +45,8 @@ def _store_problem(state: AppState) -> str | None:
     summary="Ready to triage",
 )
 async def readyz(state: StateDep) -> Response:
-    """Ready when a model is loaded and the store (database and image folder) accepts writes."""
+    """Ready when a model is loaded and the store (database and image folder) accepts writes, with room
+    for one more upload of the largest size."""
     problems = []
     predictor = state.models.current
     if predictor is None:
