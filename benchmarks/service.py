@@ -70,8 +70,13 @@ def scan_png(width: int = 1024, height: int = 768) -> bytes:
     return data.tobytes()
 
 
-def start_server(model: pathlib.Path, scratch: pathlib.Path, key: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``triage serve`` on a free loopback port; returns the process and its base URL once ready."""
+def start_server(
+    model: pathlib.Path, scratch: pathlib.Path, key: str, max_in_flight: int | None = 16
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``triage serve`` on a free loopback port; returns the process and its base URL once ready.
+
+    ``max_in_flight`` sets ``TRIAGE_MAX_IN_FLIGHT`` (None: the service's default).
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -80,9 +85,10 @@ def start_server(model: pathlib.Path, scratch: pathlib.Path, key: str) -> tuple[
         TRIAGE_DATA_DIR=str(scratch / "data"),
         TRIAGE_MODEL_DIR=str(model),
         TRIAGE_ADMIN_KEY=key,
-        TRIAGE_MAX_IN_FLIGHT="16",
         TRIAGE_LOG_LEVEL="WARNING",
     )
+    if max_in_flight is not None:
+        env["TRIAGE_MAX_IN_FLIGHT"] = str(max_in_flight)
     log = open(scratch / "serve.log", "wb")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
