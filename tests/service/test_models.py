@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import threading
+import time
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from tests.service.conftest import png_bytes
+from tests.helpers import free_port, start_server, stop_server
+from tests.service.conftest import ADMIN_KEY, bearer, png_bytes
 from tests.service.gating import gate, gate_data
 
 __all__ = ["gate_data"]  # a fixture, imported for pytest
@@ -124,3 +129,62 @@ def test_hot_swap_drops_no_request(client: TestClient, admin: dict[str, str]) ->
     assert all(code == 201 for code, _ in results), results
     assert {version for _, version in results} <= {"0.0.1", "0.0.2"}
     assert served_version(client, admin) == "0.0.2"
+
+
+@pytest.mark.slow
+def test_promotions_and_rollbacks_under_load_fail_no_request(
+    tmp_path: pathlib.Path, models_root: pathlib.Path
+) -> None:
+    """8 clients post scans to a real server while the model is promoted and rolled back ten times."""
+    env = dict(
+        os.environ,
+        TRIAGE_DATA_DIR=str(tmp_path / "data"),
+        TRIAGE_MODEL_DIR=str(models_root / "tiny-threat" / "0.0.1"),
+        TRIAGE_MODELS_ROOT=str(models_root),
+        TRIAGE_ADMIN_KEY=ADMIN_KEY,
+    )
+    port = free_port()
+    server = start_server(env, port, tmp_path / "serve.log")
+    url = f"http://127.0.0.1:{port}"
+    answers: list[tuple[int, str, str]] = []  # status, scan id, version named
+    stop = threading.Event()
+
+    def post_scans(worker: int) -> None:
+        with httpx.Client(base_url=url, headers=bearer(ADMIN_KEY), timeout=30) as client:
+            for i in range(100_000):
+                if stop.is_set():
+                    return
+                image = png_bytes(320, 240, seed=worker * 100_000 + i)
+                response = client.post("/v1/scans", files={"file": ("s.png", image, "image/png")})
+                body = response.json()
+                answers.append(
+                    (response.status_code, body.get("id", ""), body.get("model", {}).get("version", ""))
+                )
+
+    workers = [threading.Thread(target=post_scans, args=(w,)) for w in range(8)]
+    try:
+        for worker in workers:
+            worker.start()
+        with httpx.Client(base_url=url, headers=bearer(ADMIN_KEY), timeout=60) as admin:
+            forced = {"force": True, "reason": "swap under load test"}
+            for _ in range(5):
+                time.sleep(0.3)
+                assert admin.post("/v1/models/tiny-threat/0.0.2/promote", json=forced).status_code == 200
+                time.sleep(0.3)
+                back = admin.post("/v1/models/rollback")
+                assert back.status_code == 200 and back.json()["serving"]["version"] == "0.0.1"
+            time.sleep(0.3)
+        stop.set()
+        for worker in workers:
+            worker.join(60)
+        assert len(answers) >= 40
+        failed = [a for a in answers if a[0] != 201]
+        assert not failed, failed[:5]
+        assert {version for _, _, version in answers} == {"0.0.1", "0.0.2"}
+        # Each answer names the model that judged it, as the store recorded it.
+        with httpx.Client(base_url=url, headers=bearer(ADMIN_KEY), timeout=30) as client:
+            for _, scan_id, version in answers[:: max(1, len(answers) // 60)]:
+                assert client.get(f"/v1/scans/{scan_id}").json()["model"]["version"] == version
+    finally:
+        stop.set()
+        stop_server(server)
