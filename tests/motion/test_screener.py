@@ -13,7 +13,7 @@ from tests.motion.conftest import run_screener
 from vision.errors import ImageDecodeError
 from vision.motion.config import CameraConfig, Mog2Params, SceneChangeConfig
 from vision.motion.screener import Screener
-from vision.motion.trail import TrailFrame
+from vision.motion.trail import TrailFrame, render_sequence, scenario
 
 Sequence = Callable[..., list[TrailFrame]]
 
@@ -192,3 +192,28 @@ def test_long_movement_is_split_at_max_event_s(tiny_sequence: Sequence) -> None:
     assert len(events) >= 2
     assert all(e.end - e.start <= 4.0 + 1e-6 for e in events)
     assert all(later.start >= earlier.end for earlier, later in itertools.pairwise(events))
+
+
+def test_a_shaking_camera_is_stabilised_and_still_finds_the_walker() -> None:
+    # At 320x240: a pole swaying by up to 4 px with jolts. Unaligned, GSOC calls most of each frame new,
+    # the whole-frame rule relearns again and again and the walker is never seen.
+    spec = {"width": 320, "height": 240, "warmup_frames": 30, "frames": 120, "shake_px": 4.0, "trees": 1}
+    walker = list(render_sequence(scenario("shaking_pole", walkers=1, walker_speed=1.5, **spec)))
+    on_walker = [f.boxes != [] for f in walker]
+    events, results = run_screener(walker)
+    hits = sum(r.motion and hit for r, hit in zip(results, on_walker, strict=True))
+    assert len(events) == 1 and hits >= 0.7 * sum(on_walker)
+    assert not any(r.motion and not hit for r, hit in zip(results, on_walker, strict=True))
+    unaligned, results = run_screener(walker, CameraConfig(stabilise=None))
+    assert unaligned == [] and not any(r.motion for r in results)
+    # The shaking pole alone is no event.
+    events, _ = run_screener(list(render_sequence(scenario("shaking_only", **spec))))
+    assert events == []
+
+
+def test_a_steady_camera_is_never_aligned(tiny_sequence: Sequence) -> None:
+    screener = Screener("steady")
+    frames = tiny_sequence("vegetation", frames=80)  # strong wind in the trees, a walker: no shake
+    for index, frame in enumerate(frames):
+        screener.process(frame.image, timestamp=1_000.0 + index / 5)
+        assert not screener.stabilising, index

@@ -119,6 +119,24 @@ class SceneChangeConfig(_Strict):
     relearn_frames: int | None = Field(default=None, ge=0, le=100)
 
 
+class StabiliseConfig(_Strict):
+    """Camera shake compensation, switched on only while shake is measured.
+
+    The global shift between screened frames is estimated by phase correlation on the small grey frame
+    (about 0.5 ms at 320 px; every other frame while the camera is steady, every frame while aligning).
+    When the median shift over the last ``window`` estimates reaches
+    ``trigger_px`` (pixels of the processing frame), the background is relearnt and each frame is aligned
+    to that moment's frame before subtraction; the band brought in from outside the picture is ignored.
+    When the median falls under half the trigger, alignment stops and the background is relearnt again. A
+    steady camera pays the estimate only. A shift over ``max_shift`` of the width, or one the correlation
+    is unsure of, is not trusted: the background is relearnt from that frame.
+    """
+
+    trigger_px: float = Field(default=1.5, gt=0, le=50)
+    window: int = Field(default=10, ge=3, le=100)
+    max_shift: float = Field(default=0.15, gt=0, le=0.5)
+
+
 class ConfirmConfig(_Strict):
     """A second, cheap cue that the main subtractor's foreground must agree with.
 
@@ -176,6 +194,7 @@ class CameraConfig(_Strict):
         cooldown_s: seconds without movement that end an event.
         max_event_s: an event longer than this is closed and a new one opened.
         scene_change: whole-frame change recognition.
+        stabilise: camera shake compensation while shake is measured (None turns it off).
         seed_jitter_px: a relearnt MOG2 background is seeded with the frame shifted by up to this
             many pixels, so swaying leaves and slight shake are background from the start (0 turns it off).
         snapshot_quality: JPEG quality of the event snapshot.
@@ -210,6 +229,7 @@ class CameraConfig(_Strict):
     cooldown_s: float = Field(default=2.0, ge=0)
     max_event_s: float = Field(default=300.0, gt=0)
     scene_change: SceneChangeConfig = Field(default_factory=SceneChangeConfig)
+    stabilise: StabiliseConfig | None = Field(default_factory=StabiliseConfig)
     seed_jitter_px: int = Field(default=1, ge=0, le=3)
     snapshot_quality: int = Field(default=85, ge=10, le=100)
 

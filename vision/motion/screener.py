@@ -21,6 +21,7 @@ What keeps trees, rain and the IR switch quiet, cheapest first:
 
 from __future__ import annotations
 
+import collections
 import time
 import uuid
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ import cv2
 import numpy as np
 
 from vision.errors import ImageDecodeError
-from vision.motion.config import CameraConfig, CntParams, Mog2Params, SubtractorParams
+from vision.motion.config import CameraConfig, CntParams, Mog2Params, StabiliseConfig, SubtractorParams
 from vision.motion.frames import FrameLimits, decode_frame, decode_frame_small
 from vision.motion.subtractors import FOREGROUND_LEVEL, make_subtractor
 
@@ -186,6 +187,7 @@ class Screener:
         self._last_motion = 0.0
         self.frames_seen = 0
         self.scene_changes = 0
+        self._stabiliser = _Stabiliser(self.config.stabilise) if self.config.stabilise is not None else None
 
     def process(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult:
         """Screen one full-resolution frame (BGR or grey uint8).
@@ -223,6 +225,11 @@ class Screener:
         if self._event is None:
             return None
         return self._close_event()
+
+    @property
+    def stabilising(self) -> bool:
+        """Whether frames are being aligned against camera shake now (``CameraConfig.stabilise``)."""
+        return self._stabiliser is not None and self._stabiliser.active
 
     @property
     def event_in_progress(self) -> MotionEvent | None:
@@ -295,6 +302,11 @@ class Screener:
         if small_size != self._small_size or full_size != self._full_size:
             self._setup(small_size, full_size)
         self.frames_seen += 1
+        valid: np.ndarray | None = None
+        if self._stabiliser is not None:
+            small, valid, relearn = self._stabiliser.align(small)
+            if relearn:
+                self._subtractor = None  # shake began, stopped, or a shift was not trusted
         whole_frame = self._is_whole_frame_change(thumb, chroma)
         self._prev_thumb, self._prev_chroma = thumb, chroma
 
@@ -309,6 +321,8 @@ class Screener:
             return self._quiet_result(small, now, scene_change=self._relearning_change)
 
         _, moving = cv2.threshold(raw, FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)
+        if valid is not None:
+            moving = cv2.bitwise_and(moving, valid)  # not the band the alignment brought in from outside
         moving_px = cv2.countNonZero(moving)
         if (
             self.config.scene_change.enabled
@@ -640,6 +654,64 @@ class Screener:
             ended=ended,
             foreground=np.zeros(small.shape[:2], np.uint8),
         )
+
+
+class _Stabiliser:
+    """Measures camera shake and, while there is some, aligns frames to a reference (``StabiliseConfig``)."""
+
+    def __init__(self, config: StabiliseConfig) -> None:
+        self.config = config
+        self.shifts: collections.deque[float] = collections.deque(maxlen=config.window)
+        self.active = False
+        self._previous: np.ndarray | None = None
+        self._reference: np.ndarray | None = None
+        self._window: np.ndarray | None = None
+        self._frames = 0
+
+    def align(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """The frame aligned to the reference while shake is measured (else as it is), the mask of its
+        pixels that came from inside the picture (None: all of them), and whether to relearn."""
+        self._frames += 1
+        if not self.active and self._frames % 2 and self._previous is not None:
+            return small, None, False  # a steady camera is sampled every other frame: half the cost
+        estimate = self._estimate_frame(small)
+        if self._previous is not None and self._previous.shape == estimate.shape:
+            (dx, dy), _ = cv2.phaseCorrelate(self._previous, estimate, self._window)
+            self.shifts.append(float(np.hypot(dx, dy)))
+        else:
+            self.shifts.clear()
+            self.active, self._reference = False, None
+        self._previous = estimate
+        shake = float(np.median(self.shifts)) if len(self.shifts) == self.shifts.maxlen else 0.0
+        if not self.active and shake >= self.config.trigger_px:
+            self.active, self._reference = True, estimate
+            return small, None, True
+        if self.active and shake < self.config.trigger_px / 2:
+            self.active, self._reference = False, None
+            return small, None, True
+        if not self.active or self._reference is None:
+            return small, None, False
+        (dx, dy), response = cv2.phaseCorrelate(self._reference, estimate, self._window)
+        height, width = small.shape[:2]
+        if np.hypot(dx, dy) > self.config.max_shift * width or response < 0.05:
+            self._reference = estimate  # the view moved for good, or the scene changed: start again here
+            return small, None, True
+        shift = np.array([[1, 0, -dx], [0, 1, -dy]], np.float32)
+        aligned = cv2.warpAffine(small, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        valid = np.zeros((height, width), np.uint8)
+        x0, x1 = max(0, int(np.ceil(-dx))), width - max(0, int(np.ceil(dx)))
+        y0, y1 = max(0, int(np.ceil(-dy))), height - max(0, int(np.ceil(dy)))
+        valid[y0:y1, x0:x1] = 255
+        return aligned, valid, False
+
+    def _estimate_frame(self, small: np.ndarray) -> np.ndarray:
+        # At the processing size: at half size the estimate's sub-pixel error alone (up to 1.6 px over ten
+        # frames of a steady synthetic scene) looked like shake; at full size it stays under 0.2 px.
+        grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        estimate = grey.astype(np.float32)
+        if self._window is None or self._window.shape != estimate.shape:
+            self._window = cv2.createHanningWindow((grey.shape[1], grey.shape[0]), cv2.CV_32F)
+        return estimate
 
 
 def _colourfulness(bgr: np.ndarray) -> float:

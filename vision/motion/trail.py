@@ -54,6 +54,8 @@ class Scenario:
         lighting_frame: frame (0-based) where the light suddenly drops, or -1.
         ir_frame: frame where the camera switches to IR night mode, or -1.
         shake_frame: frame where the camera shakes for three frames, or -1.
+        shake_px: a camera on a pole shaking in wind the whole time: each frame is displaced by up to
+            this many pixels (at 320 px width), a sway with random jolts; 0 for a steady camera.
         seed: random seed; the same seed gives the same sequence.
     """
 
@@ -73,6 +75,7 @@ class Scenario:
     lighting_frame: int = -1
     ir_frame: int = -1
     shake_frame: int = -1
+    shake_px: float = 0.0
     seed: int = 0
 
 
@@ -102,6 +105,10 @@ def _presets() -> dict[str, Scenario]:
         "ir_wind": Scenario("ir_wind", walkers=0, trees=5, sway_px=2.5, ir_frame=110),
         # Camera knocked by wind for three frames.
         "shake": Scenario("shake", walkers=2, shake_frame=110),
+        # A camera on a pole shaking in wind the whole time, people crossing.
+        "shaking_pole": Scenario("shaking_pole", walkers=2, shake_px=4.0),
+        # The shaking pole and nothing else: any event is spurious.
+        "shaking_only": Scenario("shaking_only", walkers=0, shake_px=4.0),
     }
 
 
@@ -337,11 +344,19 @@ class _Scene:
         if ir:
             # IR night mode: the exposure jumps and the picture is flat and bright.
             image = image * 0.8 + 60
+        dx, dy = 0.0, 0.0
         if 0 <= spec.shake_frame <= t < spec.shake_frame + 3:
-            shift = np.array([[1, 0, 3 * self.unit], [0, 1, -2 * self.unit]], np.float32)
+            dx, dy = 3 * self.unit, -2 * self.unit
+        if spec.shake_px > 0:
+            # A pole swaying at a few tenths of a hertz (at 5 fps) with random jolts on top.
+            amp = spec.shake_px * self.unit
+            dx += amp * (0.6 * np.sin(0.9 * t) + 0.4 * self.rng.uniform(-1, 1))
+            dy += amp * (0.4 * np.sin(1.3 * t + 1.0) + 0.3 * self.rng.uniform(-1, 1))
+        if dx or dy:
+            shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             image = cv2.warpAffine(image, shift, (w, h), borderMode=cv2.BORDER_REFLECT)
             groundtruth = cv2.warpAffine(groundtruth, shift, (w, h), flags=cv2.INTER_NEAREST)
-            boxes = [self._shift_box(b, 3 * self.unit, -2 * self.unit) for b in boxes]
+            boxes = [self._shift_box(b, dx, dy) for b in boxes]
         if spec.rain:
             self._rain(image)
         noise = spec.noise_sigma * (1.6 if ir else 1.0)
