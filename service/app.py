@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.requests import ClientDisconnect
 
 from service.auth import bootstrap_admin
-from service.limits import Admission, BodyLimitMiddleware
+from service.limits import Admission, AdmissionMiddleware, BodyLimitMiddleware
 from service.metrics import Metrics
 from service.models import ModelManager
 from service.observability import (
@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_body_errors(app)
     # Outermost first: the request id wraps everything, including a 413 from the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(AdmissionMiddleware)  # before the body limit: a refused scan's body is never read
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

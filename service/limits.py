@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,28 +70,59 @@ class Admission:
         self.in_flight = 0
         metrics.in_flight_limit.set(limit)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one place in the queue for the body of the ``async with``.
-
-        Raises:
-            HTTPException: 503 with ``Retry-After`` when every place is taken.
-        """
-        # No await between the check and the increment: on one event loop this is race-free.
+    def try_enter(self) -> bool:
+        """Take one place if one is free (no await: on one event loop this is race-free)."""
         if self.in_flight >= self.limit:
             self.metrics.rejected.inc()
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail=f"server busy: {self.in_flight} scans in progress; retry after {self.retry_after_s} s",
-                headers={"Retry-After": str(self.retry_after_s)},
-            )
+            return False
         self.in_flight += 1
         self.metrics.in_flight.set(self.in_flight)
+        return True
+
+    def leave(self) -> None:
+        """Give back a place taken by ``try_enter``."""
+        self.in_flight -= 1
+        self.metrics.in_flight.set(self.in_flight)
+
+    def busy_detail(self) -> str:
+        """The reason given with a refusal."""
+        return f"server busy: {self.in_flight} scans in progress; retry after {self.retry_after_s} s"
+
+
+class AdmissionMiddleware:
+    """Pure ASGI middleware admitting scan posts (``POST /v1/scans``) before anything else is done with them.
+
+    A refusal (503 with ``Retry-After``) is decided from the method and path alone, before the key is
+    looked up or a byte of the body is read, and the connection is closed rather than drained: refused
+    work must cost almost nothing, so that admitted scans do not starve behind clients that ignore
+    ``Retry-After`` (``python -m benchmarks.load`` measures it). An admitted request holds its place
+    until its answer is sent.
+    """
+
+    def __init__(self, app: ASGIApp, path: str = "/v1/scans") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        state = getattr(getattr(scope.get("app"), "state", None), "triage", None)
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != self.path
+            or state is None
+        ):
+            await self.app(scope, receive, send)
+            return
+        admission: Admission = state.admission
+        if not admission.try_enter():
+            headers = [(b"retry-after", str(admission.retry_after_s).encode()), (b"connection", b"close")]
+            await _send_json(send, 503, admission.busy_detail(), headers)
+            return
         try:
-            yield
+            await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
-            self.metrics.in_flight.set(self.in_flight)
+            admission.leave()
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -106,13 +135,19 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_json(send: Send, status_code: int, detail: str) -> None:
+async def _send_json(
+    send: Send, status_code: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status_code,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

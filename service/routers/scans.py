@@ -186,13 +186,13 @@ async def create_scan(
     request: Request, state: StateDep, principal: ScanKey, predictor: PredictorDep
 ) -> ScanResult:
     """Triage one scan: verdict, score, threshold and boxes, stored before the answer is sent."""
-    async with state.admission.slot():
-        form = await _read_form(request)
-        try:
-            uploads, kind, station = await _parse_scan_form(form)
-        finally:
-            await form.close()
-        row = await _run_pipeline(state, predictor, uploads, kind, station, principal.key_id)
+    # Admission (503 when too many scans are in progress) was decided before this: AdmissionMiddleware.
+    form = await _read_form(request)
+    try:
+        uploads, kind, station = await _parse_scan_form(form)
+    finally:
+        await form.close()
+    row = await _run_pipeline(state, predictor, uploads, kind, station, principal.key_id)
     state.metrics.verdicts.labels(verdict=row.verdict, model=row.model_name, version=row.model_version).inc()
     return ScanResult(**_result(row))
 
