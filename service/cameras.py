@@ -206,11 +206,15 @@ class CameraHub:
         Raises:
             UnknownCamera: no such camera.
         """
+        camera = self._get(camera_id)
+        return camera.config, camera.source
+
+    def _get(self, camera_id: str) -> _Camera:
         with self._lock:
             camera = self._cameras.get(camera_id)
         if camera is None:
             raise UnknownCamera(camera_id)
-        return camera.config, camera.source
+        return camera
 
     def exists(self, camera_id: str) -> bool:
         """Whether ``camera_id`` is configured."""
@@ -232,10 +236,7 @@ class CameraHub:
             ImageDecodeError, UnsupportedImageType, ImageTooLarge: a bad frame; the camera's background and
                 events are untouched.
         """
-        with self._lock:
-            camera = self._cameras.get(camera_id)
-        if camera is None:
-            raise UnknownCamera(camera_id)
+        camera = self._get(camera_id)
         began = time.perf_counter()
         with camera.lock:
             try:
@@ -262,10 +263,7 @@ class CameraHub:
         Raises:
             UnknownCamera: no such camera.
         """
-        with self._lock:
-            camera = self._cameras.get(camera_id)
-        if camera is None:
-            raise UnknownCamera(camera_id)
+        camera = self._get(camera_id)
         with camera.lock:
             event = camera.screener.flush()
             self._finish(event)
