@@ -23,6 +23,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def serve_env(
+    data_dir: pathlib.Path, models_root: pathlib.Path, admin_key: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a `triage serve` on ``data_dir`` serving ``tiny-threat/0.0.1`` of ``models_root``,
+    with more ``TRIAGE_*`` settings given by name (``MAX_IN_FLIGHT="16"``)."""
+    return dict(
+        os.environ,
+        TRIAGE_DATA_DIR=str(data_dir),
+        TRIAGE_MODEL_DIR=str(models_root / "tiny-threat" / "0.0.1"),
+        TRIAGE_MODELS_ROOT=str(models_root),
+        TRIAGE_ADMIN_KEY=admin_key,
+        **{f"TRIAGE_{name}": value for name, value in settings.items()},
+    )
+
+
 def start_server(
     env: dict[str, str], port: int, log: pathlib.Path, timeout_s: float = 90
 ) -> subprocess.Popen[bytes]:

@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.helpers import free_port, start_server, stop_server
+from tests.helpers import free_port, serve_env, start_server, stop_server
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -111,15 +111,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: pathlib.Pat
     models_root = _registry(base / "models", tiny_model_dir)
     data_dir = base / "data"
     port = free_port()
-    env = dict(
-        os.environ,
-        TRIAGE_DATA_DIR=str(data_dir),
-        TRIAGE_MODEL_DIR=str(models_root / "tiny-threat" / "0.0.1"),
-        TRIAGE_MODELS_ROOT=str(models_root),
-        TRIAGE_ADMIN_KEY=ADMIN_KEY,
-        # site calibration's smallest setting, so a test station gets a proposal from a few scans
-        TRIAGE_STATION_MIN_SCANS="20",
-    )
+    # site calibration's smallest setting, so a test station gets a proposal from a few scans
+    env = serve_env(data_dir, models_root, ADMIN_KEY, STATION_MIN_SCANS="20")
     log = base / "serve.log"
     process = start_server(env, port, log)
     try:

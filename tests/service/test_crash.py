@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from service.store.db import Store
 from service.store.tables import Scan
-from tests.helpers import free_port, start_server
+from tests.helpers import free_port, serve_env, start_server
 from tests.service.conftest import ADMIN_KEY, bearer, png_bytes
 
 KILLS = 20
@@ -120,14 +120,7 @@ def test_twenty_sigkills_during_writes_lose_nothing_acknowledged(
     tmp_path: pathlib.Path, models_root: pathlib.Path
 ) -> None:
     data_dir = tmp_path / "data"
-    env = dict(
-        os.environ,
-        TRIAGE_DATA_DIR=str(data_dir),
-        TRIAGE_MODEL_DIR=str(models_root / "tiny-threat" / "0.0.1"),
-        TRIAGE_MODELS_ROOT=str(models_root),
-        TRIAGE_ADMIN_KEY=ADMIN_KEY,
-        TRIAGE_MAX_IN_FLIGHT="16",
-    )
+    env = serve_env(data_dir, models_root, ADMIN_KEY, MAX_IN_FLIGHT="16")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"

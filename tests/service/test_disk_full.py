@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from service.store.db import Store
 from service.store.tables import Scan
-from tests.helpers import free_port, start_server, stop_server
+from tests.helpers import free_port, serve_env, start_server, stop_server
 from tests.service.conftest import ADMIN_KEY, bearer, png_bytes
 
 SIZE = "6m"  # room for the empty store and a few ~0.5 MB scans
@@ -48,14 +48,9 @@ def test_a_full_disk_refuses_scans_clearly_and_keeps_what_was_stored(
     small_disk: pathlib.Path, tmp_path: pathlib.Path, models_root: pathlib.Path
 ) -> None:
     data_dir = small_disk / "data"
-    env = dict(
-        os.environ,
-        TRIAGE_DATA_DIR=str(data_dir),
-        TRIAGE_MODEL_DIR=str(models_root / "tiny-threat" / "0.0.1"),
-        TRIAGE_MODELS_ROOT=str(models_root),
-        TRIAGE_ADMIN_KEY=ADMIN_KEY,
-        TRIAGE_MAX_REQUEST_BYTES=str(1024 * 1024),  # ready while one more upload fits
-        TRIAGE_MAX_IMAGE_BYTES=str(1024 * 1024),
+    # Ready while one more upload fits: the largest upload is 1 MiB here.
+    env = serve_env(
+        data_dir, models_root, ADMIN_KEY, MAX_REQUEST_BYTES=str(1024 * 1024), MAX_IMAGE_BYTES=str(1024 * 1024)
     )
     port = free_port()
     server = start_server(env, port, tmp_path / "serve.log")

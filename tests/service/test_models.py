@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
 import threading
 import time
@@ -13,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from tests.helpers import free_port, start_server, stop_server
+from tests.helpers import free_port, serve_env, start_server, stop_server
 from tests.service.conftest import ADMIN_KEY, bearer, png_bytes
 from tests.service.gating import gate, gate_data
 
@@ -136,13 +135,7 @@ def test_promotions_and_rollbacks_under_load_fail_no_request(
     tmp_path: pathlib.Path, models_root: pathlib.Path
 ) -> None:
     """8 clients post scans to a real server while the model is promoted and rolled back ten times."""
-    env = dict(
-        os.environ,
-        TRIAGE_DATA_DIR=str(tmp_path / "data"),
-        TRIAGE_MODEL_DIR=str(models_root / "tiny-threat" / "0.0.1"),
-        TRIAGE_MODELS_ROOT=str(models_root),
-        TRIAGE_ADMIN_KEY=ADMIN_KEY,
-    )
+    env = serve_env(tmp_path / "data", models_root, ADMIN_KEY)
     port = free_port()
     server = start_server(env, port, tmp_path / "serve.log")
     url = f"http://127.0.0.1:{port}"
