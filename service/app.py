@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.requests import ClientDisconnect
 
 from service.auth import bootstrap_admin
+from service.drills import DrillError, Drills
 from service.limits import Admission, AdmissionMiddleware, BodyLimitMiddleware
 from service.metrics import Metrics
 from service.models import ModelManager
@@ -37,6 +38,7 @@ from service.settings import Settings
 from service.state import AppState
 from service.stations import StationThresholds
 from service.store.db import Store
+from service.store.drills import Drill
 from service.store.images import ImageFiles
 from service.store.tables import Scan
 from vision.calibration import CalibrationError
@@ -60,6 +62,7 @@ _STATUS_OF_ERROR: tuple[tuple[type[VisionError], int], ...] = (
     (CalibrationError, 422),
     (ChannelMismatch, 422),
     (UnsupportedModality, 422),
+    (DrillError, 422),
 )
 # How often the station file (`triage calibrate --out`) is looked at for changes.
 STATION_FILE_POLL_S = 5.0
@@ -79,6 +82,7 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
     images = ImageFiles(settings.images_dir)
     with store.sessions() as session:
         referenced = {p for row in session.execute(select(Scan.image_path, Scan.low_path)) for p in row if p}
+        referenced |= set(session.scalars(select(Drill.image_path)))
     parts, orphans = images.sweep(referenced)
     if parts or orphans:
         logger.warning(
@@ -112,6 +116,8 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
         window=settings.station_drift_window,
     )
     stations.sync_file()
+    drills = Drills(store, metrics, settings.drill_library)
+    drills.load()
     if manager.current is not None:
         stations.seed_recent((manager.current.name, manager.current.version))
     return AppState(
@@ -124,6 +130,7 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
         inference_limiter=anyio.CapacityLimiter(settings.inference_concurrency),
         image_limits=ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
         stations=stations,
+        drills=drills,
     )
 
 
@@ -173,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "scans", "description": "Post scans, read verdicts and overlays, record feedback."},
             {"name": "models", "description": "The model registry and hot swap."},
             {"name": "stations", "description": "Site calibration: station thresholds and drift."},
+            {"name": "drills", "description": "Operator drills: threats projected into real scans, reports."},
             {"name": "operations", "description": "Health, readiness and metrics."},
         ],
     )

@@ -7,6 +7,11 @@ themselves):
 - ``false_alarm``: the image holds no threat, a hard negative, whatever the model marked.
 - ``missed``: the model said too little; the operator's boxes are labels. A miss without boxes cannot be
   located and is reported, not exported.
+- ``cleared``: a clear scan the operator passed, a negative checked by a person.
+
+Decisions on operator drills (fictional threats projected into the scan, ``service.drills``) are never
+exported: the model must not learn from them. After its drill is revealed a scan is its original again,
+and feedback given on it then is exported as any other.
 """
 
 from __future__ import annotations
@@ -81,11 +86,16 @@ def _latest_feedback(store: Store, since: dt.datetime | None) -> list[tuple[Scan
         query = query.where(Feedback.created >= since)
     with store.sessions() as session:
         scans = session.scalars(query.order_by(Scan.created, Scan.id)).all()
-        return [(scan, max(scan.feedback, key=lambda f: f.created)) for scan in scans]
+        latest = []
+        for scan in scans:
+            real = [f for f in scan.feedback if not f.drill and (since is None or f.created >= since)]
+            if real:
+                latest.append((scan, max(real, key=lambda f: f.created)))
+        return latest
 
 
 def _labels(scan: Scan, feedback: Feedback) -> tuple[SourceObject, ...]:
-    if feedback.outcome == "false_alarm":
+    if feedback.outcome in ("false_alarm", "cleared"):
         return ()
     boxes = feedback.boxes or (scan.detections if feedback.outcome == "confirmed" else [])
     return tuple(SourceObject(str(b["label"]), _box(b["box"])) for b in boxes)

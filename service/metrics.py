@@ -52,6 +52,18 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.drills_shown = Counter(
+            "triage_drills_shown",
+            "Operator drills: scans shown with a projected threat, by station.",
+            ["station"],
+            registry=self.registry,
+        )
+        self.drills_decided = Counter(
+            "triage_drills_decided",
+            "Operator drills decided, by station and outcome (hit, miss).",
+            ["station", "outcome"],
+            registry=self.registry,
+        )
         self.model_info = Gauge(
             "triage_model_serving",
             "1 for the model being served.",

@@ -11,13 +11,15 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from service.drills import Projection, drill_image_path, encode_png, judge_drill
 from service.store.db import Store
+from service.store.drills import Drill
 from service.store.images import ImageFiles
-from service.store.tables import Scan
+from service.store.tables import Feedback, Scan
 from vision.infer import Detection, Prediction, Predictor
 from vision.io import (
     DecodedImage,
@@ -28,6 +30,9 @@ from vision.io import (
     sniff_format,
 )
 from vision.overlay import encode_heatmap
+
+if TYPE_CHECKING:
+    from service.state import AppState
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,15 @@ def detection_dicts(detections: Sequence[Detection]) -> list[dict[str, Any]]:
     ]
 
 
-def write_images(images: ImageFiles, uploads: dict[str, Upload]) -> dict[str, tuple[str, str]]:
-    """Store each uploaded part by content hash; returns field → (sha256, relative path)."""
-    return {field: images.put(upload.data, sniff_format(upload.data)) for field, upload in uploads.items()}
+def write_images(
+    images: ImageFiles, uploads: dict[str, Upload], drill: Projection | None = None
+) -> dict[str, tuple[str, str]]:
+    """Store each uploaded part by content hash, and a drill's projected image as ``drill`` (PNG);
+    returns field → (sha256, relative path)."""
+    files = {field: images.put(upload.data, sniff_format(upload.data)) for field, upload in uploads.items()}
+    if drill is not None:
+        files["drill"] = images.put(encode_png(drill.composite), "png")
+    return files
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class ScanInput:
     key_id: uuid.UUID | None
     started: float
     threshold_source: str = "model"
+    drill: Projection | None = None
 
 
 def save_scan(store: Store, item: ScanInput) -> Scan:
@@ -121,8 +133,89 @@ def save_scan(store: Store, item: ScanInput) -> Scan:
         key_id=item.key_id,
         heatmap_png=item.heatmap_png,
     )
+    drill = _drill_row(row, item) if item.drill is not None else None
     with store.session() as session:
         # Latency covers everything up to the commit that makes the verdict durable.
         row.latency_ms = round((time.perf_counter() - item.started) * 1000, 2)
         session.add(row)
+        if drill is not None:
+            session.flush()  # the scan row first: the drill refers to it
+            drill.created = row.created
+            session.add(drill)
     return row
+
+
+def _drill_row(scan: Scan, item: ScanInput) -> Drill:
+    """The drill row of a scan shown with a projected threat (what was shown, where the threat lies)."""
+    projection = item.drill
+    assert projection is not None
+    sha, path = item.files["drill"]
+    return Drill(
+        scan_id=scan.id,
+        station=item.station,
+        label=projection.label,
+        box=list(projection.box),
+        area_share=projection.area_share,
+        outline=projection.outline,
+        footprint_png=encode_png(projection.footprint.astype(np.uint8) * 255),
+        library_file=projection.library_file,
+        image_sha256=sha,
+        image_path=path,
+        shown_verdict=scan.verdict,
+        shown_score=scan.score,
+        shown_heatmap_png=item.heatmap_png,
+        shown_detections=scan.detections,
+    )
+
+
+def stored_rgb(images: ImageFiles, scan: Scan, limits: ImageLimits) -> np.ndarray:
+    """A stored scan's original image decoded as the model saw it (the limits it passed once apply)."""
+    if scan.low_path is not None:
+        return decode_dual_energy(images.read(scan.image_path), images.read(scan.low_path), limits).rgb
+    return decode_image(images.read(scan.image_path), limits).rgb
+
+
+def shown_rgb(state: AppState, scan: Scan) -> np.ndarray:
+    """The image its operator is shown for a scan: the projected one while a drill in it is undecided."""
+    with state.store.sessions() as session:
+        drill = drill_image_path(session, scan.id)
+    if drill is not None:
+        return decode_image(state.images.read(drill[1]), state.image_limits).rgb
+    return stored_rgb(state.images, scan, state.image_limits)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The served model's verdict on a stored scan's original image."""
+
+    prediction: Prediction
+    heatmap_png: bytes
+    threshold_source: str
+    model_name: str
+    model_version: str
+
+
+def judge_original(state: AppState, predictor: Predictor, scan: Scan) -> Judgement:
+    """Run the served model on a stored scan's original image, judged as a new scan of its station."""
+    rgb = stored_rgb(state.images, scan, state.image_limits)
+    own = state.stations.threshold_for(scan.station, scan.kind, (predictor.name, predictor.version))
+    prediction, heatmap_png = predict(predictor, rgb, scan.kind, own)
+    source = "model" if own is None else "station"
+    return Judgement(prediction, heatmap_png, source, predictor.name, predictor.version)
+
+
+def reveal_drill(drill: Drill, scan: Scan, feedback: Feedback, original: Judgement) -> None:
+    """Score the operator's decision on a drill and turn the scan back into its original (in the
+    caller's transaction): from now on it is judged, shown and decided as any scan."""
+    drill.outcome = judge_drill(drill, feedback.outcome, [b["box"] for b in feedback.boxes])
+    drill.decided = feedback.created
+    drill.decision_s = round((feedback.created - scan.created).total_seconds(), 3)
+    drill.operator_key_id = feedback.key_id
+    prediction = original.prediction
+    scan.verdict = str(prediction.verdict)
+    scan.score = float(prediction.score)
+    scan.threshold = float(prediction.threshold)
+    scan.threshold_source = original.threshold_source
+    scan.detections = detection_dicts(prediction.detections)
+    scan.heatmap_png = original.heatmap_png
+    scan.model_name, scan.model_version = original.model_name, original.model_version

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vision.classes import SCENE_KINDS, THREAT_CLASSES
 
 Verdict = Literal["clear", "alarm"]
-Outcome = Literal["confirmed", "false_alarm", "missed"]
+# `cleared`: the operator looked at a clear scan and passes it (an alarm they refute is `false_alarm`).
+Outcome = Literal["confirmed", "false_alarm", "missed", "cleared"]
 Box = tuple[float, float, float, float]
 
 _DETECTION_EXAMPLE: dict[str, Any] = {"label": "firearm", "score": 0.91, "box": [412.0, 230.0, 538.0, 301.0]}
@@ -127,8 +128,21 @@ class FeedbackIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class DrillReveal(BaseModel):
+    """An operator drill, revealed by the decision on it: the scan shown held a projected threat."""
+
+    id: uuid.UUID
+    label: str = Field(description="the projected threat's class")
+    box: Box = Field(description="where it lay, [x0, y0, x1, y1] in image pixels")
+    outline: list[list[tuple[int, int]]] = Field(description="its outline: polygons of [x, y] points")
+    size: Literal["small", "medium", "large"]
+    outcome: Literal["hit", "miss"] = Field(description="hit: the operator found it; miss: cleared it")
+    decision_s: float | None = Field(description="seconds from the scan stored to the decision")
+    shown_verdict: Verdict = Field(description="what the model said of the projected image")
+
+
 class FeedbackOut(BaseModel):
-    """Stored feedback."""
+    """Stored feedback; ``drill`` is set on the decision that revealed an operator drill."""
 
     id: uuid.UUID
     scan_id: uuid.UUID
@@ -136,6 +150,7 @@ class FeedbackOut(BaseModel):
     boxes: list[OperatorBox]
     note: str | None
     created: dt.datetime
+    drill: DrillReveal | None = None
 
 
 class ScanRecord(ScanResult):

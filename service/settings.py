@@ -58,6 +58,8 @@ class Settings(BaseSettings):
         event_webhook_url: where finished motion events are posted as JSON; failures are logged, not fatal.
         station_thresholds_file: a station file (``triage calibrate --out``) imported at start and when it
             changes; default ``<data_dir>/station_thresholds.json``.
+        drill_library: the threat library of operator drills (``triage drill-library``); the bundled one
+            (simulated threats) if unset.
         station_min_scans: cleared scans a station needs before a threshold is proposed.
         station_drift_window: recent verdicts per station the drift watch judges.
     """
@@ -88,6 +90,10 @@ class Settings(BaseSettings):
     station_thresholds_file: pathlib.Path | None = Field(
         default=None,
         description="station file of `triage calibrate`; default <data_dir>/station_thresholds.json",
+    )
+    drill_library: pathlib.Path | None = Field(
+        default=None,
+        description="threat library of operator drills (`triage drill-library`); the bundled one if unset",
     )
     station_min_scans: int = Field(default=300, ge=20, description="cleared scans a proposal needs")
     station_drift_window: int = Field(default=500, ge=50, description="recent verdicts drift is judged on")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from service.drills import Drills
 from service.limits import Admission
 from service.metrics import Metrics
 from service.models import ModelManager
@@ -29,3 +30,4 @@ class AppState:
     inference_limiter: anyio.CapacityLimiter
     image_limits: ImageLimits
     stations: StationThresholds
+    drills: Drills

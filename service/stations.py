@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from service.metrics import Metrics
 from service.store.db import Store
+from service.store.drills import Drill
 from service.store.stations import ALL_KINDS, StationThresholdRow
 from service.store.tables import Feedback, Scan
 from vision.calibration import (
@@ -79,11 +80,12 @@ class Cleared:
 def cleared(session: Session, station: str, kind: str | None, model: tuple[str, str]) -> Cleared:
     """Scores of the station's scans (of ``kind``, or all kinds) that the operators cleared.
 
-    Cleared: the latest feedback says ``false_alarm``, or the scan was clear and no one reported it
-    (``missed``) or confirmed a threat in it. Left out: confirmed threats and misses (not clean
-    traffic), and alarms not judged yet, counted as ``undecided_alarms``; a station whose operators leave
-    many alarms unjudged gets a threshold computed without its highest clean scores, which the answer
-    makes visible. Only scans scored by ``model`` count, newest :data:`RECENT_SCANS` first.
+    Cleared: the latest feedback says ``false_alarm`` or ``cleared``, or the scan was clear and no one
+    reported it (``missed``) or confirmed a threat in it. Left out: confirmed threats and misses (not
+    clean traffic), scans still showing an operator drill, decisions on drills, and alarms not judged
+    yet, counted as ``undecided_alarms``; a station whose operators leave many alarms unjudged gets a
+    threshold computed without its highest clean scores, which the answer makes visible.
+    Only scans scored by ``model`` count, newest :data:`RECENT_SCANS` first.
     """
     query = (
         select(Scan.id, Scan.verdict, Scan.score)
@@ -95,19 +97,26 @@ def cleared(session: Session, station: str, kind: str | None, model: tuple[str, 
         query = query.where(Scan.kind == kind)
     rows = session.execute(query).all()
     latest: dict[uuid.UUID, str] = {}
+    drilled: set[uuid.UUID] = set()
     ids = [row.id for row in rows]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for scan_id, outcome in session.execute(
             select(Feedback.scan_id, Feedback.outcome)
-            .where(Feedback.scan_id.in_(chunk))
+            .where(Feedback.scan_id.in_(chunk), Feedback.drill.is_not(True))
             .order_by(Feedback.created, Feedback.id)
         ):
             latest[scan_id] = outcome
+        # A scan still showing an operator drill carries the score of a fictional threat: left out.
+        drilled.update(
+            session.scalars(select(Drill.scan_id).where(Drill.scan_id.in_(chunk), Drill.decided.is_(None)))
+        )
     scores, confirmed, undecided = [], 0, 0
     for row in rows:
         judged = latest.get(row.id)
-        if judged == "false_alarm" or (judged is None and row.verdict == "clear"):
+        if row.id in drilled:
+            continue
+        if judged in ("false_alarm", "cleared") or (judged is None and row.verdict == "clear"):
             scores.append(float(row.score))
         elif judged is None:
             undecided += 1

@@ -376,6 +376,78 @@ def write_tip_dataset(
     return out
 
 
+LIBRARY_FILE = "library.json"
+
+
+def save_library(
+    cutouts: Sequence[ThreatCutout], out: pathlib.Path, info: dict | None = None
+) -> pathlib.Path:
+    """Write ``cutouts`` as a threat library: one 8-bit PNG of each ratio (255: no attenuation) and
+    ``library.json`` naming label, origin and source size; the index is written last, atomically.
+
+    Raises:
+        TipError: no cutouts, or ``out`` already holds a library.
+    """
+    if not cutouts:
+        raise TipError("no threats for the library (the threat datasets hold no labelled objects)")
+    if (out / LIBRARY_FILE).exists():
+        raise TipError(f"{out} already holds a threat library; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for index, cutout in enumerate(cutouts):
+        name = f"{index:04d}_{cutout.label}.png"
+        _write_image(out / name, np.clip(np.rint(cutout.ratio * 255.0), 0, 255).astype(np.uint8))
+        entries.append(
+            {
+                "file": name,
+                "label": cutout.label,
+                "from_box": cutout.from_box,
+                "source": pathlib.Path(cutout.source).name,
+                "source_long_side": cutout.source_long_side,
+            }
+        )
+    partial = out / (LIBRARY_FILE + ".partial")
+    partial.write_text(json.dumps({"version": 1, **(info or {}), "threats": entries}, indent=1))
+    os.replace(partial, out / LIBRARY_FILE)
+    return out
+
+
+def load_library(folder: pathlib.Path) -> list[tuple[str, ThreatCutout]]:
+    """The ``(file name, cutout)`` pairs of a library written by :func:`save_library`.
+
+    Raises:
+        TipError: the folder holds no readable library, or an entry is broken.
+    """
+    try:
+        index = json.loads((folder / LIBRARY_FILE).read_text())
+        cutouts = []
+        for entry in index["threats"]:
+            label = str(entry["label"])
+            if label not in THREAT_CLASSES:
+                raise TipError(f"{folder}: unknown threat class {label!r}")
+            name = pathlib.Path(str(entry["file"])).name
+            ratio = _read_rgb(folder / name).astype(np.float32) / 255.0
+            cutouts.append(
+                (
+                    name,
+                    ThreatCutout(
+                        np.clip(ratio, MIN_RATIO, 1.0),
+                        label,
+                        bool(entry["from_box"]),
+                        str(entry["source"]),
+                        int(entry["source_long_side"]),
+                    ),
+                )
+            )
+    except TipError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise TipError(f"{folder} is not a threat library: {error}") from None
+    if not cutouts:
+        raise TipError(f"{folder}: the threat library is empty")
+    return cutouts
+
+
 def _read_rgb(path: pathlib.Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:

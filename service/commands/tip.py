@@ -13,6 +13,7 @@ from service.commands._errors import cli_errors, fail
 def register(app: typer.Typer) -> None:
     """Add ``triage tip`` to ``app``."""
     app.command("tip")(tip)
+    app.command("drill-library")(drill_library)
 
 
 def tip(
@@ -87,3 +88,39 @@ def tip(
                 tiles.append((composite, boxes, f"{cutout.label} {'real' if cutout.from_box else 'sim'}"))
             cv2.imwrite(str(preview), cv2.cvtColor(contact_sheet(tiles), cv2.COLOR_RGB2BGR))
         print(path)
+
+
+def drill_library(
+    threats: Annotated[
+        list[pathlib.Path],
+        typer.Option(
+            help="dataset folder whose labelled threats are cut out (synth or imported); repeatable"
+        ),
+    ],
+    out: Annotated[pathlib.Path, typer.Option(help="new library folder")],
+    per_class: Annotated[int, typer.Option(help="at most this many threats of each class")] = 12,
+    threat_kinds: Annotated[
+        str, typer.Option(help="cut threats only from scans of these kinds, comma-separated")
+    ] = "luggage,parcel",
+    min_pixels: Annotated[int, typer.Option(help="leave out threats smaller than this many pixels")] = 150,
+) -> None:
+    """Write the threat library of operator drills (the service's `TRIAGE_DRILL_LIBRARY`): each
+    threat's transmission ratio cut from labelled scans, at most --per-class of each class."""
+    from vision.tip import cutouts_from_dataset, save_library
+
+    with cli_errors():
+        if per_class < 1:
+            raise fail(f"--per-class must be at least 1, got {per_class}")
+        kinds = [k.strip() for k in threat_kinds.split(",") if k.strip()] or None
+        kept: dict[str, int] = {}
+        chosen = []
+        for folder in threats:
+            for cutout in cutouts_from_dataset(folder, kinds=kinds):
+                attenuating = int((cutout.ratio.mean(axis=2) < 0.94).sum())
+                if attenuating < min_pixels or kept.get(cutout.label, 0) >= per_class:
+                    continue
+                kept[cutout.label] = kept.get(cutout.label, 0) + 1
+                chosen.append(cutout)
+        info = {"threat_datasets": [str(p) for p in threats], "kinds": kinds, "per_class": per_class}
+        print(save_library(chosen, out, info))
+        print(", ".join(f"{label} {n}" for label, n in sorted(kept.items())))

@@ -36,11 +36,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
 from service.deps import AnyKey, ReaderKey, StateDep
-from service.routers.scans import _record
-from service.schemas import ErrorBody
+from service.routers.scans import scan_records
+from service.scanning import shown_rgb
+from service.schemas import ErrorBody, ScanRecord
 from service.state import AppState
 from service.store.tables import Scan
-from vision.io import decode_dual_energy, decode_image
 from vision.overlay import decode_heatmap
 
 CONSOLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "console"
@@ -114,7 +114,7 @@ def who_am_i(principal: AnyKey) -> Me:
     return Me(key_id=principal.key_id, name=principal.name, scopes=sorted(principal.scopes))
 
 
-def _new_scans(state: AppState, since: dt.datetime, sent: set[uuid.UUID]) -> list[Scan]:
+def _new_scans(state: AppState, since: dt.datetime, sent: set[uuid.UUID]) -> list[ScanRecord]:
     # Ids first (index only), then whole rows for the ones not sent yet: each poll re-reads the look-back
     # window, and at a busy lane that is many rows.
     recent = select(Scan.id).where(Scan.created >= since - _STREAM_LOOKBACK)
@@ -123,7 +123,7 @@ def _new_scans(state: AppState, since: dt.datetime, sent: set[uuid.UUID]) -> lis
         if not new_ids:
             return []
         rows = select(Scan).where(Scan.id.in_(new_ids)).order_by(Scan.created, Scan.id)
-        return list(session.scalars(rows))
+        return scan_records(session, list(session.scalars(rows)))
 
 
 async def _scan_events(request: Request, state: AppState, since: dt.datetime) -> AsyncIterator[str]:
@@ -140,7 +140,7 @@ async def _scan_events(request: Request, state: AppState, since: dt.datetime) ->
                 continue
             sent[row.id] = row.created
             newest = max(newest, row.created)
-            body = _record(row).model_dump_json()
+            body = row.model_dump_json()
             # The event id is the time to resume from after a reconnect.
             yield f"id: {row.created.isoformat()}\nevent: scan\ndata: {body}\n\n"
             last_write = time.monotonic()
@@ -202,14 +202,7 @@ def _load_scan(state: AppState, scan_id: uuid.UUID, heatmap: bool = False) -> Sc
 
 
 def _scan_png(state: AppState, row: Scan) -> bytes:
-    # The stored image already passed the limits once; decode it under the same ones.
-    if row.low_path is not None:
-        decoded = decode_dual_energy(
-            state.images.read(row.image_path), state.images.read(row.low_path), state.image_limits
-        )
-    else:
-        decoded = decode_image(state.images.read(row.image_path), state.image_limits)
-    rgb = decoded.rgb
+    rgb = shown_rgb(state, row)
     height, width = rgb.shape[:2]
     scale = min(1.0, _DISPLAY_MAX_SIDE / max(height, width))
     if scale < 1.0:

@@ -13,14 +13,26 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import Session, selectinload, undefer
 from starlette.datastructures import FormData, UploadFile
 
 from service.deps import FeedbackKey, PredictorDep, ReaderKey, ScanKey, StateDep
-from service.scanning import ScanInput, Upload, decode_uploads, predict, save_scan, write_images
+from service.drills import size_band, undecided_drill
+from service.scanning import (
+    ScanInput,
+    Upload,
+    decode_uploads,
+    judge_original,
+    predict,
+    reveal_drill,
+    save_scan,
+    shown_rgb,
+    write_images,
+)
 from service.schemas import (
     KINDS,
     DetectionOut,
+    DrillReveal,
     ErrorBody,
     FeedbackIn,
     FeedbackOut,
@@ -34,9 +46,9 @@ from service.schemas import (
 from service.state import AppState
 from service.stations import card_false_alarm_rate
 from service.store.base import utc_now
+from service.store.drills import Drill
 from service.store.tables import Feedback, Scan
 from vision.infer import Predictor
-from vision.io import decode_dual_energy, decode_image
 from vision.overlay import decode_heatmap, render_overlay
 
 router = APIRouter(prefix="/v1/scans", tags=["scans"])
@@ -146,7 +158,14 @@ def _result(row: Scan) -> dict[str, Any]:
     }
 
 
-def _record(row: Scan, feedback: list[Feedback] | None = None) -> ScanRecord:
+def _record(
+    row: Scan,
+    feedback: list[Feedback] | None = None,
+    drill: Drill | None = None,
+    shown_sha: str | None = None,
+) -> ScanRecord:
+    """The scan as its operator sees it: ``shown_sha`` is the image shown while a drill is undecided;
+    ``drill`` (decided) is attached to the feedback that revealed it."""
     return ScanRecord(
         **_result(row),
         created=row.created,
@@ -155,12 +174,35 @@ def _record(row: Scan, feedback: list[Feedback] | None = None) -> ScanRecord:
         format=row.format,
         width=row.width,
         height=row.height,
-        image_sha256=row.image_sha256,
-        feedback=[_feedback_out(f) for f in feedback or []],
+        image_sha256=shown_sha or row.image_sha256,
+        feedback=[_feedback_out(f, drill) for f in feedback or []],
     )
 
 
-def _feedback_out(row: Feedback) -> FeedbackOut:
+def scan_records(session: Session, rows: list[Scan]) -> list[ScanRecord]:
+    """Listed scans as their operators see them (the shown image's hash where a drill is undecided)."""
+    undecided = select(Drill.scan_id, Drill.image_sha256).where(
+        Drill.scan_id.in_([r.id for r in rows]), Drill.decided.is_(None)
+    )
+    shown = {scan_id: sha for scan_id, sha in session.execute(undecided)} if rows else {}
+    return [_record(row, shown_sha=shown.get(row.id)) for row in rows]
+
+
+def drill_reveal(drill: Drill) -> DrillReveal:
+    """What the operator is told of a drill once they decided on it."""
+    return DrillReveal(
+        id=drill.id,
+        label=drill.label,
+        box=tuple(drill.box),  # type: ignore[arg-type]
+        outline=[[(int(x), int(y)) for x, y in polygon] for polygon in drill.outline],
+        size=size_band(drill.area_share),  # type: ignore[arg-type]
+        outcome=drill.outcome,  # type: ignore[arg-type]
+        decision_s=drill.decision_s,
+        shown_verdict=drill.shown_verdict,  # type: ignore[arg-type]
+    )
+
+
+def _feedback_out(row: Feedback, drill: Drill | None = None) -> FeedbackOut:
     return FeedbackOut(
         id=row.id,
         scan_id=row.scan_id,
@@ -168,6 +210,7 @@ def _feedback_out(row: Feedback) -> FeedbackOut:
         boxes=[OperatorBox(**b) for b in row.boxes],
         note=row.note,
         created=row.created,
+        drill=drill_reveal(drill) if drill is not None and row.drill else None,
     )
 
 
@@ -210,14 +253,20 @@ async def _run_pipeline(
     predictor.check_modality(decoded.modality)  # before anything is stored: a refused scan leaves no trace
     decoded_at = time.perf_counter()
     # Writing the image (hash + fsync) overlaps with inference: the verdict waits for whichever is slower.
+    # An operator drill, now and then: a library threat laid into the bag, shown as the scan (service.drills).
+    drawn = state.drills.draw(station, kind, decoded.modality)
+    drill = (
+        None if drawn is None else await anyio.to_thread.run_sync(state.drills.project, decoded.rgb, drawn)
+    )
     loop = asyncio.get_running_loop()
-    files_written = loop.run_in_executor(None, write_images, state.images, uploads)
+    files_written = loop.run_in_executor(None, write_images, state.images, uploads, drill)
     model = (predictor.name, predictor.version)
     # A station's own threshold (site calibration) judges its scans while the model it was set for serves.
     own_threshold = state.stations.threshold_for(station, kind, model)
+    shown = decoded.rgb if drill is None else drill.composite
     try:
         prediction, heatmap_png = await anyio.to_thread.run_sync(
-            predict, predictor, decoded.rgb, kind, own_threshold, limiter=state.inference_limiter
+            predict, predictor, shown, kind, own_threshold, limiter=state.inference_limiter
         )
     finally:
         try:
@@ -240,9 +289,13 @@ async def _run_pipeline(
         key_id,
         started,
         "model" if own_threshold is None else "station",
+        drill,
     )
     row = await anyio.to_thread.run_sync(save_scan, state.store, item)
-    state.stations.record(station, kind, row.verdict == "alarm", model, card_false_alarm_rate(predictor))
+    if drill is None:  # a drill's verdict is on a fictional threat; its original's counts at the reveal
+        state.stations.record(station, kind, row.verdict == "alarm", model, card_false_alarm_rate(predictor))
+    else:
+        state.metrics.drills_shown.labels(station=station or "").inc()
     stages = (
         ("decode", started, decoded_at),
         ("predict", decoded_at, predicted_at),
@@ -265,7 +318,9 @@ def get_scan(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> ScanRecord
         ).first()
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
-        return _record(row, list(row.feedback))
+        drill = session.scalars(select(Drill).where(Drill.scan_id == scan_id)).first()
+        shown = drill.image_sha256 if drill is not None and drill.decided is None else None
+        return _record(row, list(row.feedback), drill, shown)
 
 
 @router.get(
@@ -285,15 +340,8 @@ def get_overlay(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> Respons
         ).first()
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
-    # The stored image already passed the limits once; decode it under the same ones.
-    if row.low_path is not None:
-        decoded = decode_dual_energy(
-            state.images.read(row.image_path), state.images.read(row.low_path), state.image_limits
-        )
-    else:
-        decoded = decode_image(state.images.read(row.image_path), state.image_limits)
     boxes = [(d["label"], float(d["score"]), d["box"]) for d in row.detections]
-    png = render_overlay(decoded.rgb, decode_heatmap(row.heatmap_png), boxes)
+    png = render_overlay(shown_rgb(state, row), decode_heatmap(row.heatmap_png), boxes)
     return Response(png, media_type="image/png")
 
 
@@ -334,22 +382,26 @@ def list_scans(
         query = query.where(or_(Scan.created < created, and_(Scan.created == created, Scan.id < scan_id)))
     with state.store.sessions() as session:
         rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ScanPage(items=[_record(r) for r in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = scan_records(session, rows)
+    return ScanPage(items=items, next_cursor=_encode_cursor(rows[-1]) if more else None)
 
 
 def feedback_problem(scan: Scan, body: FeedbackIn) -> str | None:
     """Why this feedback cannot be evidence for retraining on this scan, or ``None``.
 
-    Confirming and refuting judge an alarm; a threat the model missed needs its box(es), which are what
-    retraining learns from; every box lies inside the image (nothing is clipped silently later).
+    Confirming and refuting judge an alarm, clearing judges a clear scan; a threat the model missed needs
+    its box(es), which are what retraining learns from; every box lies inside the image (nothing is
+    clipped silently later).
     """
     if body.outcome in ("confirmed", "false_alarm") and scan.verdict != "alarm":
         return (
             f"scan {scan.id} was clear: `{body.outcome}` judges an alarm; a threat the model missed is "
             "`missed`, with its box(es)"
         )
+    if body.outcome == "cleared" and scan.verdict != "clear":
+        return f"scan {scan.id} was an alarm: an operator who finds nothing in it calls it `false_alarm`"
     if body.outcome == "missed" and not body.boxes:
         return "`missed` needs the box(es) of the threat the model missed: retraining learns from them"
     for index, operator_box in enumerate(body.boxes):
@@ -380,16 +432,31 @@ def _json_body(request: Request, _key: FeedbackKey) -> None:
     summary="Record an operator's judgement of a scan",
 )
 def add_feedback(
-    scan_id: uuid.UUID, body: FeedbackIn, state: StateDep, principal: FeedbackKey
+    scan_id: uuid.UUID, body: FeedbackIn, state: StateDep, principal: FeedbackKey, predictor: PredictorDep
 ) -> FeedbackOut:
-    """Confirmed alarm, false alarm, or a missed threat (with the operator's boxes)."""
-    with state.store.session() as session:
+    """Confirmed alarm, false alarm, a clear scan passed, or a missed threat (with the operator's boxes).
+
+    On a scan that holds an undecided operator drill, the decision reveals it (the answer's ``drill``):
+    the drill is scored a hit or a miss, and the scan is judged again on its original image.
+    """
+    with state.store.sessions() as session:
         scan = session.get(Scan, scan_id)
+        if scan is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
+        pending = undecided_drill(session, scan_id) is not None
+    # The original's verdict is computed before the write transaction, which it would hold for a model run.
+    original = (
+        judge_original(state, predictor, scan) if pending and not feedback_problem(scan, body) else None
+    )
+    reveal: Drill | None = None
+    with state.store.session() as session:
+        scan = session.get(Scan, scan_id, options=[undefer(Scan.heatmap_png)])
         if scan is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
         problem = feedback_problem(scan, body)
         if problem:
             raise _unprocessable(problem)
+        drill = undecided_drill(session, scan_id)
         row = Feedback(
             scan_id=scan_id,
             outcome=body.outcome,
@@ -397,7 +464,18 @@ def add_feedback(
             note=body.note,
             created=utc_now(),
             key_id=principal.key_id,
+            drill=True if drill is not None else None,
         )
         session.add(row)
         session.flush()
-        return _feedback_out(row)
+        if drill is not None:
+            reveal_drill(drill, scan, row, original or judge_original(state, predictor, scan))
+            reveal = drill
+        answer = _feedback_out(row, reveal)
+    if reveal is not None:
+        assert reveal.outcome is not None
+        state.metrics.drills_decided.labels(station=scan.station or "", outcome=reveal.outcome).inc()
+        model = (scan.model_name, scan.model_version)
+        rate = card_false_alarm_rate(predictor)
+        state.stations.record(scan.station, scan.kind, scan.verdict == "alarm", model, rate)
+    return answer

@@ -6,4 +6,9 @@
 
 from __future__ import annotations
 
-TABLE_MODULES: list[str] = ["service.store.tables", "service.store.camera", "service.store.stations"]
+TABLE_MODULES: list[str] = [
+    "service.store.tables",
+    "service.store.camera",
+    "service.store.stations",
+    "service.store.drills",
+]

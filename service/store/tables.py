@@ -6,13 +6,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from service.store.base import Base, UtcDateTime, utc_now
 
 SCOPES: tuple[str, ...] = ("scan", "camera", "feedback", "admin")
-OUTCOMES: tuple[str, ...] = ("confirmed", "false_alarm", "missed")
+OUTCOMES: tuple[str, ...] = ("confirmed", "false_alarm", "missed", "cleared")
 
 
 class ApiKey(Base):
@@ -77,6 +77,8 @@ class Feedback(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
     key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    # A decision on an operator drill (a projected threat): never training data. NULL in older rows.
+    drill: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
     scan: Mapped[Scan] = relationship(back_populates="feedback")
 
