@@ -18,7 +18,7 @@ export function storeKey(key) {
   else sessionStorage.removeItem(KEY_STORAGE);
 }
 
-function headers(extra = {}) {
+export function headers(extra = {}) {
   const key = storedKey();
   return key ? { Authorization: `Bearer ${key}`, ...extra } : extra;
 }

@@ -4,9 +4,10 @@ import { LANGUAGES, applyTranslations, currentLanguage, preferredLanguage, remem
 import * as scans from "/console/scans.js";
 import * as cameras from "/console/cameras.js";
 import * as models from "/console/models.js";
+import * as drills from "/console/drills.js";
 
 const $ = (id) => document.getElementById(id);
-const PAGES = { scans, cameras, models };
+const PAGES = { scans, cameras, models, drills };
 export const session = { me: null, page: null };
 
 export function can(scope) {
@@ -103,6 +104,7 @@ async function signIn(key) {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("nav-cameras").hidden = !can("camera");
+  $("nav-drills").hidden = !can("admin");
   refreshTexts();
   route();
 }

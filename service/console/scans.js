@@ -28,6 +28,7 @@ export function init() {
   $("toggle-boxes").addEventListener("change", applyToggles);
   $("act-confirm").addEventListener("click", () => judge("confirmed"));
   $("act-false").addEventListener("click", () => judge("false_alarm"));
+  $("act-clear").addEventListener("click", () => judge("cleared"));
   $("act-missed").addEventListener("click", startDrawing);
   $("show-overlay").addEventListener("click", showOverlay);
   $("missed-send").addEventListener("click", sendMissed);
@@ -129,7 +130,7 @@ function renderQueue() {
     score.textContent = number(scan.score, 2);
     const judged = document.createElement("span");
     judged.className = "q-judged";
-    if (scan.feedback?.length) judged.textContent = t(`outcome.${scan.feedback.at(-1).outcome}`);
+    if (scan.feedback?.length) judged.textContent = feedbackLabel(scan.feedback.at(-1));
     li.append(verdict, score, station, when, judged);
     li.addEventListener("click", () => select(scan.id));
     return li;
@@ -162,7 +163,12 @@ async function select(id) {
 async function showPicture(scan, token) {
   const picture = $("picture");
   try {
-    const [image, heat] = await Promise.all([imageUrl(`/v1/scans/${scan.id}/image`), imageUrl(`/v1/scans/${scan.id}/heatmap.png`)]);
+    // Keyed by the shown image's hash: a scan revealed as a drill shows its original from then on.
+    const version = `?v=${scan.image_sha256.slice(0, 16)}`;
+    const [image, heat] = await Promise.all([
+      imageUrl(`/v1/scans/${scan.id}/image${version}`),
+      imageUrl(`/v1/scans/${scan.id}/heatmap.png${version}`),
+    ]);
     if (token !== state.loadToken) return;
     const img = $("scan-img");
     img.src = image;
@@ -224,7 +230,7 @@ function renderDetails(scan) {
     const li = document.createElement("li");
     li.dataset.outcome = f.outcome;
     const boxes = f.boxes.length ? ` · ${f.boxes.map((b) => className(b.label)).join(", ")}` : "";
-    li.textContent = `${t(`outcome.${f.outcome}`)}${boxes} · ${dateTime(f.created)}`;
+    li.textContent = `${feedbackLabel(f)}${boxes} · ${dateTime(f.created)}`;
     return li;
   });
   if (!feedback.length) {
@@ -234,11 +240,12 @@ function renderDetails(scan) {
     feedback.push(li);
   }
   $("feedback-list").replaceChildren(...feedback);
-  // Confirming and refuting judge an alarm; on a clear scan the only judgement is a missed threat.
+  // Confirming and refuting judge an alarm; a clear scan is passed (cleared) or has a missed threat.
   const allowed = can("feedback");
   const alarm = scan.verdict === "alarm";
   $("act-confirm").disabled = !allowed || !alarm;
   $("act-false").disabled = !allowed || !alarm;
+  $("act-clear").disabled = !allowed || alarm;
   $("act-missed").disabled = !allowed;
 }
 
@@ -282,19 +289,39 @@ function applyToggles() {
 async function judge(outcome, boxes = []) {
   const scan = state.selected;
   if (!scan || !can("feedback")) return;
-  if (outcome !== "missed" && scan.verdict !== "alarm") return;
+  if ((outcome === "confirmed" || outcome === "false_alarm") && scan.verdict !== "alarm") return;
+  if (outcome === "cleared" && scan.verdict !== "clear") return;
   try {
-    await sendJson("POST", `/v1/scans/${scan.id}/feedback`, { outcome, boxes });
-    toast(t("scans.saved", { outcome: t(`outcome.${outcome}`) }), "ok");
+    const saved = await sendJson("POST", `/v1/scans/${scan.id}/feedback`, { outcome, boxes });
+    if (saved?.drill) revealDrill(saved.drill);
+    else toast(t("scans.saved", { outcome: t(`outcome.${outcome}`) }), "ok");
     const fresh = await getJson(`/v1/scans/${scan.id}`);
     merge([fresh]);
     if (state.selected?.id === fresh.id) {
       state.selected = fresh;
       renderDetails(fresh);
+      if (fresh.image_sha256 !== scan.image_sha256) await showPicture(fresh, state.loadToken);
       drawBoxes(fresh);
       applyToggles();
     }
     renderQueue();
+  } catch (error) {
+    toast(errorText(error), "error");
+  }
+}
+
+function feedbackLabel(f) {
+  const label = t(`outcome.${f.outcome}`);
+  return f.drill ? `${label} · ${t(`drills.reveal.${f.drill.outcome}`, { label: className(f.drill.label) })}` : label;
+}
+
+// The decision revealed a drill: show the projected image with the threat outlined, then the real scan.
+async function revealDrill(drill) {
+  const text = t(`drills.reveal.${drill.outcome}`, { label: className(drill.label) });
+  toast(text, drill.outcome === "hit" ? "ok" : "error");
+  try {
+    const url = await imageUrl(`/v1/drills/${drill.id}/image`);
+    showLarge(url, `${text} ${t("drills.reveal.after")}`);
   } catch (error) {
     toast(errorText(error), "error");
   }
@@ -416,6 +443,7 @@ function onKey(event) {
   const actions = {
     c: () => judge("confirmed"),
     f: () => judge("false_alarm"),
+    p: () => judge("cleared"),
     m: () => (state.drawing ? stopDrawing() : startDrawing()),
     h: () => { $("toggle-heat").checked = !$("toggle-heat").checked; applyToggles(); },
     b: () => { $("toggle-boxes").checked = !$("toggle-boxes").checked; applyToggles(); },
@@ -427,7 +455,7 @@ function onKey(event) {
     escape: () => stopDrawing(),
     enter: () => state.drawing && sendMissed(),
   };
-  if (state.drawing && (key === "c" || key === "f")) return;
+  if (state.drawing && (key === "c" || key === "f" || key === "p")) return;
   const action = actions[key];
   if (action) {
     event.preventDefault();
