@@ -38,7 +38,6 @@ from service.settings import Settings
 from service.state import AppState
 from service.stations import StationThresholds
 from service.store.db import Store
-from service.store.drills import Drill
 from service.store.images import ImageFiles
 from service.store.tables import Scan
 from vision.calibration import CalibrationError
@@ -82,7 +81,6 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
     images = ImageFiles(settings.images_dir)
     with store.sessions() as session:
         referenced = {p for row in session.execute(select(Scan.image_path, Scan.low_path)) for p in row if p}
-        referenced |= set(session.scalars(select(Drill.image_path)))
     parts, orphans = images.sweep(referenced)
     if parts or orphans:
         logger.warning(

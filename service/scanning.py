@@ -7,6 +7,7 @@ between leaves at most a complete, unreferenced file, which start-up removes.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from service.drills import Projection, drill_image_path, encode_png, judge_drill
+from service.drills import Projection, encode_png, judge_drill, lay_patch, undecided_drill
 from service.store.db import Store
 from service.store.drills import Drill
 from service.store.images import ImageFiles
@@ -76,15 +77,9 @@ def detection_dicts(detections: Sequence[Detection]) -> list[dict[str, Any]]:
     ]
 
 
-def write_images(
-    images: ImageFiles, uploads: dict[str, Upload], drill: Projection | None = None
-) -> dict[str, tuple[str, str]]:
-    """Store each uploaded part by content hash, and a drill's projected image as ``drill`` (PNG);
-    returns field → (sha256, relative path)."""
-    files = {field: images.put(upload.data, sniff_format(upload.data)) for field, upload in uploads.items()}
-    if drill is not None:
-        files["drill"] = images.put(encode_png(drill.composite), "png")
-    return files
+def write_images(images: ImageFiles, uploads: dict[str, Upload]) -> dict[str, tuple[str, str]]:
+    """Store each uploaded part by content hash; returns field → (sha256, relative path)."""
+    return {field: images.put(upload.data, sniff_format(upload.data)) for field, upload in uploads.items()}
 
 
 @dataclass(frozen=True)
@@ -149,7 +144,7 @@ def _drill_row(scan: Scan, item: ScanInput) -> Drill:
     """The drill row of a scan shown with a projected threat (what was shown, where the threat lies)."""
     projection = item.drill
     assert projection is not None
-    sha, path = item.files["drill"]
+    patch_png = encode_png(projection.patch)
     return Drill(
         scan_id=scan.id,
         station=item.station,
@@ -157,10 +152,12 @@ def _drill_row(scan: Scan, item: ScanInput) -> Drill:
         box=list(projection.box),
         area_share=projection.area_share,
         outline=projection.outline,
+        patch_png=patch_png,
+        patch_x=projection.origin[0],
+        patch_y=projection.origin[1],
+        patch_sha256=hashlib.sha256(patch_png).hexdigest(),
         footprint_png=encode_png(projection.footprint.astype(np.uint8) * 255),
         library_file=projection.library_file,
-        image_sha256=sha,
-        image_path=path,
         shown_verdict=scan.verdict,
         shown_score=scan.score,
         shown_heatmap_png=item.heatmap_png,
@@ -178,10 +175,9 @@ def stored_rgb(images: ImageFiles, scan: Scan, limits: ImageLimits) -> np.ndarra
 def shown_rgb(state: AppState, scan: Scan) -> np.ndarray:
     """The image its operator is shown for a scan: the projected one while a drill in it is undecided."""
     with state.store.sessions() as session:
-        drill = drill_image_path(session, scan.id)
-    if drill is not None:
-        return decode_image(state.images.read(drill[1]), state.image_limits).rgb
-    return stored_rgb(state.images, scan, state.image_limits)
+        drill = undecided_drill(session, scan.id, with_patch=True)
+    rgb = stored_rgb(state.images, scan, state.image_limits)
+    return rgb if drill is None else lay_patch(rgb, drill)
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,16 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from service.deps import AdminKey, ReaderKey, StateDep
-from service.drills import DrillPolicy, encode_png, report, report_csv, size_band
+from service.drills import DrillPolicy, encode_png, lay_patch, report, report_csv, size_band
+from service.scanning import stored_rgb
 from service.schemas import KINDS, ErrorBody
+from service.state import AppState
 from service.store.drills import Drill
-from service.store.tables import ApiKey
+from service.store.tables import ApiKey, Scan
 from vision.classes import THREAT_CLASSES
-from vision.io import decode_image
 
 router = APIRouter(prefix="/v1/drills", tags=["drills"])
 
@@ -223,15 +225,16 @@ async def drill_image(drill_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> 
     """The image the operator was shown, with the projected threat's outline drawn; only once decided
     (an undecided drill does not exist to the API)."""
     with state.store.sessions() as session:
-        drill = session.get(Drill, drill_id)
-    if drill is None or drill.decided is None:
+        drill = session.get(Drill, drill_id, options=[undefer(Drill.patch_png)])
+        scan = session.get(Scan, drill.scan_id) if drill is not None else None
+    if drill is None or drill.decided is None or scan is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no decided drill {drill_id}")
-    png = await anyio.to_thread.run_sync(_outlined, state, drill)
+    png = await anyio.to_thread.run_sync(_outlined, state, scan, drill)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
 
-def _outlined(state: Any, drill: Drill) -> bytes:
-    rgb = decode_image(state.images.read(drill.image_path), state.image_limits).rgb.copy()
+def _outlined(state: AppState, scan: Scan, drill: Drill) -> bytes:
+    rgb = lay_patch(stored_rgb(state.images, scan, state.image_limits), drill)
     thickness = max(2, round(max(rgb.shape[:2]) / 400))
     polygons = [np.asarray(p, np.int32).reshape(-1, 1, 2) for p in drill.outline if len(p) >= 2]
     colour = (0, 200, 255) if drill.outcome == "hit" else (255, 40, 200)

@@ -181,7 +181,7 @@ def _record(
 
 def scan_records(session: Session, rows: list[Scan]) -> list[ScanRecord]:
     """Listed scans as their operators see them (the shown image's hash where a drill is undecided)."""
-    undecided = select(Drill.scan_id, Drill.image_sha256).where(
+    undecided = select(Drill.scan_id, Drill.patch_sha256).where(
         Drill.scan_id.in_([r.id for r in rows]), Drill.decided.is_(None)
     )
     shown = {scan_id: sha for scan_id, sha in session.execute(undecided)} if rows else {}
@@ -259,7 +259,7 @@ async def _run_pipeline(
         None if drawn is None else await anyio.to_thread.run_sync(state.drills.project, decoded.rgb, drawn)
     )
     loop = asyncio.get_running_loop()
-    files_written = loop.run_in_executor(None, write_images, state.images, uploads, drill)
+    files_written = loop.run_in_executor(None, write_images, state.images, uploads)
     model = (predictor.name, predictor.version)
     # A station's own threshold (site calibration) judges its scans while the model it was set for serves.
     own_threshold = state.stations.threshold_for(station, kind, model)
@@ -319,7 +319,7 @@ def get_scan(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> ScanRecord
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
         drill = session.scalars(select(Drill).where(Drill.scan_id == scan_id)).first()
-        shown = drill.image_sha256 if drill is not None and drill.decided is None else None
+        shown = drill.patch_sha256 if drill is not None and drill.decided is None else None
         return _record(row, list(row.feedback), drill, shown)
 
 

@@ -1,8 +1,9 @@
 """Tables of operator drills (threat image projection): each station's drill settings and every drill.
 
 A drill is a fictional threat projected into a real scan that the operator is shown as if it were the
-scan. The original is stored as always (``scans.image_path``); the projected image is stored beside it
-(``drills.image_path``) and shown until the operator decides, when the drill is revealed and the scan
+scan. The original is stored as always (``scans.image_path``); the drill keeps only the patch of the
+image the projection changed (``drills.patch_png`` at ``patch_x, patch_y``), laid over the original
+whenever the scan is shown until the operator decides, when the drill is revealed and the scan
 continues as the original. Feedback on a drill is marked (``feedback.drill``) and never exported for
 retraining: the model must not learn from fictional threats.
 """
@@ -13,7 +14,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, LargeBinary, String, Uuid
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from service.store.base import Base, UtcDateTime, utc_now
@@ -54,14 +55,14 @@ class Drill(Base):
     outline: Mapped[list[list[list[int]]]] = mapped_column(
         JSON, doc="the threat's outline: polygons [[x, y], ...]"
     )
-    # Every pixel the projection changed (8-bit PNG, 255 inside): the shown image equals the original
-    # outside it.
+    # The projected image inside the window the threat landed in (8-bit RGB PNG; the original elsewhere),
+    # its corner in image pixels, and which of its pixels the projection changed (8-bit PNG, 255 inside).
+    patch_png: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    patch_x: Mapped[int] = mapped_column(Integer)
+    patch_y: Mapped[int] = mapped_column(Integer)
     footprint_png: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    patch_sha256: Mapped[str] = mapped_column(String(64), doc="names the shown image while undecided")
     library_file: Mapped[str] = mapped_column(String(200), doc="the library entry projected")
-    image_sha256: Mapped[str] = mapped_column(String(64))
-    image_path: Mapped[str] = mapped_column(
-        String(300), doc="the projected image, relative to the data folder"
-    )
     # The heat map and verdict the operator was shown (the scan row holds them until the reveal).
     shown_verdict: Mapped[str] = mapped_column(String(16))
     shown_score: Mapped[float] = mapped_column(Float)

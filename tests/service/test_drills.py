@@ -59,8 +59,14 @@ def drill_of(client: TestClient, scan_id: str) -> Drill | None:
         return session.scalars(query).first()
 
 
-def footprint(drill: Drill) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(drill.footprint_png, np.uint8), cv2.IMREAD_GRAYSCALE) > 0
+def footprint(drill: Drill, shape: tuple[int, int]) -> np.ndarray:
+    """The pixels the drill's projection changed, as a mask of the whole image."""
+    patch = cv2.imdecode(np.frombuffer(drill.footprint_png, np.uint8), cv2.IMREAD_GRAYSCALE) > 0
+    whole = np.zeros(shape, bool)
+    whole[drill.patch_y : drill.patch_y + patch.shape[0], drill.patch_x : drill.patch_x + patch.shape[1]] = (
+        patch
+    )
+    return whole
 
 
 def clearing(scan: dict) -> dict:
@@ -79,7 +85,7 @@ def test_rate_one_shows_every_scan_with_a_threat_only_inside_its_mask(
         assert drill is not None and drill.decided is None
         shown = decode(client.get(f"/v1/scans/{scan['id']}/image", headers=scanner).content)
         changed = np.any(shown != decode(original), axis=2)
-        inside = footprint(drill)
+        inside = footprint(drill, changed.shape)
         assert changed.any(), "the projected threat changed nothing"
         assert not (changed & ~inside).any(), "pixels outside the drill's mask changed"
         assert inside.sum() < inside.size * 0.5
@@ -87,10 +93,10 @@ def test_rate_one_shows_every_scan_with_a_threat_only_inside_its_mask(
         assert 0 <= x0 < x1 <= 320 and 0 <= y0 < y1 <= 240
         # Nothing in the API's answers tells the drill: the record names the shown image's hash.
         record = client.get(f"/v1/scans/{scan['id']}", headers=scanner).json()
-        assert record["image_sha256"] == drill.image_sha256 != hashlib.sha256(original).hexdigest()
+        assert record["image_sha256"] == drill.patch_sha256 != hashlib.sha256(original).hexdigest()
         assert set(record) == set(client.get("/v1/scans", headers=scanner).json()["items"][0])
         listed = {s["id"]: s for s in client.get("/v1/scans", headers=scanner).json()["items"]}
-        assert listed[scan["id"]]["image_sha256"] == drill.image_sha256
+        assert listed[scan["id"]]["image_sha256"] == drill.patch_sha256
         assert all(f["drill"] is None for f in record["feedback"])
 
 
