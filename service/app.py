@@ -19,7 +19,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.requests import ClientDisconnect
 
 from service.auth import bootstrap_admin
@@ -63,6 +63,9 @@ _STATUS_OF_ERROR: tuple[tuple[type[VisionError], int], ...] = (
     (UnsupportedModality, 422),
     (DrillError, 422),
 )
+# Unreferenced images younger than this are left alone at start-up when the store is shared: another
+# process may be between writing one and committing its row (a write takes well under a second).
+SHARED_SWEEP_AGE_S = 600.0
 # How often the station file (`triage calibrate --out`) is looked at for changes.
 STATION_FILE_POLL_S = 5.0
 
@@ -81,14 +84,20 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
     images = ImageFiles(settings.images_dir)
     with store.sessions() as session:
         referenced = {p for row in session.execute(select(Scan.image_path, Scan.low_path)) for p in row if p}
-    parts, orphans = images.sweep(referenced)
+    # A shared store (PostgreSQL) may have other API processes writing now: sweep only what is old.
+    parts, orphans = images.sweep(referenced, 0.0 if store.is_sqlite else SHARED_SWEEP_AGE_S)
     if parts or orphans:
         logger.warning(
             "removed leftovers of an interrupted write", extra={"partial": parts, "unreferenced": orphans}
         )
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
-    with store.session() as session:
-        generated = bootstrap_admin(session, admin_key)
+    try:
+        with store.session() as session:
+            generated = bootstrap_admin(session, admin_key)
+    except IntegrityError:
+        # Another API process on the same store bootstrapped the same key a moment before: it is there.
+        with store.session() as session:
+            generated = bootstrap_admin(session, admin_key)
     if generated:
         # Printed once, on purpose outside the logs, which may be shipped elsewhere.
         print(

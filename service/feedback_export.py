@@ -81,9 +81,11 @@ def export_feedback(
 
 
 def _latest_feedback(store: Store, since: dt.datetime | None) -> list[tuple[Scan, Feedback]]:
-    query = select(Scan).join(Scan.feedback).options(selectinload(Scan.feedback)).distinct()
+    judged = select(Feedback.scan_id)
     if since is not None:
-        query = query.where(Feedback.created >= since)
+        judged = judged.where(Feedback.created >= since)
+    # Not a DISTINCT over a join: PostgreSQL cannot compare the JSON columns a DISTINCT would compare.
+    query = select(Scan).where(Scan.id.in_(judged)).options(selectinload(Scan.feedback))
     with store.sessions() as session:
         scans = session.scalars(query.order_by(Scan.created, Scan.id)).all()
         latest = []

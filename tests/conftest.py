@@ -28,3 +28,27 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
         spec=PreprocessSpec(input_size=64),
         threshold=0.5,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A throw-away PostgreSQL server for the session (skips where Debian's ``postgresql`` is absent:
+    the README's test command installs it, so CI always runs these)."""
+    from tests.helpers import Postgres, postgres_bin
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    server = Postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    """A fresh store URL: SQLite in ``tmp_path``, then a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    server = request.getfixturevalue("postgres")
+    return str(server.new_database())

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 
@@ -114,3 +116,62 @@ def dicom_bytes(pixels: np.ndarray, photometric: str = "MONOCHROME2", with_pixel
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def postgres_bin() -> pathlib.Path | None:
+    """The folder of Debian's PostgreSQL server binaries (``initdb``, ``pg_ctl``), or ``None``."""
+    found = sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+class Postgres:
+    """A throw-away PostgreSQL server in a new temporary folder, on a free loopback port, trusting local
+    connections; :meth:`stop` removes it.
+
+    PostgreSQL refuses to run as root; as root it runs as the ``postgres`` system user (in a folder of
+    its own: pytest's are private to root).
+    """
+
+    def __init__(self) -> None:
+        bin_dir = postgres_bin()
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql)")
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="triage-postgres-"))
+        self.bin, self.folder, self.port = bin_dir, folder, free_port()
+        self.data = folder / "pgdata"
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "triage", "--no-sync")
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(folder / "server.log"), "-w", "start",
+            "-o", f"-p {self.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+        )  # fmt: skip
+
+    def _run(self, *command: str) -> None:
+        subprocess.run([*self._as_user, *command], check=True, capture_output=True, cwd=self.folder)
+
+    def url(self, database: str = "postgres") -> str:
+        """The SQLAlchemy URL of ``database`` on this server."""
+        return f"postgresql+psycopg://triage@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A fresh, empty database; returns its URL."""
+        import uuid
+
+        import sqlalchemy
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        engine = sqlalchemy.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Stop the server (immediately: its data is thrown away)."""
+        try:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)

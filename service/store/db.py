@@ -1,22 +1,27 @@
-"""The database handle: engine, sessions, table creation and a write probe.
+"""The database handle: engine, sessions, schema migrations and a write probe.
 
 SQLite (the default) runs in WAL mode so readers never block the writer, with a busy timeout so
-concurrent writers wait instead of failing; any other SQLAlchemy URL (PostgreSQL) works unchanged.
+concurrent writers wait instead of failing. PostgreSQL (``postgresql+psycopg://...``, the ``postgres``
+extra) is tested the same way. The schema is Alembic's (``service/store/migrations``): every store starts
+from the migrations, and a store made before them (by ``create_all``) is adopted by the first.
 """
 
 from __future__ import annotations
 
 import importlib
+import pathlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.store import TABLE_MODULES
-from service.store.base import Base, utc_now
+from service.store.base import utc_now
 
 
 class Store:
@@ -47,31 +52,8 @@ class Store:
             cursor.close()
 
     def create_tables(self) -> None:
-        """Create every table of every module in ``TABLE_MODULES`` that does not exist yet."""
-        for module in TABLE_MODULES:
-            importlib.import_module(module)
-        Base.metadata.create_all(self.engine)
-        self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """Add the nullable columns a newer release gave an existing table (``create_all`` only makes
-        missing tables), so a data folder from before them keeps working; its old rows read ``NULL``.
-
-        Only nullable columns without a server default are added this way: anything more is a schema
-        migration, which this store does not do.
-        """
-        inspector = inspect(self.engine)
-        present = set(inspector.get_table_names())
-        with self.engine.begin() as connection:
-            for table in Base.metadata.sorted_tables:
-                if table.name not in present:
-                    continue
-                have = {c["name"] for c in inspector.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name in have or not column.nullable or column.primary_key:
-                        continue
-                    kind = column.type.compile(dialect=self.engine.dialect)
-                    connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+        """Bring the schema to the newest migration (:func:`migrate`)."""
+        migrate(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -97,3 +79,26 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
+
+
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's configuration for the service's migrations, on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the store to the newest migration, in one transaction. A store from before migrations is
+    adopted by the first one (``0001``), which completes the tables it finds instead of creating them."""
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # One migrator at a time when several API processes start together on one database.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7406316)"))
+        command.upgrade(alembic_config(connection), "head")

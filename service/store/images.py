@@ -11,6 +11,7 @@ import hashlib
 import os
 import pathlib
 import secrets
+import time
 from collections.abc import Iterable
 
 _TMP = "tmp"
@@ -90,22 +91,34 @@ class ImageFiles:
         """The bytes of a stored image."""
         return (self.root / relative).read_bytes()
 
-    def sweep(self, referenced: Iterable[str]) -> tuple[int, int]:
+    def sweep(self, referenced: Iterable[str], older_than_s: float = 0.0) -> tuple[int, int]:
         """Remove half-written temporaries and files no row names (left by a crash before commit).
 
-        Call only while no scan is being written (at start-up, single instance).
+        With one service process, call at start-up (no scan is being written). Where several processes
+        share the store and the folder, another one may be between writing an image and committing its
+        row: ``older_than_s`` leaves alone everything younger than that.
 
         Returns:
             How many temporaries and how many unreferenced images were removed.
         """
+        horizon = time.time() - older_than_s
         parts = 0
         for part in self.tmp.iterdir():
-            part.unlink(missing_ok=True)
-            parts += 1
+            if _older(part, horizon):
+                part.unlink(missing_ok=True)
+                parts += 1
         keep = set(referenced)
         orphans = 0
         for file in self.root.glob("??/*"):
-            if file.is_file() and file.relative_to(self.root).as_posix() not in keep:
+            unreferenced = file.is_file() and file.relative_to(self.root).as_posix() not in keep
+            if unreferenced and _older(file, horizon):
                 file.unlink(missing_ok=True)
                 orphans += 1
         return parts, orphans
+
+
+def _older(path: pathlib.Path, horizon: float) -> bool:
+    try:
+        return path.stat().st_mtime < horizon
+    except FileNotFoundError:
+        return False

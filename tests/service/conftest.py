@@ -55,10 +55,17 @@ def models_root(tmp_path: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib
 
 
 @pytest.fixture
-def settings(tmp_path: pathlib.Path, models_root: pathlib.Path) -> Settings:
+def database() -> str | None:
+    """The store's URL; ``None``: SQLite in the data folder (``tests.service.backends`` adds PostgreSQL)."""
+    return None
+
+
+@pytest.fixture
+def settings(tmp_path: pathlib.Path, models_root: pathlib.Path, database: str | None) -> Settings:
     """Settings with a store in ``tmp_path``, the tiny model, a known admin key and a small pixel limit."""
     return Settings(
         data_dir=tmp_path / "data",
+        database_url=database,
         model_dir=models_root / "tiny-threat" / "0.0.1",
         models_root=models_root,
         admin_key=SecretStr(ADMIN_KEY),

@@ -19,6 +19,7 @@ from service.app import create_app
 from service.settings import Settings
 from service.store.tables import Scan
 from tests.helpers import png_bomb
+from tests.service.backends import database  # noqa: F401  (SQLite and PostgreSQL)
 from tests.service.conftest import MAX_PIXELS, bearer, new_key, png_bytes
 
 

@@ -19,6 +19,7 @@ from service.feedback_export import export_feedback
 from service.settings import Settings
 from service.store.drills import Drill
 from service.store.tables import Feedback, Scan
+from tests.service.backends import database  # noqa: F401  (SQLite and PostgreSQL)
 from tests.service.conftest import new_key
 
 

@@ -20,6 +20,7 @@ from service.feedback_export import export_feedback
 from service.settings import Settings
 from service.store.base import utc_now
 from service.store.tables import Feedback
+from tests.service.backends import database  # noqa: F401  (SQLite and PostgreSQL)
 from tests.service.conftest import png_bytes
 from vision.classes import category_id
 from vision.dataimport import ImportFailed
@@ -132,6 +133,8 @@ def test_cli_exports_from_the_configured_store(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TRIAGE_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("TRIAGE_DATABASE_URL", settings.database_url)
     runner = CliRunner()
     args = ["feedback", "export", "--out", str(tmp_path / "fb"), "--since", "2020-01-01"]
     result = runner.invoke(app, args)

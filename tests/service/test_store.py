@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.settings import Settings
 from service.store.images import ImageFiles, write_atomic
+from tests.service.backends import database  # noqa: F401  (SQLite and PostgreSQL)
 from tests.service.conftest import bearer, png_bytes
 
 
