@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import pathlib
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,6 +49,9 @@ def test_startup_removes_partial_and_unreferenced_files(settings: Settings) -> N
     orphan = images / "ff" / ("f" * 64 + ".png")  # written, but its row was never committed
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(png_bytes(seed=9))
+    # Left an hour ago: a store shared by several processes (PostgreSQL) sweeps only old leftovers.
+    for leftover in (images / "tmp" / "abc.part", orphan):
+        os.utime(leftover, (time.time() - 3600, time.time() - 3600))
     with TestClient(create_app(settings)) as client:
         key = bearer(settings.admin_key.get_secret_value())  # type: ignore[union-attr]
         scan = client.get(f"/v1/scans/{kept.json()['id']}", headers=key).json()
