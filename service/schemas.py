@@ -24,6 +24,11 @@ class ErrorBody(BaseModel):
     detail: str | list[Any] = Field(examples=["image has 400000000 pixels; the limit is 40000000"])
 
 
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route that may answer these error statuses (each with an :class:`ErrorBody`)."""
+    return {code: {"model": ErrorBody} for code in codes}
+
+
 class ModelRef(BaseModel):
     """Which model gave a verdict."""
 

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, WebSocket, status
@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from service.auth import Principal, find_principal
 from service.cameras import CameraHub, CameraSource, UnknownCamera
 from service.deps import AdminKey, CameraKey
-from service.schemas import ErrorBody
+from service.schemas import error_responses
 from service.state import AppState
 from vision.errors import ImageTooLarge, UnsupportedImageType, VisionError
 from vision.motion.config import CameraConfig, check_camera_id
@@ -45,10 +45,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(prefix="/v1/cameras", tags=["cameras"], lifespan=_lifespan)
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in codes}
 
 
 async def get_hub(request: Request) -> CameraHub:
@@ -123,13 +119,15 @@ def _not_found(camera_id: str) -> HTTPException:
     )
 
 
-@router.get("", response_model=list[CameraOut], responses=_errors(401, 403), summary="List cameras")
+@router.get("", response_model=list[CameraOut], responses=error_responses(401, 403), summary="List cameras")
 def list_cameras(hub: HubDep, _key: AdminKey) -> list[CameraOut]:
     """Every configured camera with its settings."""
     return [CameraOut(id=cid, source=source, config=config) for cid, config, source in hub.cameras()]
 
 
-@router.get("/{camera_id}", response_model=CameraOut, responses=_errors(401, 403, 404), summary="One camera")
+@router.get(
+    "/{camera_id}", response_model=CameraOut, responses=error_responses(401, 403, 404), summary="One camera"
+)
 def get_camera(camera_id: str, hub: HubDep, _key: AdminKey) -> CameraOut:
     """One camera's settings."""
     try:
@@ -142,7 +140,7 @@ def get_camera(camera_id: str, hub: HubDep, _key: AdminKey) -> CameraOut:
 @router.put(
     "/{camera_id}",
     response_model=CameraOut,
-    responses={201: {"model": CameraOut, "description": "created"}, **_errors(401, 403, 422)},
+    responses={201: {"model": CameraOut, "description": "created"}, **error_responses(401, 403, 422)},
     summary="Configure a camera",
 )
 def put_camera(
@@ -163,7 +161,7 @@ def put_camera(
 
 
 @router.delete(
-    "/{camera_id}", status_code=204, responses=_errors(401, 403, 404, 409), summary="Remove a camera"
+    "/{camera_id}", status_code=204, responses=error_responses(401, 403, 404, 409), summary="Remove a camera"
 )
 def delete_camera(camera_id: str, hub: HubDep, _key: AdminKey) -> Response:
     """Remove a camera configured through the API; its finished events stay."""
@@ -179,7 +177,7 @@ def delete_camera(camera_id: str, hub: HubDep, _key: AdminKey) -> Response:
 @router.post(
     "/{camera_id}/frames",
     response_model=FrameOut,
-    responses=_errors(400, 401, 403, 404, 413, 415),
+    responses=error_responses(400, 401, 403, 404, 413, 415),
     summary="Screen one frame",
     openapi_extra={
         "requestBody": {
@@ -230,7 +228,7 @@ class EndOut(BaseModel):
 @router.post(
     "/{camera_id}/end",
     response_model=EndOut,
-    responses=_errors(401, 403, 404),
+    responses=error_responses(401, 403, 404),
     summary="The camera's source ended: close its event in progress",
 )
 def end_source(camera_id: str, hub: HubDep, _key: CameraKey) -> EndOut:

@@ -24,7 +24,7 @@ import pathlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import cv2
@@ -38,7 +38,7 @@ from sqlalchemy.orm import undefer
 from service.deps import AnyKey, ReaderKey, StateDep
 from service.routers.scans import scan_records
 from service.scanning import shown_rgb
-from service.schemas import ErrorBody, ScanRecord
+from service.schemas import ScanRecord, error_responses
 from service.state import AppState
 from service.store.tables import Scan
 from vision.overlay import decode_heatmap
@@ -73,10 +73,6 @@ _HEAT_FLOOR = 0.15
 router = APIRouter(tags=["console"])
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in codes}
-
-
 @router.get("/", include_in_schema=False)
 def console_page() -> FileResponse:
     """The console's single page."""
@@ -108,7 +104,7 @@ class Me(BaseModel):
     scopes: list[str]
 
 
-@router.get("/v1/me", response_model=Me, responses=_errors(401), summary="Who am I")
+@router.get("/v1/me", response_model=Me, responses=error_responses(401), summary="Who am I")
 def who_am_i(principal: AnyKey) -> Me:
     """The name and scopes of the key in the request (``admin`` holds every scope)."""
     return Me(key_id=principal.key_id, name=principal.name, scopes=sorted(principal.scopes))
@@ -223,7 +219,7 @@ _IMAGE_HEADERS = {"Cache-Control": "private, max-age=86400"}
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "the scan as the model saw it"},
-        **_errors(401, 403, 404, 422),
+        **error_responses(401, 403, 404, 422),
     },
     summary="The scan image (PNG)",
 )
@@ -260,7 +256,7 @@ def heat_layer_png(heatmap: np.ndarray) -> bytes:
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "transparent heat-map layer"},
-        **_errors(401, 403, 404, 422),
+        **error_responses(401, 403, 404, 422),
     },
     summary="The heat map as a transparent layer (PNG)",
 )

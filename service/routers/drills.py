@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import anyio
 import cv2
@@ -22,7 +22,7 @@ from sqlalchemy.orm import undefer
 from service.deps import AdminKey, ReaderKey, StateDep
 from service.drills import DrillPolicy, encode_png, lay_patch, report, report_csv, size_band
 from service.scanning import stored_rgb
-from service.schemas import KINDS, ErrorBody
+from service.schemas import KINDS, error_responses
 from service.state import AppState
 from service.store.drills import Drill
 from service.store.tables import ApiKey, Scan
@@ -31,10 +31,6 @@ from vision.classes import THREAT_CLASSES
 router = APIRouter(prefix="/v1/drills", tags=["drills"])
 
 _MAX_STATION_CHARS = 120
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in codes}
 
 
 class DrillSettingsIn(BaseModel):
@@ -112,7 +108,10 @@ def _settings_out(policy: DrillPolicy) -> DrillSettingsOut:
 
 
 @router.get(
-    "/settings", response_model=DrillSettingsList, responses=_errors(401, 403, 422), summary="Drill settings"
+    "/settings",
+    response_model=DrillSettingsList,
+    responses=error_responses(401, 403, 422),
+    summary="Drill settings",
 )
 def list_settings(state: StateDep, _key: AdminKey) -> DrillSettingsList:
     """Every station's drill settings and the threat library's classes."""
@@ -124,7 +123,7 @@ def list_settings(state: StateDep, _key: AdminKey) -> DrillSettingsList:
 @router.put(
     "/settings/{station}",
     response_model=DrillSettingsOut,
-    responses=_errors(400, 401, 403, 415, 422),
+    responses=error_responses(400, 401, 403, 415, 422),
     summary="Set a station's drill settings",
 )
 def put_settings(
@@ -142,7 +141,9 @@ def put_settings(
     return _settings_out(policy)
 
 
-@router.get("", response_model=DrillPage, responses=_errors(401, 403, 422), summary="The newest drills")
+@router.get(
+    "", response_model=DrillPage, responses=error_responses(401, 403, 422), summary="The newest drills"
+)
 def list_drills(
     state: StateDep,
     _key: AdminKey,
@@ -184,7 +185,7 @@ def list_drills(
             "content": {"application/json": {}, "text/csv": {}},
             "description": "rows per ISO week, station and operator",
         },
-        **_errors(401, 403, 422),
+        **error_responses(401, 403, 422),
     },
     summary="Drill report per operator and station",
 )
@@ -217,7 +218,7 @@ def drill_report(
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "the projected image with the threat outlined"},
-        **_errors(401, 403, 404, 422),
+        **error_responses(401, 403, 404, 422),
     },
     summary="A decided drill's image",
 )

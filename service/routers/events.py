@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from service.deps import CameraKey, StateDep
-from service.schemas import ErrorBody
+from service.schemas import error_responses
 from service.store.camera import MotionEventRow
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -33,10 +33,6 @@ class EventOut(BaseModel):
     snapshot_url: str | None
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in codes}
-
-
 def _event_out(row: MotionEventRow, has_snapshot: bool) -> EventOut:
     return EventOut(
         id=row.id, camera=row.camera, start=row.start, end=row.end, open=row.open, zone=row.zone,
@@ -46,7 +42,9 @@ def _event_out(row: MotionEventRow, has_snapshot: bool) -> EventOut:
     )  # fmt: skip
 
 
-@router.get("", response_model=list[EventOut], responses=_errors(401, 403, 422), summary="List events")
+@router.get(
+    "", response_model=list[EventOut], responses=error_responses(401, 403, 422), summary="List events"
+)
 def list_events(
     state: StateDep,
     _key: CameraKey,
@@ -73,7 +71,10 @@ def list_events(
 @router.get(
     "/{event_id}/snapshot.jpg",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}, "description": "the snapshot"}, **_errors(401, 403, 404)},
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "the snapshot"},
+        **error_responses(401, 403, 404),
+    },
     summary="Event snapshot",
 )
 def snapshot(event_id: uuid.UUID, state: StateDep, _key: CameraKey) -> Response:

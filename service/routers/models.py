@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.deps import AdminKey, AnyKey, StateDep
 from service.models import ModelNotFound, NothingToRollBack, PromotionFailed, PromotionRefused
-from service.schemas import ErrorBody, GateVerdict, ModelInfo, ModelRef, PromoteResult
+from service.schemas import GateVerdict, ModelInfo, ModelRef, PromoteResult, error_responses
 from service.state import AppState
 from vision.gate import gate_summary
 
@@ -51,7 +51,7 @@ def _numbers(mapping: Any) -> dict[str, float]:
     }
 
 
-@router.get("", response_model=list[ModelInfo], responses={401: {"model": ErrorBody}}, summary="List models")
+@router.get("", response_model=list[ModelInfo], responses=error_responses(401), summary="List models")
 def list_models(state: StateDep, _key: AnyKey) -> list[ModelInfo]:
     """Every model in the registry, marking the one serving and the one recorded as promoted."""
     serving = _ref(state.models.current)
@@ -79,7 +79,7 @@ def list_models(state: StateDep, _key: AnyKey) -> list[ModelInfo]:
 @router.post(
     "/rollback",
     response_model=PromoteResult,
-    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409)},
+    responses=error_responses(401, 403, 404, 409),
     summary="Serve the previous model again (admin)",
     description="Goes back to the model served before the current one, as models/HISTORY.jsonl tells; "
     "409 when there is none or it no longer loads (the current model keeps serving).",
@@ -98,7 +98,7 @@ async def rollback_model(state: StateDep, key: AdminKey) -> PromoteResult:
 @router.post(
     "/{name}/{version}/promote",
     response_model=PromoteResult,
-    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Serve another model (admin)",
     description="Once a model is served, the candidate needs a gate.json (triage compare) that passed "
     'against it, unless the body says {"force": true, "reason": "..."} (logged with the key id and '

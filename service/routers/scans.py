@@ -33,7 +33,6 @@ from service.schemas import (
     KINDS,
     DetectionOut,
     DrillReveal,
-    ErrorBody,
     FeedbackIn,
     FeedbackOut,
     ModelRef,
@@ -42,6 +41,7 @@ from service.schemas import (
     ScanRecord,
     ScanResult,
     Verdict,
+    error_responses,
 )
 from service.state import AppState
 from service.stations import card_false_alarm_rate
@@ -56,10 +56,6 @@ router = APIRouter(prefix="/v1/scans", tags=["scans"])
 _FILE_FIELDS = ("file", "high", "low")
 _TEXT_FIELDS = ("kind", "station")
 _MAX_STATION_CHARS = 120
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in codes}
 
 
 _SCAN_FORM_SCHEMA: dict[str, Any] = {
@@ -220,7 +216,7 @@ def _feedback_out(row: Feedback, drill: Drill | None = None) -> FeedbackOut:
     response_model=ScanResult,
     summary="Triage one scan",
     description="Decodes the image, runs the served model and stores image and verdict before answering.",
-    responses=_errors(400, 401, 403, 413, 415, 422, 503),
+    responses=error_responses(400, 401, 403, 413, 415, 422, 503),
     openapi_extra={
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _SCAN_FORM_SCHEMA}}}
     },
@@ -308,7 +304,10 @@ async def _run_pipeline(
 
 
 @router.get(
-    "/{scan_id}", response_model=ScanRecord, responses=_errors(401, 403, 404, 422), summary="Read a scan"
+    "/{scan_id}",
+    response_model=ScanRecord,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Read a scan",
 )
 def get_scan(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> ScanRecord:
     """A stored scan with its verdict and feedback."""
@@ -328,7 +327,7 @@ def get_scan(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> ScanRecord
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "heat map and boxes over the scan"},
-        **_errors(401, 403, 404, 422),
+        **error_responses(401, 403, 404, 422),
     },
     summary="Heat-map overlay of a scan",
 )
@@ -360,7 +359,9 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise _unprocessable("cursor is not one this service gave out") from None
 
 
-@router.get("", response_model=ScanPage, responses=_errors(401, 403, 422), summary="List scans, newest first")
+@router.get(
+    "", response_model=ScanPage, responses=error_responses(401, 403, 422), summary="List scans, newest first"
+)
 def list_scans(
     state: StateDep,
     _key: ReaderKey,
@@ -427,7 +428,7 @@ def _json_body(request: Request, _key: FeedbackKey) -> None:
     "/{scan_id}/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
-    responses=_errors(400, 401, 403, 404, 415, 422),
+    responses=error_responses(400, 401, 403, 404, 415, 422),
     dependencies=[Depends(_json_body)],
     summary="Record an operator's judgement of a scan",
 )

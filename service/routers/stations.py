@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from service.deps import AdminKey, PredictorDep, StateDep
-from service.schemas import ErrorBody, ModelRef
+from service.schemas import ModelRef, error_responses
 from service.stations import NothingToRollBack, applied_stack, card_false_alarm_rate, kind_key
 from service.store.stations import ALL_KINDS, StationThresholdRow
 from service.store.tables import Scan
@@ -21,10 +21,6 @@ from vision.infer import Predictor
 router = APIRouter(prefix="/v1/stations", tags=["stations"])
 
 Kind = Literal["parcel", "luggage", "vehicle"]
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in codes}
 
 
 class ThresholdVersion(BaseModel):
@@ -164,7 +160,7 @@ def _live(state: Any, predictor: Predictor, station: str, kind: str | None) -> L
 @router.get(
     "",
     response_model=list[StationSummary],
-    responses=_errors(401, 403, 503),
+    responses=error_responses(401, 403, 503),
     summary="Stations and what judges them (admin)",
 )
 def list_stations(state: StateDep, predictor: PredictorDep, _key: AdminKey) -> list[StationSummary]:
@@ -200,7 +196,7 @@ def list_stations(state: StateDep, predictor: PredictorDep, _key: AdminKey) -> l
 @router.get(
     "/{station}/threshold",
     response_model=StationThreshold,
-    responses=_errors(401, 403, 422, 503),
+    responses=error_responses(401, 403, 422, 503),
     summary="A station's threshold, its versions and live alarm rate (admin)",
 )
 def get_threshold(
@@ -234,7 +230,7 @@ def _threshold_view(state: Any, predictor: Predictor, station: str, kind: str | 
 @router.get(
     "/{station}/proposal",
     response_model=ProposalOut,
-    responses=_errors(401, 403, 422, 503),
+    responses=error_responses(401, 403, 422, 503),
     summary="Propose a station threshold from its cleared scans (admin)",
     description="The lowest threshold at which at most `target_fa` of the station's cleared scans (of "
     "`kind`, scored by the served model) alarm, with the exact interval on the rate it gives; 422 with "
@@ -277,7 +273,7 @@ def get_proposal(
     "/{station}/threshold",
     response_model=StationThreshold,
     status_code=status.HTTP_201_CREATED,
-    responses=_errors(401, 403, 422, 503),
+    responses=error_responses(401, 403, 422, 503),
     summary="Apply a station threshold (admin)",
     description="Computes the proposal now (as `GET .../proposal` with the same `kind` and `target_fa`) "
     "and puts it in force as a new version, logged with the key id; scans of the station are judged by it "
@@ -306,7 +302,7 @@ async def apply_threshold(
 @router.post(
     "/{station}/threshold/rollback",
     response_model=StationThreshold,
-    responses=_errors(401, 403, 409, 422, 503),
+    responses=error_responses(401, 403, 409, 422, 503),
     summary="Roll back a station threshold (admin)",
     description="Restores the version before the one in force (the model's own before the first); 409 "
     "when the model's own already judges.",
