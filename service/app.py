@@ -38,7 +38,6 @@ from service.settings import Settings
 from service.state import AppState
 from service.stations import StationThresholds
 from service.store.db import Store
-from service.store.images import ImageFiles
 from service.store.tables import Scan
 from vision.calibration import CalibrationError
 from vision.errors import (
@@ -81,11 +80,13 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.resolved_database_url, settings.sqlite_synchronous)
     store.create_tables()
-    images = ImageFiles(settings.images_dir)
+    images = settings.open_images()
     with store.sessions() as session:
         referenced = {p for row in session.execute(select(Scan.image_path, Scan.low_path)) for p in row if p}
-    # A shared store (PostgreSQL) may have other API processes writing now: sweep only what is old.
-    parts, orphans = images.sweep(referenced, 0.0 if store.is_sqlite else SHARED_SWEEP_AGE_S)
+    # A shared store (PostgreSQL, an object store) may have other API processes writing now: sweep only
+    # what is old.
+    alone = store.is_sqlite and not settings.images_url
+    parts, orphans = images.sweep(referenced, 0.0 if alone else SHARED_SWEEP_AGE_S)
     if parts or orphans:
         logger.warning(
             "removed leftovers of an interrupted write", extra={"partial": parts, "unreferenced": orphans}

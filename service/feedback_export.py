@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from service.store.db import Store
-from service.store.images import ImageFiles
+from service.store.images import ImageStore
 from service.store.tables import Feedback, Scan
 from vision.classes import THREAT_CLASSES
 from vision.dataimport import ImportFailed, ImportReport, SourceImage, SourceObject, write_dataset
@@ -52,7 +52,7 @@ class FeedbackExport:
 
 
 def export_feedback(
-    store: Store, images: ImageFiles, out: pathlib.Path, since: dt.datetime | None = None
+    store: Store, images: ImageStore, out: pathlib.Path, since: dt.datetime | None = None
 ) -> FeedbackExport:
     """Write every scan with feedback given at or after ``since`` as a dataset under ``out``.
 
@@ -109,7 +109,7 @@ def _box(values: list[float]) -> tuple[float, float, float, float]:
 
 
 def _source_image(
-    scan: Scan, feedback: Feedback, objects: tuple[SourceObject, ...], images: ImageFiles
+    scan: Scan, feedback: Feedback, objects: tuple[SourceObject, ...], images: ImageStore
 ) -> SourceImage:
     extra = {
         "scan_id": str(scan.id),
@@ -120,15 +120,14 @@ def _source_image(
     }
     suffix = _COPIED_FORMATS.get(scan.format)
     if suffix is not None:
-        path = images.path(scan.image_path)
         return SourceImage(
-            path.with_name(f"{scan.id}{suffix}"), objects, images.read(scan.image_path), scan.kind, extra
+            pathlib.Path(f"{scan.id}{suffix}"), objects, images.read(scan.image_path), scan.kind, extra
         )
     if scan.format == "dual-energy" and scan.low_path:
         rgb = decode_dual_energy(images.read(scan.image_path), images.read(scan.low_path)).rgb
         # The exported PNG is a rendering: name both stored channels it was rendered from.
-        extra["source_file"] = str(images.path(scan.image_path))
-        extra["source_low_file"] = str(images.path(scan.low_path))
+        extra["source_file"] = images.location(scan.image_path)
+        extra["source_low_file"] = images.location(scan.low_path)
     else:
         rgb = decode_image(images.read(scan.image_path)).rgb
     ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

@@ -19,7 +19,7 @@ import numpy as np
 from service.drills import Projection, encode_png, judge_drill, lay_patch, undecided_drill
 from service.store.db import Store
 from service.store.drills import Drill
-from service.store.images import ImageFiles
+from service.store.images import ImageStore
 from service.store.tables import Feedback, Scan
 from vision.infer import Detection, Prediction, Predictor
 from vision.io import (
@@ -77,7 +77,7 @@ def detection_dicts(detections: Sequence[Detection]) -> list[dict[str, Any]]:
     ]
 
 
-def write_images(images: ImageFiles, uploads: dict[str, Upload]) -> dict[str, tuple[str, str]]:
+def write_images(images: ImageStore, uploads: dict[str, Upload]) -> dict[str, tuple[str, str]]:
     """Store each uploaded part by content hash; returns field → (sha256, relative path)."""
     return {field: images.put(upload.data, sniff_format(upload.data)) for field, upload in uploads.items()}
 
@@ -165,7 +165,7 @@ def _drill_row(scan: Scan, item: ScanInput) -> Drill:
     )
 
 
-def stored_rgb(images: ImageFiles, scan: Scan, limits: ImageLimits) -> np.ndarray:
+def stored_rgb(images: ImageStore, scan: Scan, limits: ImageLimits) -> np.ndarray:
     """A stored scan's original image decoded as the model saw it (the limits it passed once apply)."""
     if scan.low_path is not None:
         return decode_dual_energy(images.read(scan.image_path), images.read(scan.low_path), limits).rgb

@@ -21,6 +21,8 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from service.store.images import ImageFiles, ImageStore
+
 CONFIG_FILE_ENV = "TRIAGE_CONFIG_FILE"
 MIN_SECRET_CHARS = 24
 # Values seen in tutorials and templates; a key or password equal to (or built around) one is refused.
@@ -91,6 +93,11 @@ class Settings(BaseSettings):
         default=None,
         description="station file of `triage calibrate`; default <data_dir>/station_thresholds.json",
     )
+    images_url: str | None = Field(
+        default=None,
+        description="scan images in an S3-compatible store (s3://BUCKET/PREFIX); default the data folder",
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="the S3 API's address, where not AWS's")
     drill_library: pathlib.Path | None = Field(
         default=None,
         description="threat library of operator drills (`triage drill-library`); the bundled one if unset",
@@ -143,8 +150,16 @@ class Settings(BaseSettings):
 
     @property
     def images_dir(self) -> pathlib.Path:
-        """Where scan images are kept by content hash."""
+        """Where scan images are kept by content hash (without ``images_url``)."""
         return self.data_dir / "images"
+
+    def open_images(self) -> ImageStore:
+        """The image store: the S3-compatible one of ``images_url``, else the data folder's."""
+        if self.images_url:
+            from service.store.objects import S3Images
+
+            return S3Images(self.images_url, self.s3_endpoint_url)
+        return ImageFiles(self.images_dir)
 
     @classmethod
     def settings_customise_sources(

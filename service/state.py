@@ -13,7 +13,7 @@ from service.models import ModelManager
 from service.settings import Settings
 from service.stations import StationThresholds
 from service.store.db import Store
-from service.store.images import ImageFiles
+from service.store.images import ImageStore
 from vision.io import ImageLimits
 
 
@@ -23,7 +23,7 @@ class AppState:
 
     settings: Settings
     store: Store
-    images: ImageFiles
+    images: ImageStore
     models: ModelManager
     admission: Admission
     metrics: Metrics

@@ -89,7 +89,6 @@ def register_feedback(app: typer.Typer) -> None:
         from service.feedback_export import export_feedback
         from service.settings import load_settings
         from service.store.db import Store
-        from service.store.images import ImageFiles
 
         try:
             since_time = _parse_since(since)
@@ -99,7 +98,7 @@ def register_feedback(app: typer.Typer) -> None:
             store = Store(settings.resolved_database_url, settings.sqlite_synchronous)
             store.create_tables()
             try:
-                result = export_feedback(store, ImageFiles(settings.images_dir), out, since_time)
+                result = export_feedback(store, settings.open_images(), out, since_time)
             finally:
                 store.close()
         except (ImportFailed, ValueError, OSError) as error:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import shutil
-
 import anyio
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
@@ -25,17 +22,9 @@ def healthz() -> Health:
 def _store_problem(state: AppState) -> str | None:
     try:
         state.store.probe_writable()
-        probe = state.images.tmp / f"ready-{secrets.token_hex(4)}"
-        probe.write_bytes(b"ok")
-        probe.unlink()
     except Exception as error:  # any failure means "not ready", reported with its reason
         return f"store not writable: {type(error).__name__}: {error}"
-    # A disk that cannot hold one more upload of the largest size would refuse the next scan: say so
-    # before it does, so that a load balancer sends scans elsewhere.
-    free, upload = shutil.disk_usage(state.images.tmp).free, state.settings.max_request_bytes
-    if free < upload:
-        return f"disk nearly full: {free // 1024} KiB free, less than one upload ({upload // 1024} KiB)"
-    return None
+    return state.images.check_ready(state.settings.max_request_bytes)
 
 
 @router.get(

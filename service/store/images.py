@@ -1,8 +1,13 @@
-"""Scan images on disk, addressed by the SHA-256 of their bytes and written atomically.
+"""Scan images, addressed by the SHA-256 of their bytes and written whole before any row names them.
 
-A file is written to ``tmp/`` in the same folder tree, flushed and fsynced, then renamed into place with
-``os.replace`` (atomic on POSIX) and the folder fsynced; so a reader, or a restart after a crash, sees
-either the whole file or none. The database row that names a file is committed only after this returns.
+Two stores behind one interface (:class:`ImageStore`): :class:`ImageFiles`, the local folder (the
+default), and :class:`service.store.objects.S3Images`, an S3-compatible object store for API processes
+on several machines. Keys are the same relative paths in both (``ab/abcd….png``).
+
+On disk a file is written to ``tmp/`` in the same folder tree, flushed and fsynced, then renamed into
+place with ``os.replace`` (atomic on POSIX) and the folder fsynced; so a reader, or a restart after a
+crash, sees either the whole file or none. The database row that names a file is committed only after
+this returns.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import hashlib
 import os
 import pathlib
 import secrets
+import shutil
 import time
 from collections.abc import Iterable
+from typing import Protocol
 
 _TMP = "tmp"
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "tiff": ".tiff", "dicom": ".dcm"}
@@ -54,6 +61,36 @@ def write_atomic(path: pathlib.Path, data: bytes, tmp_dir: pathlib.Path | None =
     fsync_dir(path.parent)
 
 
+class ImageStore(Protocol):
+    """Where scan images live: content-addressed, each written whole or not at all."""
+
+    def put(self, data: bytes, image_format: str, digest: str | None = None) -> tuple[str, str]:
+        """Store ``data`` once by content; returns its hex SHA-256 and its key."""
+        ...
+
+    def read(self, relative: str) -> bytes:
+        """The bytes stored under a key."""
+        ...
+
+    def location(self, relative: str) -> str:
+        """Where a key's image is, for people and provenance (a path, or an ``s3://`` URL)."""
+        ...
+
+    def sweep(self, referenced: Iterable[str], older_than_s: float = 0.0) -> tuple[int, int]:
+        """Remove leftovers of interrupted writes and images no row names, older than ``older_than_s``;
+        returns how many temporaries and how many images went."""
+        ...
+
+    def check_ready(self, room_bytes: int) -> str | None:
+        """Why a write of ``room_bytes`` would fail now (``None``: it would not)."""
+        ...
+
+
+def relative_path(digest: str, image_format: str) -> str:
+    """The key of an image with this hash and format."""
+    return f"{digest[:2]}/{digest}{EXTENSIONS.get(image_format, '.bin')}"
+
+
 class ImageFiles:
     """Content-addressed image files under ``root``.
 
@@ -66,13 +103,13 @@ class ImageFiles:
         self.tmp = root / _TMP
         self.tmp.mkdir(parents=True, exist_ok=True)
 
-    def relative_path(self, digest: str, image_format: str) -> str:
-        """Where an image with this hash and format lives, relative to ``root``."""
-        return f"{digest[:2]}/{digest}{EXTENSIONS.get(image_format, '.bin')}"
-
     def path(self, relative: str) -> pathlib.Path:
         """The absolute path of a stored image."""
         return self.root / relative
+
+    def location(self, relative: str) -> str:
+        """The absolute path of a stored image, as text."""
+        return str(self.root / relative)
 
     def put(self, data: bytes, image_format: str, digest: str | None = None) -> tuple[str, str]:
         """Store ``data`` once by content (a second identical image reuses the file).
@@ -81,7 +118,7 @@ class ImageFiles:
             The hex SHA-256 and the path relative to ``root``.
         """
         digest = digest or sha256_hex(data)
-        relative = self.relative_path(digest, image_format)
+        relative = relative_path(digest, image_format)
         target = self.root / relative
         if not (target.exists() and target.stat().st_size == len(data)):
             write_atomic(target, data, tmp_dir=self.tmp)
@@ -115,6 +152,23 @@ class ImageFiles:
                 file.unlink(missing_ok=True)
                 orphans += 1
         return parts, orphans
+
+    def check_ready(self, room_bytes: int) -> str | None:
+        """A probe file written and removed, and room for ``room_bytes`` more on the disk."""
+        try:
+            probe = self.tmp / f"ready-{secrets.token_hex(4)}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as error:
+            return f"image folder not writable: {type(error).__name__}: {error}"
+        # A disk that cannot hold one more upload of the largest size would refuse the next scan: say so
+        # before it does, so that a load balancer sends scans elsewhere.
+        free = shutil.disk_usage(self.tmp).free
+        if free < room_bytes:
+            return (
+                f"disk nearly full: {free // 1024} KiB free, less than one upload ({room_bytes // 1024} KiB)"
+            )
+        return None
 
 
 def _older(path: pathlib.Path, horizon: float) -> bool:
