@@ -135,7 +135,12 @@ def outline_of(mask: np.ndarray, max_points: int = 200) -> list[list[list[int]]]
         while len(simple) > max_points:
             epsilon *= 2
             simple = cv2.approxPolyDP(contour, epsilon, True)
-        polygons.append([[int(x), int(y)] for x, y in simple.reshape(-1, 2)])
+        if len(simple) >= 3:  # a speck of one or two pixels is not an outline
+            polygons.append([[int(x), int(y)] for x, y in simple.reshape(-1, 2)])
+    if not polygons:  # nothing but specks: the box around them
+        ys, xs = np.nonzero(mask)
+        x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+        polygons = [[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]
     return polygons
 
 

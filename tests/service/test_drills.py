@@ -303,3 +303,15 @@ def test_an_undecided_drill_survives_a_restart(settings: Settings, admin: dict[s
         with store.sessions() as session:
             assert session.scalar(select(Scan.id).where(Scan.id == uuid.UUID(scan["id"]))) is not None
             assert not session.scalars(select(Feedback)).all()
+
+
+def test_an_outline_is_polygons_of_three_points_or_more() -> None:
+    from service.drills import outline_of
+
+    mask = np.zeros((40, 40), bool)
+    mask[5:20, 5:12] = True
+    mask[30, 30] = True  # a speck
+    assert [len(p) >= 3 for p in outline_of(mask)] == [True]
+    speck = np.zeros((10, 10), bool)
+    speck[4, 4] = True
+    assert outline_of(speck) == [[[4, 4], [5, 4], [5, 5], [4, 5]]]
