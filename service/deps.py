@@ -82,6 +82,15 @@ async def get_predictor(state: StateDep) -> Predictor:
     Raises:
         HTTPException: 503 when no model is loaded, with the reason.
     """
+    return get_served(state)
+
+
+def get_served(state: AppState) -> Predictor:
+    """The predictor serving now (for a handler that needs one only sometimes).
+
+    Raises:
+        HTTPException: 503 when no model is loaded, with the reason.
+    """
     predictor = state.models.current
     if predictor is None:
         raise HTTPException(

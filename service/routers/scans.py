@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload, undefer
 from starlette.datastructures import FormData, UploadFile
 
-from service.deps import FeedbackKey, PredictorDep, ReaderKey, ScanKey, StateDep
+from service.deps import FeedbackKey, PredictorDep, ReaderKey, ScanKey, StateDep, get_served
 from service.drills import size_band, undecided_drill
 from service.scanning import (
     ScanInput,
@@ -428,12 +428,12 @@ def _json_body(request: Request, _key: FeedbackKey) -> None:
     "/{scan_id}/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
-    responses=error_responses(400, 401, 403, 404, 415, 422),
+    responses=error_responses(400, 401, 403, 404, 415, 422, 503),
     dependencies=[Depends(_json_body)],
     summary="Record an operator's judgement of a scan",
 )
 def add_feedback(
-    scan_id: uuid.UUID, body: FeedbackIn, state: StateDep, principal: FeedbackKey, predictor: PredictorDep
+    scan_id: uuid.UUID, body: FeedbackIn, state: StateDep, principal: FeedbackKey
 ) -> FeedbackOut:
     """Confirmed alarm, false alarm, a clear scan passed, or a missed threat (with the operator's boxes).
 
@@ -445,13 +445,15 @@ def add_feedback(
         if scan is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
         pending = undecided_drill(session, scan_id) is not None
+    # Feedback needs no model, but a drill's reveal judges the original: only then is one required.
+    predictor = get_served(state) if pending else None
     # The original's verdict is computed before the write transaction, which it would hold for a model run.
     original = (
-        judge_original(state, predictor, scan) if pending and not feedback_problem(scan, body) else None
+        judge_original(state, predictor, scan) if predictor and not feedback_problem(scan, body) else None
     )
     reveal: Drill | None = None
     with state.store.session() as session:
-        scan = session.get(Scan, scan_id, options=[undefer(Scan.heatmap_png)])
+        scan = session.get(Scan, scan_id)
         if scan is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
         problem = feedback_problem(scan, body)
@@ -470,12 +472,14 @@ def add_feedback(
         session.add(row)
         session.flush()
         if drill is not None:
+            predictor = predictor or get_served(state)
             reveal_drill(drill, scan, row, original or judge_original(state, predictor, scan))
             reveal = drill
         answer = _feedback_out(row, reveal)
     if reveal is not None:
         assert reveal.outcome is not None
         state.metrics.drills_decided.labels(station=scan.station or "", outcome=reveal.outcome).inc()
+        assert predictor is not None  # the reveal judged the original with it
         model = (scan.model_name, scan.model_version)
         rate = card_false_alarm_rate(predictor)
         state.stations.record(scan.station, scan.kind, scan.verdict == "alarm", model, rate)

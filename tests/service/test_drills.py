@@ -315,3 +315,20 @@ def test_an_outline_is_polygons_of_three_points_or_more() -> None:
     speck = np.zeros((10, 10), bool)
     speck[4, 4] = True
     assert outline_of(speck) == [[[4, 4], [5, 4], [5, 5], [4, 5]]]
+
+
+def test_feedback_needs_no_model_but_a_reveal_does_and_loses_nothing(
+    client: TestClient, admin: dict[str, str], scanner: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drills_on(client, admin, "drill-lane")
+    drilled = post(client, scanner, bag_png(40), station="drill-lane")
+    plain = post(client, scanner, bag_png(41), station="lane-1")
+    manager = client.app.state.triage.models  # type: ignore[attr-defined]
+    monkeypatch.setattr(manager, "current", None)
+    answer = client.post(f"/v1/scans/{plain['id']}/feedback", headers=scanner, json=clearing(plain))
+    assert answer.status_code == 201 and answer.json()["drill"] is None
+    refused = client.post(f"/v1/scans/{drilled['id']}/feedback", headers=scanner, json=clearing(drilled))
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    drill = drill_of(client, drilled["id"])
+    assert drill is not None and drill.decided is None
+    assert client.get(f"/v1/scans/{drilled['id']}", headers=scanner).json()["feedback"] == []
