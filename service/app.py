@@ -124,7 +124,7 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
         window=settings.station_drift_window,
     )
     stations.sync_file()
-    drills = Drills(store, metrics, settings.drill_library)
+    drills = Drills(store, settings.drill_library)
     drills.load()
     if manager.current is not None:
         stations.seed_recent((manager.current.name, manager.current.version))
@@ -143,13 +143,18 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
 
 
 async def _watch_station_file(state: AppState) -> None:
-    """Import the station file whenever it changes, until the app stops."""
+    """Import the station file whenever it changes, and re-read the drill settings (another process on
+    a shared store may have changed them), until the app stops."""
     while True:
         await anyio.sleep(STATION_FILE_POLL_S)
         try:
             await anyio.to_thread.run_sync(state.stations.sync_file)
         except Exception:  # a bad look must not end the watch; the next one retries
             logger.exception("station file import failed")
+        try:
+            await anyio.to_thread.run_sync(state.drills.load)
+        except Exception:
+            logger.exception("drill settings could not be read")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -42,7 +42,6 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
-from service.metrics import Metrics
 from service.store.db import Store
 from service.store.drills import ALL_STATIONS, Drill, DrillSettingsRow
 from service.store.tables import ApiKey, Feedback, Scan
@@ -164,12 +163,11 @@ class Drills:
 
     Args:
         store: the database.
-        metrics: where the drill counters go.
         library: the threat library folder (``triage drill-library``); the bundled one by default.
     """
 
-    def __init__(self, store: Store, metrics: Metrics, library: pathlib.Path | None = None) -> None:
-        self.store, self.metrics = store, metrics
+    def __init__(self, store: Store, library: pathlib.Path | None = None) -> None:
+        self.store = store
         self.library_dir = library or BUNDLED_LIBRARY
         self._lock = threading.Lock()
         self._policies: dict[str, DrillPolicy] = {}
@@ -179,7 +177,8 @@ class Drills:
     # ---- settings ----------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Read every station's settings from the store into memory."""
+        """Read every station's settings from the store into memory (at start, and every few seconds:
+        other API processes on a shared store may have changed them)."""
         with self.store.sessions() as session:
             rows = session.scalars(select(DrillSettingsRow)).all()
         self._policies = {row.station: _policy(row) for row in rows}
