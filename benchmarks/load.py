@@ -20,6 +20,7 @@ Run: ``python -m benchmarks.load [--model DIR] [--seconds 60]``. Nothing is time
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import secrets
 import signal
@@ -114,15 +115,29 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--peak-seconds", type=float, default=20.0)
     parser.add_argument("--overload-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="server on the first core, clients on the others: on a small machine the clients' own work "
+        "(building and sending 16 uploads at once) otherwise takes the server's CPU in the overload phase",
+    )
     args = parser.parse_args()
+    server_cpus: set[int] | None = None
+    if args.pin:
+        cores = sorted(os.sched_getaffinity(0))
+        if len(cores) < 2:
+            raise SystemExit("--pin needs at least two cores")
+        server_cpus = {cores[0]}
+        os.sched_setaffinity(0, set(cores[1:]))
     body = scan_jpeg()
     key = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = pathlib.Path(tmp)
         model, origin = benchmark_model(scratch, args.model)
-        server, base = start_server(model, scratch, key, max_in_flight=None)
+        server, base = start_server(model, scratch, key, max_in_flight=None, cpus=server_cpus)
         try:
-            print(f"model: {model} ({origin}); scan: 1024x768 JPEG, {len(body) // 1024} KiB")
+            pinned = f"; server on core {sorted(server_cpus)}, clients on the rest" if server_cpus else ""
+            print(f"model: {model} ({origin}); scan: 1024x768 JPEG, {len(body) // 1024} KiB{pinned}")
             run_phase(base, key, body, 2, 3.0, honour_retry=True)  # first requests load lazily
             peak = run_phase(base, key, body, 4, args.peak_seconds, honour_retry=True)
             warm = run_phase(base, key, body, args.clients, args.warmup, honour_retry=True)

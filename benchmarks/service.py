@@ -71,11 +71,16 @@ def scan_png(width: int = 1024, height: int = 768) -> bytes:
 
 
 def start_server(
-    model: pathlib.Path, scratch: pathlib.Path, key: str, max_in_flight: int | None = 16
+    model: pathlib.Path,
+    scratch: pathlib.Path,
+    key: str,
+    max_in_flight: int | None = 16,
+    cpus: set[int] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """``triage serve`` on a free loopback port; returns the process and its base URL once ready.
 
-    ``max_in_flight`` sets ``TRIAGE_MAX_IN_FLIGHT`` (None: the service's default).
+    ``max_in_flight`` sets ``TRIAGE_MAX_IN_FLIGHT`` (None: the service's default); ``cpus`` pins the
+    server to those cores (so clients on the others do not take its CPU time).
     """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -96,6 +101,7 @@ def start_server(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
