@@ -182,13 +182,11 @@ def test_feedback_on_drills_is_never_exported(
     result = export_feedback(state.store, state.images, tmp_path / "only-drills")
     assert result.report.images == 0
     # Feedback on the revealed original is the operator's judgement of a real scan: exported.
-    record = client.get(f"/v1/scans/{scan['id']}", headers=scanner).json()
     box = {"label": "blade", "box": [50, 50, 90, 80]}
     real = {"outcome": "missed", "boxes": [box]}
     assert client.post(f"/v1/scans/{scan['id']}/feedback", headers=scanner, json=real).status_code == 201
     result = export_feedback(state.store, state.images, tmp_path / "after")
     assert result.report.images == 1 and dict(result.outcomes) == {"missed": 1}
-    assert record["verdict"] in ("clear", "alarm")
 
 
 def test_the_report_counts_hits_misses_and_real_decisions_exactly(
