@@ -70,11 +70,8 @@ def predict(
 
 
 def detection_dicts(detections: Sequence[Detection]) -> list[dict[str, Any]]:
-    """Detections as JSON-ready dicts ``{label, score, box}``."""
-    return [
-        {"label": str(d.label), "score": round(float(d.score), 6), "box": [round(float(v), 2) for v in d.box]}
-        for d in detections
-    ]
+    """Detections as JSON-ready dicts ``{label, score, box}`` (:meth:`Detection.to_dict`, as the CLI)."""
+    return [d.to_dict() for d in detections]
 
 
 def write_images(images: ImageStore, uploads: dict[str, Upload]) -> dict[str, tuple[str, str]]:

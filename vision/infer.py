@@ -48,8 +48,13 @@ class Detection:
     box: tuple[float, float, float, float]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form with rounded numbers."""
-        return {"label": self.label, "score": round(self.score, 4), "box": [round(v, 1) for v in self.box]}
+        """JSON-able form, the one the CLI prints and the service stores and answers: score to 6 places,
+        box to hundredths of a pixel."""
+        return {
+            "label": str(self.label),
+            "score": round(float(self.score), 6),
+            "box": [round(float(v), 2) for v in self.box],
+        }
 
 
 @dataclass(frozen=True)
