@@ -26,10 +26,9 @@ from typing import Any
 from service.store.images import write_atomic
 from vision.errors import ModelLoadError
 from vision.gate import gate_refusal
-from vision.infer import CARD_FILE, Predictor, default_model_dir
+from vision.infer import CARD_FILE, PROMOTED_FILE, Predictor, default_model_dir
 
 logger = logging.getLogger("triage.models")
-PROMOTED_FILE = "PROMOTED"
 HISTORY_FILE = "HISTORY.jsonl"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 

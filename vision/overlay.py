@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 # Heat below this is not painted, so clear areas keep the scan's own colours.
-_HEAT_FLOOR = 0.15
+HEAT_FLOOR = 0.15
 _BOX_COLOUR_RGB = (255, 32, 32)
 
 
@@ -81,7 +81,7 @@ def render_overlay(
         cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB
     )
     # Opacity grows with the heat, so faint responses stay faint and the scan stays readable.
-    weight = (alpha * np.clip((heat - _HEAT_FLOOR) / (1 - _HEAT_FLOOR), 0, 1))[..., None]
+    weight = (alpha * np.clip((heat - HEAT_FLOOR) / (1 - HEAT_FLOOR), 0, 1))[..., None]
     blended = canvas.astype(np.float32) * (1 - weight) + coloured.astype(np.float32) * weight
     picture = np.ascontiguousarray(np.round(blended).astype(np.uint8))
     thickness = max(1, round(max(out_h, out_w) / 400))
@@ -106,4 +106,24 @@ def render_overlay(
     ok, png = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError("could not encode the overlay")
+    return png.tobytes()
+
+
+def heat_layer_png(heatmap: np.ndarray) -> bytes:
+    """A [0, 1] heat map as an RGBA PNG: the jet colour map, opacity growing with the heat.
+
+    Args:
+        heatmap: H×W float map in [0, 1].
+
+    Returns:
+        PNG bytes (same size as the map; the browser scales it over the scan).
+    """
+    heat = np.clip(heatmap.astype(np.float32), 0.0, 1.0)
+    bgr = cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    # As render_overlay (opacity 0.5 at full heat): no paint below the floor, so clear areas keep the
+    # scan's own colours.
+    alpha = np.round(128 * np.clip((heat - HEAT_FLOOR) / (1 - HEAT_FLOOR), 0, 1)).astype(np.uint8)
+    ok, png = cv2.imencode(".png", np.dstack([bgr, alpha]))
+    if not ok:
+        raise ValueError("could not encode the heat map")
     return png.tobytes()

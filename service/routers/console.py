@@ -28,7 +28,6 @@ from typing import Annotated
 
 import anyio
 import cv2
-import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
@@ -41,7 +40,7 @@ from service.scanning import shown_rgb
 from service.schemas import ScanRecord, error_responses
 from service.state import AppState
 from service.store.tables import Scan
-from vision.overlay import decode_heatmap
+from vision.overlay import decode_heatmap, heat_layer_png
 
 CONSOLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "console"
 _MEDIA_TYPES = {
@@ -68,7 +67,6 @@ STREAM_KEEPALIVE_S = 15.0
 # each poll looks back this far and skips the ids it already sent.
 _STREAM_LOOKBACK = dt.timedelta(seconds=10)
 _DISPLAY_MAX_SIDE = 2048
-_HEAT_FLOOR = 0.15
 
 router = APIRouter(tags=["console"])
 
@@ -228,26 +226,6 @@ async def scan_image(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> Re
     row = await anyio.to_thread.run_sync(_load_scan, state, scan_id)
     png = await anyio.to_thread.run_sync(_scan_png, state, row)
     return Response(png, media_type="image/png", headers=_IMAGE_HEADERS)
-
-
-def heat_layer_png(heatmap: np.ndarray) -> bytes:
-    """A [0, 1] heat map as an RGBA PNG: the jet colour map, opacity growing with the heat.
-
-    Args:
-        heatmap: H×W float map in [0, 1].
-
-    Returns:
-        PNG bytes (same size as the map; the browser scales it over the scan).
-    """
-    heat = np.clip(heatmap.astype(np.float32), 0.0, 1.0)
-    bgr = cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    # As vision.overlay (opacity 0.5 at full heat): no paint below the floor, so clear areas keep the
-    # scan's own colours.
-    alpha = np.round(128 * np.clip((heat - _HEAT_FLOOR) / (1 - _HEAT_FLOOR), 0, 1)).astype(np.uint8)
-    ok, png = cv2.imencode(".png", np.dstack([bgr, alpha]))
-    if not ok:
-        raise ValueError("could not encode the heat map")
-    return png.tobytes()
 
 
 @router.get(

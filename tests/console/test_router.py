@@ -17,6 +17,7 @@ from service.app import create_app
 from service.routers import console
 from service.settings import Settings
 from tests.service.conftest import ADMIN_KEY, bearer, new_key, png_bytes
+from vision.overlay import heat_layer_png
 
 ADMIN = bearer(ADMIN_KEY)
 CONSOLE = pathlib.Path(console.__file__).resolve().parent.parent / "console"
@@ -173,5 +174,5 @@ def test_sixteen_bit_tiff_scan_is_shown_as_png(client: TestClient) -> None:
 def test_heat_layer_is_transparent_where_cold_and_opaque_where_hot() -> None:
     heat = np.zeros((8, 8), np.float32)
     heat[4:, 4:] = 1.0
-    layer = _decode(console.heat_layer_png(heat))
+    layer = _decode(heat_layer_png(heat))
     assert layer[0, 0, 3] == 0 and layer[7, 7, 3] == 128
