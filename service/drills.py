@@ -47,7 +47,14 @@ from service.store.drills import ALL_STATIONS, Drill, DrillSettingsRow
 from service.store.tables import ApiKey, Feedback, Scan
 from vision.classes import SCENE_KINDS
 from vision.errors import VisionError
-from vision.tip import ThreatCutout, TipError, load_library, place, project
+from vision.tip import (
+    ThreatCutout,
+    TipError,
+    corner_over_bag,
+    load_library,
+    place,
+    project_with_detector,
+)
 
 logger = logging.getLogger("triage.drills")
 
@@ -276,10 +283,10 @@ class Drills:
     def project(self, rgb: np.ndarray, index: int) -> Projection:
         """Lay library threat ``index`` into ``rgb`` at a random place over the bag.
 
-        The same projection as the training data's (:func:`vision.tip.project`, random size, turn,
-        detector blur and noise), with the place drawn on a coarse grid of the bag's pixels and the rest
-        computed inside the threat's window only: on the scan path a drill must cost no more time than a
-        glance can tell (about 10 ms on a 1.4-megapixel scan).
+        The same projection as the training data's (:func:`vision.tip.project_random`: random size,
+        turn, place over the bag, detector blur and noise), with the place drawn on a coarse grid of the
+        bag's pixels and the rest computed inside the threat's window only: on the scan path a drill
+        must cost no more time than a glance can tell (about 10 ms on a 1.4-megapixel scan).
         """
         file, cutout = self.library()[index]
         with self._lock:
@@ -287,19 +294,8 @@ class Drills:
         height, width = rgb.shape[:2]
         ratio, inside = place(cutout, max(height, width), rng)
         h, w = ratio.shape[:2]
-        coarse = rgb[::_PLACE_STEP, ::_PLACE_STEP].min(axis=2) < 225  # the bag, not the belt's white
-        bag = np.flatnonzero(coarse)
-        if bag.size:
-            cy, cx = (
-                int(v) * _PLACE_STEP for v in np.unravel_index(bag[rng.integers(bag.size)], coarse.shape)
-            )
-        else:
-            cy, cx = int(rng.integers(height)), int(rng.integers(width))
-        # Centred on that pixel, at most a quarter of the threat past the image's edge.
-        x = int(np.clip(cx - w // 2, -(w // 4), max(-(w // 4), width - w + w // 4)))
-        y = int(np.clip(cy - h // 2, -(h // 4), max(-(h // 4), height - h + h // 4)))
-        noise, blur = float(rng.uniform(1.0, 4.0)), float(rng.uniform(0.3, 0.9))
-        composite, mask = project(rgb, ratio, (x, y), rng, noise_sigma=noise, blur_sigma=blur)
+        x, y = corner_over_bag(rgb, (h, w), rng, step=_PLACE_STEP)
+        composite, mask = project_with_detector(rgb, ratio, (x, y), rng)
         x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
         window = (slice(y0, y1), slice(x0, x1))
         landed = inside[y0 - y : y1 - y, x0 - x : x1 - x]

@@ -240,6 +240,33 @@ def project(
     return out, mask
 
 
+def corner_over_bag(
+    background: np.ndarray, size: tuple[int, int], rng: np.random.Generator, step: int = 1
+) -> tuple[int, int]:
+    """Where a placed threat of ``size`` (h, w) goes: its top-left corner ``(x, y)``, centred on a random
+    pixel of the bag (not the belt's white; threats are inside bags), at most a quarter of it past the
+    image's edge. ``step`` > 1 draws the pixel on a coarse grid (cheaper on a large scan)."""
+    h, w = size
+    height, width = background.shape[:2]
+    coarse = background[::step, ::step].min(axis=2) < 225
+    bag = np.flatnonzero(coarse)
+    if bag.size:
+        cy, cx = (int(v) * step for v in np.unravel_index(bag[int(rng.integers(bag.size))], coarse.shape))
+    else:
+        cy, cx = int(rng.integers(height)), int(rng.integers(width))
+    x = int(np.clip(cx - w // 2, -(w // 4), max(-(w // 4), width - w + w // 4)))
+    y = int(np.clip(cy - h // 2, -(h // 4), max(-(h // 4), height - h + h // 4)))
+    return x, y
+
+
+def project_with_detector(
+    background: np.ndarray, ratio: np.ndarray, top_left: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`project` with a random detector: noise of 1-4 display levels and a blur of 0.3-0.9 px."""
+    noise, blur = float(rng.uniform(1.0, 4.0)), float(rng.uniform(0.3, 0.9))
+    return project(background, ratio, top_left, rng, noise_sigma=noise, blur_sigma=blur)
+
+
 def project_random(
     background: np.ndarray, cutout: ThreatCutout, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
@@ -251,22 +278,8 @@ def project_random(
     ratio, inside = place(cutout, max(background.shape[:2]), rng)
     h, w = ratio.shape[:2]
     height, width = background.shape[:2]
-    # Threats are inside bags: aim the centre at a pixel of the bag (not the belt's white).
-    bag = np.argwhere(background.min(axis=2) < 225)
-    if len(bag):
-        cy, cx = bag[int(rng.integers(len(bag)))]
-    else:
-        cy, cx = int(rng.integers(height)), int(rng.integers(width))
-    x = int(np.clip(cx - w // 2, -(w // 4), max(-(w // 4), width - w + w // 4)))
-    y = int(np.clip(cy - h // 2, -(h // 4), max(-(h // 4), height - h + h // 4)))
-    composite, mask = project(
-        background,
-        ratio,
-        (x, y),
-        rng,
-        noise_sigma=float(rng.uniform(1.0, 4.0)),
-        blur_sigma=float(rng.uniform(0.3, 0.9)),
-    )
+    x, y = corner_over_bag(background, (h, w), rng)
+    composite, mask = project_with_detector(background, ratio, (x, y), rng)
     landed = np.zeros((height, width), bool)
     bx0, by0, bx1, by1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
     if bx1 > bx0 and by1 > by0:
