@@ -142,7 +142,7 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
     )
 
 
-async def _watch_station_file(state: AppState) -> None:
+async def _watch_settings(state: AppState) -> None:
     """Import the station file whenever it changes, and re-read the drill settings (another process on
     a shared store may have changed them), until the app stops."""
     while True:
@@ -175,7 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = await anyio.to_thread.run_sync(open_state, settings, metrics)
         app.state.triage = state
         logger.info("service started", extra={"data_dir": str(settings.data_dir)})
-        watcher = asyncio.create_task(_watch_station_file(state))
+        watcher = asyncio.create_task(_watch_settings(state))
         try:
             yield
         finally:
