@@ -96,7 +96,7 @@ def start_server(
         env["TRIAGE_MAX_IN_FLIGHT"] = str(max_in_flight)
     log = open(scratch / "serve.log", "wb")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

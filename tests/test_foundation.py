@@ -9,7 +9,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.classes import THREAT_CLASSES, category_id, coco_categories
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -43,8 +43,18 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_runtime_imports_no_torch() -> None:
     """The service, the CLI and inference must start without the training extra."""
     code = (
-        "import sys, service.cli, vision.classes\n"
+        "import sys, cli.main, vision.classes\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'onnx'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_http_app_does_not_import_the_cli() -> None:
+    """``service`` is the HTTP app alone; the command line (``cli``) calls into it, never the reverse."""
+    code = (
+        "import sys, service.app\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'cli')\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

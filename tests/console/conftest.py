@@ -58,7 +58,7 @@ class Server:
     def new_key(self, *scopes: str) -> str:
         """A fresh key with ``scopes``, made with the CLI against the same store."""
         env = dict(os.environ, TRIAGE_DATA_DIR=str(self.data_dir))
-        command = [sys.executable, "-m", "service.cli", "keys", "create", "--name", "console-test"]
+        command = [sys.executable, "-m", "cli", "keys", "create", "--name", "console-test"]
         for scope in scopes:
             command += ["--scope", scope]
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
@@ -68,7 +68,7 @@ class Server:
         """Revoke ``key`` with the CLI."""
         key_id = self.api("GET", "/v1/me", key).json()["key_id"]
         env = dict(os.environ, TRIAGE_DATA_DIR=str(self.data_dir))
-        command = [sys.executable, "-m", "service.cli", "keys", "revoke", key_id]
+        command = [sys.executable, "-m", "cli", "keys", "revoke", key_id]
         subprocess.run(command, env=env, capture_output=True, text=True, check=True)
 
 

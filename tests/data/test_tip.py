@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.classes import category_id, coco_categories
 from vision.tip import MASK_ATTENUATION, TipError, cut_out, project, project_random, write_tip_dataset
 from vision.train.data import load_dataset, read_mask

@@ -12,7 +12,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.classes import THREAT_CLASSES
 from vision.infer import Predictor
 

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.errors import ModelLoadError
 from vision.infer import INT8_FILE, Predictor
 from vision.train.data import load_datasets, read_rgb

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.gate import judge_real
 from vision.infer import Predictor
 from vision.train.real import RealKitError, RealScore, discover, evaluate_real, format_real

@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.preprocess import PreprocessSpec
 from vision.train.model import build_model
 from vision.train.soup import average_checkpoints

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.motion.cdnet import Confusion, SequenceError, evaluate, find_sequence
 from vision.motion.config import CameraConfig, Mog2Params
 

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from starlette.websockets import WebSocketDisconnect
 from typer.testing import CliRunner
 
+from cli.main import app as cli
 from service.app import create_app
-from service.cli import app as cli
 from service.settings import Settings
 from service.store.camera import MotionEventRow
 from tests.helpers import free_port

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.motion.source import FileSource, FolderSource, LiveOptions, LiveSource, SourceError, open_source
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from tests.service.conftest import png_bytes
 from vision.calibration import read_station_file
 

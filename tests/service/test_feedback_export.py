@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from cli.main import app
 from service.app import create_app
-from service.cli import app
 from service.feedback_export import export_feedback
 from service.settings import Settings
 from service.store.base import utc_now

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from service.models import ModelManager
 from tests.service.gating import copy_model, gate, gate_data, set_threshold
 from vision.gate import file_sha256, judge
@@ -256,7 +256,7 @@ def test_compare_needs_no_torch(models_root: pathlib.Path, gate_data: pathlib.Pa
         "import sys\n"
         "for name in ('torch', 'torchvision', 'onnx'):\n"
         "    sys.modules[name] = None\n"
-        "from service.cli import main\n"
+        "from cli.main import main\n"
         f"sys.argv = ['triage', 'compare', '--candidate', {str(same)!r}, '--baseline', {str(base)!r},"
         f" '--data', {str(gate_data)!r}, '--json', '--quiet']\n"
         "main()\n"

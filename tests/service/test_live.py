@@ -11,7 +11,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app as cli
+from cli.main import app as cli
 from tests.helpers import free_port, start_server
 from tests.service.conftest import ADMIN_KEY, bearer, png_bytes
 

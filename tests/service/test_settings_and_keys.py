@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from cli.main import app as cli
 from service.app import create_app
-from service.cli import app as cli
 from service.settings import Settings, load_settings
 from tests.service.conftest import ADMIN_KEY, bearer, png_bytes
 

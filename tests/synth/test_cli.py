@@ -12,14 +12,14 @@ import pytest
 
 def _triage(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", "synth", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cli", "synth", *args], capture_output=True, text=True, timeout=120
     )
 
 
 def _triage_in_process(*args: str) -> tuple[int, str]:
     from typer.testing import CliRunner
 
-    from service.cli import app
+    from cli.main import app
 
     result = CliRunner().invoke(app, ["synth", *args])
     return result.exit_code, result.stderr

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from cli.main import app
 from vision.classes import category_id
 from vision.synth.projector import MASK_MIN_ATTENUATION
 from vision.synth.scene import generate

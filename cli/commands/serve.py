@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from service.commands._errors import cli_errors
+from cli.commands._errors import cli_errors
 
 
 def register(app: typer.Typer) -> None:

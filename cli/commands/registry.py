@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.commands._errors import cli_errors, fail
+from cli.commands._errors import cli_errors, fail
 
 models_app = typer.Typer(
     name="models",

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.commands._errors import cli_errors
+from cli.commands._errors import cli_errors
 
 
 def register(app: typer.Typer) -> None:

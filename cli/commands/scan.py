@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.commands._errors import cli_errors, fail
+from cli.commands._errors import cli_errors, fail
 from vision.classes import SCENE_KINDS
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom"})

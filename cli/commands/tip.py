@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from service.commands._errors import cli_errors, fail
+from cli.commands._errors import cli_errors, fail
 
 
 def register(app: typer.Typer) -> None:

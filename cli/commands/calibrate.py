@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from service.commands._errors import cli_errors, fail
-from service.commands.scan import image_files
+from cli.commands._errors import cli_errors, fail
+from cli.commands.scan import image_files
 from vision.calibration import DEFAULT_MIN_SCANS, DEFAULT_TARGET_FA, check_target
 from vision.classes import SCENE_KINDS
 

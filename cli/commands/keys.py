@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from service.commands._errors import cli_errors, fail
+from cli.commands._errors import cli_errors, fail
 from service.settings import load_settings
 from service.store.db import Store
 

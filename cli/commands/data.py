@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from service.commands._errors import fail
+from cli.commands._errors import fail
 from vision.dataimport import (
     IMPORT_FORMATS,
     ImportFailed,

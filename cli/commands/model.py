@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.commands._errors import cli_errors, fail
+from cli.commands._errors import cli_errors, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -324,7 +324,7 @@ def export(
         summary["real"] = {k: card["real"][k] for k in ("threshold", "sets", "false_alarms_pooled")}
     print(json.dumps(summary, indent=2))
     if promote:
-        from service.commands.registry import promote as promote_model
+        from cli.commands.registry import promote as promote_model
 
         promote_model(f"{name}/{version}", models_root=out)
 

@@ -1,6 +1,6 @@
 """The ``triage`` command: one typer app that mounts each command group.
 
-Each module in ``service.commands`` owns its commands and exposes ``register(app)``. Modules that need
+Each module in ``cli.commands`` owns its commands and exposes ``register(app)``. Modules that need
 torch import it inside the command function, so ``triage serve`` and ``triage scan`` start without the
 training extra.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from service.commands import calibrate, camera, compare, data, keys, model, registry, scan, serve, synth, tip
+from cli.commands import calibrate, camera, compare, data, keys, model, registry, scan, serve, synth, tip
 
 app = typer.Typer(
     name="triage",

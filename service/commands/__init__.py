@@ -1,1 +1,0 @@
-"""Command groups of the ``triage`` CLI, one module per area; see ``service.cli``."""
