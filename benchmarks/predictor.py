@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.infer import Predictor, default_model_dir
+from vision.infer import Predictor
+from vision.registry import default_model_dir
 
 WIDTH, HEIGHT = 1024, 768
 
@@ -56,7 +57,7 @@ def torch_eager(predictor: Predictor, image: np.ndarray, threads: int) -> Callab
     from vision.train.model import NO_BLOCKS, ThreatOutputs, build_model
 
     torch.set_num_threads(threads)
-    architecture = predictor.card["architecture"]
+    architecture = predictor.card.architecture or {}
     blocks = tuple(architecture.get("blocks", NO_BLOCKS))
     model = ThreatOutputs(build_model(tuple(architecture["widths"]), blocks)).eval()
 
@@ -86,7 +87,7 @@ def main() -> None:
     eager_p50, eager_p90 = timings_ms(torch_eager(predictor, image, args.threads), args.runs)
     print(f"torch eager (same preprocessing)             : {eager_p50:7.1f} / {eager_p90:7.1f}")
     print(f"ratio torch eager / onnxruntime p50          : {eager_p50 / ort_p50:7.2f}x")
-    if isinstance(predictor.card.get("int8"), dict):
+    if predictor.card.int8 is not None:
         quantised = Predictor(folder, threads=args.threads, int8=True)
         int8_p50, int8_p90 = timings_ms(lambda: quantised.predict(image), args.runs)
         print(f"onnxruntime INT8 Predictor.predict           : {int8_p50:7.1f} / {int8_p90:7.1f}")

@@ -32,8 +32,9 @@ import cv2
 import httpx
 
 from vision.errors import ModelLoadError
-from vision.infer import Predictor, default_model_dir
+from vision.infer import Predictor
 from vision.io import decode_image
+from vision.registry import default_model_dir
 
 CLIENTS = 4
 ROUNDS = 3

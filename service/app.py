@@ -48,8 +48,8 @@ from vision.errors import (
     UnsupportedModality,
     VisionError,
 )
-from vision.infer import REPO_MODELS_DIR
 from vision.io import ImageLimits
+from vision.registry import REPO_MODELS_DIR
 
 logger = logging.getLogger("triage")
 

@@ -44,6 +44,7 @@ from vision.calibration import (
     propose,
     read_station_file,
 )
+from vision.registry import ModelCard
 
 logger = logging.getLogger("triage.stations")
 
@@ -58,9 +59,9 @@ class NothingToRollBack(LookupError):
 def card_false_alarm_rate(predictor: Any) -> float:
     """The false-alarm rate a model's card says its threshold holds (the drift target without a station
     threshold); the default target where the card says none."""
-    calibration = predictor.card.get("calibration") if isinstance(predictor.card, dict) else None
-    rate = calibration.get("false_alarm_rate") if isinstance(calibration, dict) else None
-    return float(rate) if isinstance(rate, int | float) and 0 < rate <= 0.5 else DEFAULT_TARGET_FA
+    card = getattr(predictor, "card", None)
+    rate = card.false_alarm_rate if isinstance(card, ModelCard) else None
+    return rate if rate is not None and 0 < rate <= 0.5 else DEFAULT_TARGET_FA
 
 
 def kind_key(kind: str | None) -> str:

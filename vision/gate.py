@@ -34,15 +34,13 @@ model is now served, or the candidate's files changed after the gate.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 import pathlib
-import secrets
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vision.classes import THREAT_CLASSES
+from vision.files import file_sha256, write_atomic
 from vision.train.metrics import sign_test
 
 if TYPE_CHECKING:
@@ -54,15 +52,6 @@ GATE_FILE = "gate.json"
 DEFAULT_MARGIN = 0.02
 FAR_SHOWN = 0.05
 _DR_KEY = f"dr_at_far_{FAR_SHOWN:g}"
-
-
-def file_sha256(path: pathlib.Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_hashes(model_dir: pathlib.Path) -> dict[str, str]:
@@ -434,19 +423,8 @@ def write_gate(model_dir: str | pathlib.Path, verdict: dict[str, Any]) -> pathli
     The file gets the permissions of any file made there (the umask's), like the card beside it: a
     ``mkstemp`` file would stay owner-only, and a service running as another user could not read it.
     """
-    folder = pathlib.Path(model_dir)
-    target = folder / GATE_FILE
-    tmp = folder / f".gate.{secrets.token_hex(8)}.tmp"
-    try:
-        with open(tmp, "x") as handle:
-            json.dump(verdict, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    target = pathlib.Path(model_dir) / GATE_FILE
+    write_atomic(target, (json.dumps(verdict, indent=2) + "\n").encode())
     return target
 
 

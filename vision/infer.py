@@ -23,20 +23,15 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from vision.classes import SCENE_KINDS
 from vision.errors import ModelLoadError, UnsupportedModality
-from vision.io import DUAL_ENERGY, FALSE_COLOUR, GREY, MODALITIES
+from vision.io import DUAL_ENERGY, FALSE_COLOUR, GREY
 from vision.preprocess import Letterbox, PreprocessSpec, preprocess
+from vision.registry import CARD_FILE, MODEL_FILE, Int8Entry, ModelCard
 
-MODEL_FILE = "model.onnx"
-INT8_FILE = "model_int8.onnx"
-CARD_FILE = "model.json"
-PROMOTED_FILE = "PROMOTED"
 OUTPUT_NAMES = ("probs", "threat_map", "score")
 # Regions are traced at this level (or at the threshold, if lower) so boxes cover the object, not only
 # the cells above a high alarm threshold.
 REGION_LEVEL = 0.5
-REPO_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
 @dataclass(frozen=True)
@@ -102,94 +97,16 @@ class Thresholds:
         return self.by_kind.get(kind, self.shared) if kind is not None else self.shared
 
     @classmethod
-    def from_card(cls, card: Mapping[str, Any]) -> Thresholds:
-        """Read and check ``threshold`` and the optional ``kind_thresholds`` of a model card.
-
-        Raises:
-            ValueError: a threshold is not a number in [0, 1], or a kind is not a scene kind.
-        """
-        shared = _unit_float(card["threshold"], "threshold")
-        by_kind = card.get("kind_thresholds") or {}
-        if not isinstance(by_kind, Mapping):
-            raise ValueError("kind_thresholds must map scene kinds to thresholds")
-        unknown = sorted(set(by_kind) - set(SCENE_KINDS))
-        if unknown:
-            raise ValueError(f"kind_thresholds names unknown scene kind(s) {', '.join(map(str, unknown))}")
-        return cls(shared, {str(k): _unit_float(v, f"kind_thresholds.{k}") for k, v in by_kind.items()})
+    def from_card(cls, card: ModelCard | Int8Entry) -> Thresholds:
+        """The thresholds of a checked card (or of its INT8 entry, which has its own)."""
+        return cls(card.threshold, dict(card.kind_thresholds))
 
 
-def _unit_float(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
-
-
-def default_model_dir(models_dir: str | Path | None = None) -> Path:
-    """The bundled model: ``models/PROMOTED`` (``name/version``) if present, else the newest folder.
-
-    Args:
-        models_dir: the models root; default the repository's ``models/``.
-
-    Returns:
-        The model folder.
-
-    Raises:
-        ModelLoadError: if no model folder exists.
-    """
-    root = Path(models_dir) if models_dir is not None else REPO_MODELS_DIR
-    promoted = root / PROMOTED_FILE
-    if promoted.is_file():
-        folder = root / promoted.read_text().strip()
-        if not (folder / CARD_FILE).is_file():
-            raise ModelLoadError(f"{promoted} names {folder}, which holds no {CARD_FILE}")
-        return folder
-    candidates = [card.parent for card in root.glob(f"*/*/{CARD_FILE}")]
-    if not candidates:
-        raise ModelLoadError(f"no model found under {root} (expected {root}/<name>/<version>/{CARD_FILE})")
-    return max(candidates, key=lambda folder: (folder.stat().st_mtime, str(folder)))
-
-
-# What a model trained on false-colour renderings serves (a raw dual-energy pair is rendered to false
-# colour before the model sees it); also what cards from before the card named its modalities mean.
-COLOUR_MODALITIES = (FALSE_COLOUR, DUAL_ENERGY)
 _MODALITY_NAMES = {
     FALSE_COLOUR: "a false-colour (dual-energy) scan",
     GREY: "a grey single-energy scan",
     DUAL_ENERGY: "a raw dual-energy high/low pair",
 }
-
-
-def card_modalities(card: Mapping[str, Any]) -> tuple[str, ...]:
-    """The input modalities a model card says its model serves (``vision.io.MODALITIES``).
-
-    Raises:
-        ModelLoadError: the card names a modality that does not exist.
-    """
-    named = card.get("modalities")
-    if named is None:
-        return COLOUR_MODALITIES
-    if not isinstance(named, list) or not named or any(m not in MODALITIES for m in named):
-        known = ", ".join(MODALITIES)
-        raise ModelLoadError(f"card `modalities` must be a non-empty list of {known}: {named!r}")
-    return tuple(named)
-
-
-def _read_card(folder: Path) -> dict[str, Any]:
-    if not folder.is_dir():
-        raise ModelLoadError(f"model folder {folder} does not exist")
-    for name in (MODEL_FILE, CARD_FILE):
-        if not (folder / name).is_file():
-            raise ModelLoadError(f"model folder {folder} lacks {name}")
-    try:
-        card = json.loads((folder / CARD_FILE).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelLoadError(f"model card {folder / CARD_FILE} is not valid JSON: {error}") from None
-    if not isinstance(card, dict):
-        raise ModelLoadError(f"model card {folder / CARD_FILE} is not a JSON object")
-    missing = [k for k in ("name", "version", "classes", "preprocessing", "threshold") if k not in card]
-    if missing:
-        raise ModelLoadError(f"model card {folder / CARD_FILE} lacks {', '.join(missing)}")
-    return card
 
 
 def _session(path: Path, threads: int) -> ort.InferenceSession:
@@ -222,26 +139,24 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, threads: int = 2, int8: bool = False):
         self.model_dir = Path(model_dir)
-        card = _read_card(self.model_dir)
+        card = ModelCard.read(self.model_dir)
         onnx_file = self.model_dir / MODEL_FILE
         try:
-            self.spec = PreprocessSpec.from_dict(card["preprocessing"])
-            self.thresholds = Thresholds.from_card(card)
-            self.classes: tuple[str, ...] = tuple(str(c) for c in card["classes"])
-            if int8:
-                quantised = card.get("int8")
-                if not isinstance(quantised, Mapping) or "file" not in quantised:
-                    raise ModelLoadError(
-                        f"model {self.model_dir} has no INT8 version (make one: triage quantize)"
-                    )
-                onnx_file = self.model_dir / Path(str(quantised["file"])).name
-                self.thresholds = Thresholds.from_card(quantised)
+            self.spec = PreprocessSpec.from_dict(card.preprocessing)
         except (ValueError, TypeError, KeyError) as error:
             raise ModelLoadError(f"model card {self.model_dir / CARD_FILE}: {error}") from None
-        self.card: dict[str, Any] = card
-        self.modalities = card_modalities(card)
-        self.name = str(card["name"])
-        self.version = str(card["version"])
+        self.thresholds = Thresholds.from_card(card)
+        self.classes: tuple[str, ...] = tuple(card.classes)
+        if int8:
+            if card.int8 is None:
+                missing = f"model {self.model_dir} has no INT8 version (make one: triage quantize)"
+                raise ModelLoadError(missing)
+            onnx_file = self.model_dir / Path(card.int8.file).name
+            self.thresholds = Thresholds.from_card(card.int8)
+        self.card = card
+        self.modalities = card.served_modalities
+        self.name = card.name
+        self.version = card.version
         self.precision = "int8" if int8 else "fp32"
         self.input_size = self.spec.input_size
         if not onnx_file.is_file():

@@ -80,8 +80,9 @@ def calibrate(
 
     from vision.calibration import StationEntry, detection_at, propose, write_station_file
     from vision.dataimport import read_file_list
-    from vision.infer import Predictor, default_model_dir
+    from vision.infer import Predictor
     from vision.io import read_image
+    from vision.registry import default_model_dir
 
     if kind is not None and kind not in SCENE_KINDS:
         raise fail(f"--kind must be one of {', '.join(SCENE_KINDS)}, got {kind!r}")
@@ -129,8 +130,8 @@ def calibrate(
                 sum(s >= card_threshold for s in scores) / len(scores), 4
             ),
             "unreadable": unreadable,
-            "real_detection": detection_at(predictor.card.get("real"), proposal.threshold),
-            "real_detection_at_card_threshold": detection_at(predictor.card.get("real"), card_threshold),
+            "real_detection": detection_at(predictor.card.real, proposal.threshold),
+            "real_detection_at_card_threshold": detection_at(predictor.card.real, card_threshold),
             "station_file": None,
         }
         if station is not None:

@@ -307,7 +307,7 @@ def export(
     with cli_errors():
         if not checkpoint.is_file():
             raise fail(f"no checkpoint at {checkpoint}")
-        card: dict[str, Any] = export_calibrate_evaluate(
+        card = export_calibrate_evaluate(
             checkpoint,
             out / name / version,
             name=name,
@@ -319,9 +319,9 @@ def export(
             progress=not quiet,
             real_kit=real,
         )
-    summary = {"model": str(out / name / version), **card["metrics"]["summary"]}
-    if "real" in card:
-        summary["real"] = {k: card["real"][k] for k in ("threshold", "sets", "false_alarms_pooled")}
+    summary = {"model": str(out / name / version), **(card.metrics or {})["summary"]}
+    if card.real is not None:
+        summary["real"] = {k: card.real[k] for k in ("threshold", "sets", "false_alarms_pooled")}
     print(json.dumps(summary, indent=2))
     if promote:
         from cli.commands.registry import promote as promote_model

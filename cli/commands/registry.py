@@ -1,7 +1,8 @@
 """`triage models list | promote NAME/VERSION | rollback`: the model registry from the command line.
 
-These commands act on the registry folder (``PROMOTED`` and ``HISTORY.jsonl``) through the same
-``ModelManager`` the service uses, so the gate and the history are the same. A running service reads
+These commands act on the registry folder (``PROMOTED`` and ``HISTORY.jsonl``) through
+:class:`vision.registry.Registry`, as the service does, so the gate and the history are the same; a model
+is recorded as promoted only once it loads. A running service reads
 ``PROMOTED`` when it starts; to swap a running service, use ``POST /v1/models/{name}/{version}/promote``
 or ``POST /v1/models/rollback``.
 """
@@ -38,14 +39,27 @@ def register(app: typer.Typer) -> None:
     app.add_typer(models_app)
 
 
-def _manager(models_root: pathlib.Path | None) -> Any:
-    from service.models import ModelManager
-    from vision.infer import REPO_MODELS_DIR
+def _registry(models_root: pathlib.Path | None) -> Any:
+    from vision.registry import REPO_MODELS_DIR, Registry
 
     root = models_root or REPO_MODELS_DIR
     if not root.is_dir():
         raise fail(f"no model registry at {root}")
-    return ModelManager(root, threads=1)
+    return Registry(root)
+
+
+def _record(registry: Any, change: Any, reason: str | None) -> None:
+    """Check that the model loads, then record ``change`` (``PROMOTED`` and the history)."""
+    from vision.errors import ModelLoadError
+    from vision.infer import Predictor
+    from vision.registry import PromotionFailed
+
+    name, _, version = change.model.partition("/")
+    try:
+        Predictor(registry.find(name, version), threads=1)
+    except ModelLoadError as error:
+        raise PromotionFailed(f"model {change.model} failed to load: {error}") from error
+    registry.record(change, reason, _actor())
 
 
 def _actor() -> str:
@@ -63,11 +77,11 @@ def list_models(
     """Every model in the registry: the promoted one starred, its threshold and its gate verdict."""
     from vision.gate import gate_summary
 
-    manager = _manager(models_root)
-    promoted = manager.promoted()
-    entries = manager.entries()
+    registry = _registry(models_root)
+    promoted = registry.promoted()
+    entries = registry.entries()
     if not entries and not as_json:
-        print(f"no models in {manager.models_root}")
+        print(f"no models in {registry.root}")
     for entry in entries:
         ref = f"{entry.name}/{entry.version}"
         verdict = gate_summary(entry.path)
@@ -98,36 +112,33 @@ def promote(
     models_root: RootOption = None,
 ) -> None:
     """Promote NAME/VERSION: refused unless its gate.json passed against the promoted model, or --force."""
-    from service.models import ModelNotFound, PromotionFailed, PromotionRefused
+    from vision.registry import ModelNotFound, PromotionFailed, PromotionRefused
 
     name, slash, version = model.partition("/")
     if not slash or not name or not version:
         raise fail(f"expected NAME/VERSION, got {model!r}")
     if force and not (reason and reason.strip()):
         raise fail("--force needs --reason TEXT (it is recorded in the history)")
-    manager = _manager(models_root)
+    registry = _registry(models_root)
     with cli_errors():
         try:
-            new, _ = manager.promote(name, version, force, reason, _actor())
+            change = registry.plan_promotion(name, version, registry.promoted(), force, reason)
+            _record(registry, change, reason)
         except (ModelNotFound, PromotionRefused, PromotionFailed) as error:
             raise fail(str(error)) from None
-    print(f"promoted {new.name}/{new.version} (was {_previous(manager)})")
+    print(f"promoted {change.model} (was {change.previous or 'nothing'})")
 
 
 @models_app.command("rollback")
 def rollback(models_root: RootOption = None) -> None:
     """Promote again the model that was promoted before the current one (from HISTORY.jsonl)."""
-    from service.models import ModelNotFound, NothingToRollBack, PromotionFailed
+    from vision.registry import ModelNotFound, NothingToRollBack, PromotionFailed
 
-    manager = _manager(models_root)
+    registry = _registry(models_root)
     with cli_errors():
         try:
-            new, _ = manager.rollback(_actor())
+            change = registry.plan_rollback(registry.promoted())
+            _record(registry, change, None)
         except (ModelNotFound, NothingToRollBack, PromotionFailed) as error:
             raise fail(str(error)) from None
-    print(f"rolled back to {new.name}/{new.version} (was {_previous(manager)})")
-
-
-def _previous(manager: Any) -> str:
-    history = manager.history()
-    return str(history[-1].get("previous") or "nothing") if history else "nothing"
+    print(f"rolled back to {change.model} (was {change.previous or 'nothing'})")

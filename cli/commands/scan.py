@@ -167,8 +167,9 @@ def scan(
 
 
 def _local(model: pathlib.Path | None, threads: int, kind: str | None, int8: bool) -> Any:
-    from vision.infer import Predictor, default_model_dir
+    from vision.infer import Predictor
     from vision.io import read_dual_energy, read_image
+    from vision.registry import default_model_dir
 
     predictor = Predictor(model if model is not None else default_model_dir(), threads=threads, int8=int8)
 

@@ -13,13 +13,14 @@ this returns.
 from __future__ import annotations
 
 import hashlib
-import os
 import pathlib
 import secrets
 import shutil
 import time
 from collections.abc import Iterable
 from typing import Protocol
+
+from vision.files import write_atomic
 
 _TMP = "tmp"
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "tiff": ".tiff", "dicom": ".dcm"}
@@ -28,37 +29,6 @@ EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "tiff": ".tiff", "dicom": ".dcm"}
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
-
-
-def fsync_dir(path: pathlib.Path) -> None:
-    """Flush a folder's entries (a rename is durable only once its folder is synced)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: pathlib.Path, data: bytes, tmp_dir: pathlib.Path | None = None) -> None:
-    """Write ``data`` to ``path`` so that it is never seen half-written, even across a crash.
-
-    Args:
-        path: the final file.
-        data: its bytes.
-        tmp_dir: where the temporary goes (same file system as ``path``); default ``path``'s folder.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = (tmp_dir or path.parent) / f".{path.name}.{secrets.token_hex(8)}.part"
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 class ImageStore(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import numpy as np
@@ -125,7 +126,8 @@ def test_a_fine_tune_trains_at_its_init_size_unless_told_and_may_change_it(tmp_p
     torch.save(state, checkpoint)
     folder = tmp_path / "model"
     folder.mkdir()
-    (folder / "model.json").write_text('{"input_size": 48}')
+    card = {"name": "m", "version": "1", "classes": ["blade"], "preprocessing": {}, "threshold": 0.5}
+    (folder / "model.json").write_text(json.dumps({**card, "input_size": 48}))
     assert init_input_size(checkpoint) == 64 and init_input_size(folder) == 48
     assert init_input_size(tmp_path / "missing") is None
     # a fully convolutional network carries over to a larger letterbox: same weights, same cells

@@ -59,7 +59,7 @@ def test_set_threshold_updates_card_metadata_and_predictor(
     set_threshold(folder, 0.8125, {"false_alarm_rate": 0.05, "images": 10}, {"vehicle": 0.625})
     predictor = Predictor(folder)
     assert predictor.threshold == 0.8125 and predictor.thresholds.by_kind == {"vehicle": 0.625}
-    assert predictor.card["calibration"] == {"false_alarm_rate": 0.05, "images": 10, "calibrated": True}
+    assert predictor.card.calibration == {"false_alarm_rate": 0.05, "images": 10, "calibrated": True}
     meta = {p.key: p.value for p in onnx.load(str(folder / "model.onnx")).metadata_props}
     assert float(meta["threshold"]) == 0.8125 and float(meta["false_alarm_rate"]) == 0.05
     assert json.loads(meta["kind_thresholds"]) == {"vehicle": 0.625}

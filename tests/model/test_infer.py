@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from vision.errors import ModelLoadError
-from vision.infer import Prediction, Predictor, default_model_dir
+from vision.infer import Prediction, Predictor
+from vision.registry import default_model_dir
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ def test_tiny_model_loads_with_its_card(tiny_model_dir: pathlib.Path) -> None:
     assert (predictor.name, predictor.version, predictor.input_size) == ("tiny-threat", "0.0.1", 64)
     assert predictor.threshold == 0.5
     assert "blade" in predictor.classes and "background" not in predictor.classes
-    assert predictor.card["calibration"]["calibrated"] is False
+    assert predictor.card.calibration["calibrated"] is False
 
 
 def test_prediction_has_heatmap_at_scan_size_and_is_json(tiny_model_dir: pathlib.Path) -> None:
@@ -203,7 +204,7 @@ def test_a_scan_of_a_known_kind_is_judged_by_that_kinds_threshold(
         ({"submarine": 0.5}, "unknown scene kind"),
         ({"luggage": 1.5}, r"kind_thresholds\.luggage must be a number in \[0, 1\]"),
         ({"luggage": "high"}, "must be a number"),
-        ([0.5], "must map scene kinds"),
+        ([0.5], "kind_thresholds must be a JSON object"),
     ],
 )
 def test_bad_kind_thresholds_in_a_card_give_a_clear_reason(

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from vision.errors import ModelLoadError
-from vision.infer import INT8_FILE, Predictor
+from vision.infer import Predictor
+from vision.registry import INT8_FILE
 from vision.train.data import load_datasets, read_rgb
 from vision.train.export import set_threshold
 from vision.train.quantize import QuantisationRefused, quantize_model

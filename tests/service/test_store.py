@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from service.store.images import ImageFiles, write_atomic
+from service.store.images import ImageFiles
 from tests.service.backends import database  # noqa: F401  (SQLite and PostgreSQL)
 from tests.service.conftest import bearer, png_bytes
+from vision.files import write_atomic
 
 
 def test_put_is_content_addressed_and_deduplicated(tmp_path: pathlib.Path) -> None:
@@ -33,7 +34,7 @@ def test_failed_write_leaves_nothing(tmp_path: pathlib.Path, monkeypatch: pytest
     def broken_replace(*_args: object) -> None:
         raise OSError("disk went away")
 
-    monkeypatch.setattr("service.store.images.os.replace", broken_replace)
+    monkeypatch.setattr("vision.files.os.replace", broken_replace)
     with pytest.raises(OSError):
         write_atomic(target, b"name/version\n")
     assert list((tmp_path / "out").iterdir()) == []

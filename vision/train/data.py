@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
-from vision.gate import file_sha256
+from vision.files import file_sha256
 from vision.train.presets import BOX_LABEL_OFFSET
 
 

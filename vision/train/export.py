@@ -22,8 +22,9 @@ import onnx
 import torch
 
 from vision.classes import BACKGROUND, THREAT_CLASSES
-from vision.infer import CARD_FILE, COLOUR_MODALITIES, MODEL_FILE, OUTPUT_NAMES
+from vision.infer import OUTPUT_NAMES
 from vision.preprocess import PreprocessSpec
+from vision.registry import COLOUR_MODALITIES, MODEL_FILE, ModelCard
 from vision.train.model import WEIGHTS_FILE, ThreatNet, ThreatOutputs, save_weights
 
 OPSET = 17
@@ -70,20 +71,20 @@ def export_onnx(net: ThreatNet, path: Path, spec: PreprocessSpec) -> None:
         )
 
 
-def _metadata(card: Mapping[str, Any]) -> dict[str, str]:
+def _metadata(card: ModelCard) -> dict[str, str]:
     return {
-        "name": str(card["name"]),
-        "version": str(card["version"]),
-        "classes": json.dumps(list(card["classes"])),
-        "input_size": str(card["input_size"]),
-        "preprocessing": json.dumps(card["preprocessing"]),
-        "threshold": repr(float(card["threshold"])),
-        "kind_thresholds": json.dumps(card.get("kind_thresholds") or {}),
-        "false_alarm_rate": repr(card.get("calibration", {}).get("false_alarm_rate")),
+        "name": card.name,
+        "version": card.version,
+        "classes": json.dumps(card.classes),
+        "input_size": str(card.input_size),
+        "preprocessing": json.dumps(card.preprocessing),
+        "threshold": repr(card.threshold),
+        "kind_thresholds": json.dumps(card.kind_thresholds),
+        "false_alarm_rate": repr(card.false_alarm_rate),
     }
 
 
-def _write_metadata(onnx_path: Path, card: Mapping[str, Any]) -> None:
+def _write_metadata(onnx_path: Path, card: ModelCard) -> None:
     model = onnx.load(str(onnx_path))
     del model.metadata_props[:]
     for key, value in _metadata(card).items():
@@ -93,10 +94,17 @@ def _write_metadata(onnx_path: Path, card: Mapping[str, Any]) -> None:
     onnx.save(model, str(onnx_path))
 
 
-def write_card(folder: Path, card: Mapping[str, Any]) -> None:
-    """Write ``model.json`` and mirror its key facts into the ONNX metadata."""
-    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
-    _write_metadata(folder / MODEL_FILE, card)
+def write_card(folder: Path, card: ModelCard | Mapping[str, Any]) -> ModelCard:
+    """Check and write ``model.json`` (atomically), mirror its key facts into the ONNX metadata; returns
+    the card.
+
+    Raises:
+        vision.errors.ModelLoadError: ``card`` is not a valid :class:`~vision.registry.ModelCard`.
+    """
+    checked = card if isinstance(card, ModelCard) else ModelCard.parse(card)
+    checked.write(folder)
+    _write_metadata(folder / MODEL_FILE, checked)
+    return checked
 
 
 def export_model(
@@ -167,25 +175,22 @@ def set_threshold(
     threshold: float,
     calibration: Mapping[str, Any],
     kind_thresholds: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
+) -> ModelCard:
     """Record calibrated thresholds (shared, and per scene kind where given) in the card and the ONNX
     metadata; returns the new card."""
     path = Path(folder)
-    card = json.loads((path / CARD_FILE).read_text())
-    card["threshold"] = float(threshold)
-    card["kind_thresholds"] = {kind: float(value) for kind, value in (kind_thresholds or {}).items()}
-    card["calibration"] = {**dict(calibration), "calibrated": True}
-    write_card(path, card)
-    return card
+    card = ModelCard.read(path).updated(
+        threshold=float(threshold),
+        kind_thresholds={kind: float(value) for kind, value in (kind_thresholds or {}).items()},
+        calibration={**dict(calibration), "calibrated": True},
+    )
+    return write_card(path, card)
 
 
-def update_card(folder: str | Path, **fields: Any) -> dict[str, Any]:
-    """Add or replace top-level card fields (e.g. ``metrics``); returns the new card."""
+def update_card(folder: str | Path, **fields: Any) -> ModelCard:
+    """Add or replace top-level card fields (e.g. ``metrics``), checked as a whole card; returns it."""
     path = Path(folder)
-    card = json.loads((path / CARD_FILE).read_text())
-    card.update(fields)
-    write_card(path, card)
-    return card
+    return write_card(path, ModelCard.read(path).updated(**fields))
 
 
 def parity_max_abs_diff(net: ThreatNet, folder: str | Path, inputs: np.ndarray) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 
 from vision.infer import Predictor, Thresholds
 from vision.preprocess import PreprocessSpec, preprocess
+from vision.registry import ModelCard
 from vision.synth.profiles import HELD_OUT_PROFILE
 from vision.train.data import dataset_spec, load_datasets, read_rgb
 from vision.train.evaluate import calibrate, report, score_samples, split_thresholds
@@ -38,7 +39,7 @@ def export_calibrate_evaluate(
     recipe: str | None = None,
     progress: bool = True,
     real_kit: str | Path | None = None,
-) -> dict[str, Any]:
+) -> ModelCard:
     """Export ``checkpoint`` to ``folder`` and complete its card.
 
     The thresholds are calibrated on the clean scans of ``calibration`` with the exported ONNX file (one

@@ -21,8 +21,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vision.infer import CARD_FILE, INT8_FILE, MODEL_FILE, Predictor
+from vision.infer import Predictor
 from vision.preprocess import preprocess
+from vision.registry import CARD_FILE, INT8_FILE, MODEL_FILE
 from vision.train.data import Sample, dataset_spec, load_datasets, read_rgb
 from vision.train.evaluate import calibrate, score_samples, split_thresholds
 from vision.train.export import update_card
@@ -72,8 +73,8 @@ def quantize_model(
     """
     folder = Path(folder)
     fp32 = Predictor(folder, threads=threads)
-    false_alarm_rate = fp32.card.get("calibration", {}).get("false_alarm_rate")
-    if not isinstance(false_alarm_rate, float):
+    false_alarm_rate = fp32.card.false_alarm_rate
+    if false_alarm_rate is None:
         raise ValueError(f"{folder} is not calibrated yet (run triage export first)")
     calibration_samples = load_datasets(calibration)
     test_samples = load_datasets(tests)

@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from vision.gate import file_sha256
+from vision.errors import ModelLoadError
+from vision.files import file_sha256
 
 # The keys of a training checkpoint that must agree for weights to be averaged: the same network
 # (widths, residual blocks) fed the same way (input size, normalisation).
@@ -93,28 +94,29 @@ def _model_folder_state(folder: Path) -> dict[str, Any]:
     A fine-tune can then be averaged with the model it started from (a soup with its own start, as
     WiSE-FT does: it keeps more of what the start knew).
     """
-    import json
-
+    from vision.registry import ModelCard
     from vision.train.model import WEIGHTS_FILE, load_weights
 
-    weights, card_path = folder / WEIGHTS_FILE, folder / "model.json"
-    if not weights.is_file() or not card_path.is_file():
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
         raise ValueError(f"{folder}: not a model folder with {WEIGHTS_FILE} and model.json")
-    card = json.loads(card_path.read_text())
+    try:
+        card = ModelCard.read(folder)
+    except ModelLoadError as error:
+        raise ValueError(str(error)) from None
     net = load_weights(weights)
-    training = card.get("training") or {}
     return {
         "model": net.state_dict(),
         "args": {
             "widths": net.widths,
             "blocks": net.blocks,
-            "input_size": card["input_size"],
-            "command": training.get("command", ""),
+            "input_size": card.input_size,
+            "command": (card.training or {}).get("command", ""),
         },
-        "preprocessing": card["preprocessing"],
+        "preprocessing": card.preprocessing,
         "epoch": None,
-        "model_folder": {"name": card.get("name"), "version": card.get("version")},
-        "source_commit": card.get("source_commit"),
+        "model_folder": {"name": card.name, "version": card.version},
+        "source_commit": card.source_commit,
     }
 
 

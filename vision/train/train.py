@@ -26,8 +26,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
-from vision.gate import file_sha256
+from vision.files import file_sha256
 from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
+from vision.registry import CARD_FILE, ModelCard
 from vision.train.data import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
 from vision.train.export import source_commit
 from vision.train.metrics import auroc, detection_rate_at_far, threshold_at_far
@@ -492,8 +493,7 @@ def init_input_size(init: str | Path) -> int | None:
     """
     path = Path(init)
     if path.is_dir():
-        card_path = path / "model.json"
-        size = json.loads(card_path.read_text()).get("input_size") if card_path.is_file() else None
+        size = ModelCard.read(path).input_size if (path / CARD_FILE).is_file() else None
     elif path.is_file():
         size = (
             torch.load(str(path), map_location="cpu", weights_only=False)
@@ -514,10 +514,9 @@ def _load_init(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any]]:
                 f"{path} holds no {WEIGHTS_FILE} (exported before fine-tuning existed); "
                 "pass its training checkpoint (model_best.pt) instead"
             )
-        card_path = path / "model.json"
-        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        card = ModelCard.read(path) if (path / CARD_FILE).is_file() else None
         net = load_weights(weights)
-        origin = {"model": str(path), "name": card.get("name"), "version": card.get("version")}
+        origin = {"model": str(path), "name": card and card.name, "version": card and card.version}
         return net, {**origin, "sha256": file_sha256(weights)}
     if path.is_file():
         net, _ = load_checkpoint(path)
