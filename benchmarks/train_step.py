@@ -57,8 +57,8 @@ def step_seconds(
 def cached_scans() -> list[tuple[np.ndarray, np.ndarray]]:
     """One simulated scan of each kind with its class map, as the training cache holds them: shrunk to its
     long side."""
+    from vision.datasets import shrink
     from vision.synth.scene import generate
-    from vision.train.data import shrink
     from vision.train.train import TrainArgs
 
     scans = [generate(kind, seed) for seed, kind in enumerate(("luggage", "parcel", "vehicle"))]

@@ -41,9 +41,10 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_runtime_imports_no_torch() -> None:
-    """The service, the CLI and inference must start without the training extra."""
+    """The service, the CLI, inference, the registry and evaluation run without the training extra."""
     code = (
-        "import sys, cli.main, vision.classes\n"
+        "import sys, cli.main, vision.classes, vision.registry, vision.datasets\n"
+        "import vision.evaluation.evaluate, vision.evaluation.gate, vision.evaluation.real\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'onnx'))\n"
         "assert not bad, bad\n"
     )

@@ -357,7 +357,7 @@ class Registry:
             ModelNotFound: no such model.
             PromotionRefused: it did not pass the gate against ``served``, and was not forced.
         """
-        from vision.gate import gate_refusal
+        from vision.evaluation.gate import gate_refusal
 
         if force and not (reason and reason.strip()):
             raise ValueError("a forced promotion needs a reason")

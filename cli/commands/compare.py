@@ -43,7 +43,7 @@ def compare(
 
     Writes the verdict to CANDIDATE/gate.json (promotion needs it) and exits 1 when the candidate fails.
     """
-    from vision.gate import compare_models, format_verdict, write_gate
+    from vision.evaluation.gate import compare_models, format_verdict, write_gate
 
     with cli_errors():
         if candidate.resolve() == baseline.resolve():

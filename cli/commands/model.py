@@ -224,8 +224,8 @@ def _validate(state: dict[str, Any], folders: list[str], threads: int) -> dict[s
     """The training loop's validation (AUROC, DR@5%, per-class hits) of a checkpoint dict."""
     import torch
 
+    from vision.datasets import cache_samples, load_datasets
     from vision.preprocess import PreprocessSpec
-    from vision.train.data import cache_samples, load_datasets
     from vision.train.train import TrainArgs, evaluate, network_of, prepare_validation
 
     torch.set_num_threads(threads)
@@ -253,10 +253,10 @@ def evaluate(
 ) -> None:
     """Score a model at its calibrated threshold: on a dataset (AUROC, DR@FAR, per-class recall and AP),
     and on real sets (false alarms on clean bags, localised detection, pointing)."""
+    from vision.datasets import load_datasets
+    from vision.evaluation.evaluate import evaluate_model, format_report
+    from vision.evaluation.real import evaluate_real, format_real
     from vision.infer import Predictor
-    from vision.train.data import load_datasets
-    from vision.train.evaluate import evaluate_model, format_report
-    from vision.train.real import evaluate_real, format_real
 
     if data is None and real is None:
         raise fail("give --data DIR[,DIR...] and/or --real KIT")

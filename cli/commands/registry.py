@@ -75,7 +75,7 @@ def list_models(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
 ) -> None:
     """Every model in the registry: the promoted one starred, its threshold and its gate verdict."""
-    from vision.gate import gate_summary
+    from vision.evaluation.gate import gate_summary
 
     registry = _registry(models_root)
     promoted = registry.promoted()

@@ -50,6 +50,7 @@ def tip(
     import numpy as np
 
     from vision.dataimport import read_file_list
+    from vision.datasets import read_rgb
     from vision.sheet import contact_sheet
     from vision.tip import (
         cutouts_from_dataset,
@@ -57,7 +58,6 @@ def tip(
         project_random,
         write_tip_dataset,
     )
-    from vision.train.data import read_rgb
 
     with cli_errors():
         if out is None:

@@ -13,7 +13,7 @@ from service.deps import AdminKey, AnyKey, StateDep
 from service.models import ModelNotFound, NothingToRollBack, PromotionFailed, PromotionRefused
 from service.schemas import GateVerdict, ModelInfo, ModelRef, PromoteResult, error_responses
 from service.state import AppState
-from vision.gate import gate_summary
+from vision.evaluation.gate import gate_summary
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 

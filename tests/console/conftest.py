@@ -94,8 +94,9 @@ def _registry(root: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib.Path:
     better = {"test": {"all": {"auroc": 0.95, "dr_at_far_0.01": 0.71, "false_alarm_rate": 0.04}}}
     _copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.2", version="0.0.2", threshold=1.0,
                 kind_thresholds={"luggage": 1.0}, metrics={"summary": better})  # fmt: skip
-    # Promotion is gated (vision/gate.py): a test-only verdict lets the console promote 0.0.2 over 0.0.1.
-    from vision.gate import model_hashes, write_gate
+    # Promotion is gated (vision/evaluation/gate.py): a test-only verdict lets the console promote
+    # 0.0.2 over 0.0.1.
+    from vision.evaluation.gate import model_hashes, write_gate
 
     newer = root / "tiny-threat" / "0.0.2"
     candidate = {"name": "tiny-threat", "version": "0.0.2", "sha256": model_hashes(newer)}

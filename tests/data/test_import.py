@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from vision.classes import category_id
 from vision.dataimport import ImportFailed, decode_rle, import_dataset
-from vision.train.data import load_dataset, read_mask
+from vision.datasets import load_dataset, read_mask
 
 
 def write_png(path: pathlib.Path, width: int = 40, height: int = 30) -> None:

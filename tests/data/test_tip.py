@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from vision.classes import category_id, coco_categories
+from vision.datasets import load_dataset, read_mask
 from vision.tip import MASK_ATTENUATION, TipError, cut_out, project, project_random, write_tip_dataset
-from vision.train.data import load_dataset, read_mask
 
 
 def textured_bag(height: int = 120, width: int = 160, seed: int = 0) -> np.ndarray:

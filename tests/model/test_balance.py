@@ -110,7 +110,7 @@ def test_class_peaks_see_objects_thinner_than_a_cell() -> None:
 
 
 def test_balancing_keeps_each_folders_mixing_share() -> None:
-    from vision.train.data import Instance, Sample
+    from vision.datasets import Instance, Sample
     from vision.train.train import TrainArgs, draw_weights
 
     def sample(*labels: str) -> Sample:

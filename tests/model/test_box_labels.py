@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vision.classes import category_id, coco_categories
-from vision.train.data import cache_samples, load_dataset
+from vision.datasets import cache_samples, load_dataset
 from vision.train.presets import BOX_LABEL_OFFSET, class_map, training_targets
 from vision.train.train import NUM_CHANNELS, class_cells, multiple_instance_loss, segmentation_loss
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.model.test_precision import a_knife_batch
-from vision.train.data import cache_samples, load_dataset
+from vision.datasets import cache_samples, load_dataset
 from vision.train.model import build_model
 from vision.train.train import train_one_epoch, training_device
 
@@ -59,8 +59,8 @@ def test_loading_in_threads_gives_the_serial_result_in_order(
 def test_validation_prepared_once_scores_as_letterboxing_every_epoch(
     shapes_datasets: dict[str, pathlib.Path],
 ) -> None:
+    from vision.evaluation.metrics import auroc, detection_rate_at_far, threshold_at_far
     from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
-    from vision.train.metrics import auroc, detection_rate_at_far, threshold_at_far
     from vision.train.model import threat_outputs
     from vision.train.train import class_peaks, evaluate, prepare_validation
 

@@ -7,9 +7,8 @@ import pathlib
 import numpy as np
 import pytest
 
-from vision.infer import Detection, Prediction, Thresholds
-from vision.train.data import Instance, Sample
-from vision.train.evaluate import (
+from vision.datasets import Instance, Sample
+from vision.evaluation.evaluate import (
     Scored,
     calibrate,
     clean_alarms,
@@ -19,6 +18,7 @@ from vision.train.evaluate import (
     split_thresholds,
     thresholds_for_alarms,
 )
+from vision.infer import Detection, Prediction, Thresholds
 
 BOX = (10.0, 10.0, 40.0, 30.0)
 
@@ -164,9 +164,9 @@ def test_scored_scans_keep_their_size_but_not_their_heat_maps(
 ) -> None:
     import cv2
 
+    from vision.datasets import load_dataset
+    from vision.evaluation.evaluate import score_samples
     from vision.infer import Predictor
-    from vision.train.data import load_dataset
-    from vision.train.evaluate import score_samples
 
     samples = load_dataset(shapes_datasets["test"])[:5]
     predictor = Predictor(rigged_model_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vision.train.metrics import (
+from vision.evaluation.metrics import (
     auroc,
     average_precision,
     box_iou,

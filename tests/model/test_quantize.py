@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from vision.datasets import load_datasets, read_rgb
 from vision.errors import ModelLoadError
 from vision.infer import Predictor
 from vision.registry import INT8_FILE
-from vision.train.data import load_datasets, read_rgb
 from vision.train.export import set_threshold
 from vision.train.quantize import QuantisationRefused, quantize_model
 

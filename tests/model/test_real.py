@@ -1,4 +1,4 @@
-"""Real sets in their own layouts (vision.train.real, `triage evaluate --real`), and the real-first gate.
+"""Real sets in their own layouts (vision.evaluation.real, `triage evaluate --real`), and the real-first gate.
 
 A tiny kit is written in the three layouts of ``../shared/real/xray`` (VOC threats, YOLO threats, YOLO clean
 bags), and the rigged model (dark is a blade) scores it: its answers are known in advance, so the figures
@@ -18,9 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from vision.gate import judge_real
+from vision.evaluation.gate import judge_real
+from vision.evaluation.real import RealKitError, RealScore, discover, evaluate_real, format_real
 from vision.infer import Predictor
-from vision.train.real import RealKitError, RealScore, discover, evaluate_real, format_real
 
 CHECK = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "checks" / "real_xray.py"
 

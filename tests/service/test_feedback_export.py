@@ -24,7 +24,7 @@ from tests.service.backends import database  # noqa: F401  (SQLite and PostgreSQ
 from tests.service.conftest import png_bytes
 from vision.classes import category_id
 from vision.dataimport import ImportFailed
-from vision.train.data import load_dataset, read_mask
+from vision.datasets import load_dataset, read_mask
 
 
 def post_scan(client: TestClient, headers: dict[str, str], seed: int) -> str:

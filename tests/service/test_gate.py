@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from cli.main import app
 from service.models import ModelManager
 from tests.service.gating import copy_model, gate, gate_data, set_threshold
+from vision.evaluation.gate import judge
 from vision.files import file_sha256
-from vision.gate import judge
 
 __all__ = ["gate_data"]  # a fixture, imported for pytest
 

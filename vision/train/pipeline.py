@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from vision.datasets import dataset_spec, load_datasets, read_rgb
+from vision.evaluation.evaluate import calibrate, report, score_samples, split_thresholds
+from vision.evaluation.real import calibrate_on_clean_sets, card_section, discover, evaluate_real
 from vision.infer import Predictor, Thresholds
 from vision.preprocess import PreprocessSpec, preprocess
 from vision.registry import ModelCard
 from vision.synth.profiles import HELD_OUT_PROFILE
-from vision.train.data import dataset_spec, load_datasets, read_rgb
-from vision.train.evaluate import calibrate, report, score_samples, split_thresholds
 from vision.train.export import (
     PARITY_TOLERANCE,
     export_model,
@@ -21,7 +22,6 @@ from vision.train.export import (
     set_threshold,
     update_card,
 )
-from vision.train.real import calibrate_on_clean_sets, card_section, discover, evaluate_real
 from vision.train.train import load_checkpoint
 
 PARITY_IMAGES = 4
@@ -48,7 +48,7 @@ def export_calibrate_evaluate(
     metrics; ``recipe`` (the shell commands that made the data, trained and exported) goes into the card
     and beside it as ``reproduce.sh``.
 
-    With ``real_kit`` (a folder of real sets, :mod:`vision.train.real`), the shared and the luggage
+    With ``real_kit`` (a folder of real sets, :mod:`vision.evaluation.real`), the shared and the luggage
     thresholds are calibrated on the real clean bags of its validation split instead (the threshold that
     holds the rate on every clean set); kinds with no real data (parcel, vehicle) keep the simulated
     calibration. The card then gets a ``real`` section: the real figures at its threshold, and the sets'

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vision.datasets import BOX_LABEL_OFFSET
 from vision.preprocess import PreprocessSpec, normalize
 
 
@@ -96,11 +97,6 @@ class TrainPreset:
                 chosen = mask == present[int(rng.integers(len(present)))]
         ys, xs = np.nonzero(chosen)
         return ys, xs
-
-
-# A mask value of BOX_LABEL_OFFSET + c marks a pixel inside a box labelled class c whose own extent is not
-# known (real scans labelled with boxes): the object is somewhere in the box, the rest of the box is bag.
-BOX_LABEL_OFFSET = 100
 
 
 def _cell_counts(mask: np.ndarray, stride: int, bins: int) -> np.ndarray:

@@ -21,13 +21,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vision.datasets import Sample, dataset_spec, load_datasets, read_rgb
+from vision.evaluation.evaluate import calibrate, score_samples, split_thresholds
+from vision.evaluation.metrics import auroc
 from vision.infer import Predictor
 from vision.preprocess import preprocess
 from vision.registry import CARD_FILE, INT8_FILE, MODEL_FILE
-from vision.train.data import Sample, dataset_spec, load_datasets, read_rgb
-from vision.train.evaluate import calibrate, score_samples, split_thresholds
 from vision.train.export import update_card
-from vision.train.metrics import auroc
 
 MAX_AUROC_DROP = 0.005
 MIN_SPEEDUP = 1.1

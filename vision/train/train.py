@@ -26,12 +26,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
+from vision.datasets import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
+from vision.evaluation.metrics import auroc, detection_rate_at_far, threshold_at_far
 from vision.files import file_sha256
 from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
 from vision.registry import CARD_FILE, ModelCard
-from vision.train.data import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
 from vision.train.export import source_commit
-from vision.train.metrics import auroc, detection_rate_at_far, threshold_at_far
 from vision.train.model import (
     DEFAULT_WIDTHS,
     NO_BLOCKS,

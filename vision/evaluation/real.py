@@ -312,7 +312,7 @@ def calibrate_on_clean_sets(
     Raises:
         RealKitError: if ``sets`` holds no clean set.
     """
-    from vision.train.metrics import threshold_at_far, wilson_interval
+    from vision.evaluation.metrics import threshold_at_far, wilson_interval
 
     clean = [s for s in sets if s.clean]
     if not clean:

@@ -1,7 +1,7 @@
 """The promotion gate: a candidate model against the baseline on the same data, and the verdict on disk.
 
 ``compare_models`` scores both model folders with the ONNX ``Predictor`` (no torch) through the
-evaluation code in ``vision.train.evaluate`` (itself torch-free), and compares, class by class, the recall
+evaluation code in ``vision.evaluation.evaluate``, and compares, class by class, the recall
 at each model's own threshold, plus image AUROC and the detection rate at 5 % false alarms. A candidate
 fails when any class's recall, or the AUROC, falls by more than ``margin`` (classes absent from the data
 are not judged). The detection rate at 5 % false alarms is shown, not judged.
@@ -18,7 +18,7 @@ alarms its thresholds allow. The verdict also shows (not judges) both models' re
 raise the baseline's number of clean alarms per scene kind on this data, which compares like with like.
 
 **Real scans first.** With a folder of real sets (``real_dir``, e.g. ``../shared/real/xray``), both models
-are also scored on its validation files (:mod:`vision.train.real`), and those rows are judged before the
+are also scored on its validation files (:mod:`vision.evaluation.real`), and those rows are judged before the
 simulator's: a candidate whose false alarms on any real clean set rise, or whose localised detection on
 any real threat set (or class in it) falls, by more than the margin fails whatever the simulated data
 says (with ``alpha``, only when the sign test over the paired images finds the change significant).
@@ -40,13 +40,13 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vision.classes import THREAT_CLASSES
+from vision.evaluation.metrics import sign_test
 from vision.files import file_sha256, write_atomic
-from vision.train.metrics import sign_test
 
 if TYPE_CHECKING:
+    from vision.evaluation.evaluate import Scored
+    from vision.evaluation.real import RealScore
     from vision.infer import Predictor, Thresholds
-    from vision.train.evaluate import Scored
-    from vision.train.real import RealScore
 
 GATE_FILE = "gate.json"
 DEFAULT_MARGIN = 0.02
@@ -141,7 +141,7 @@ def judge_real(
     """Real rows: false alarms per clean set and localised detection per threat set and class.
 
     Args:
-        baseline: :func:`vision.train.real.score_sets` rows of the baseline.
+        baseline: :func:`vision.evaluation.real.score_sets` rows of the baseline.
         candidate: the candidate's rows on the same files, in the same order.
         thresholds: the baseline's and the candidate's shared thresholds (each judged by its own).
         clean_sets: names of the sets of clean bags.
@@ -214,7 +214,7 @@ def at_baseline_false_alarms(
         ``{"clean_alarms": {kind: {"alarms", "clean"}}, "recall": pooled row, "classes": {label: row}}``,
         rows as :func:`judge`'s less ``passed``; None when the samples hold no clean scan.
     """
-    from vision.train.evaluate import clean_alarms, instance_hits, thresholds_for_alarms
+    from vision.evaluation.evaluate import clean_alarms, instance_hits, thresholds_for_alarms
 
     alarms = clean_alarms(baseline, baseline_thresholds)
     if not alarms:
@@ -299,7 +299,7 @@ def compare_models(
         threads: onnxruntime threads per model.
         alpha: when set, a class's fall past the margin fails only when the sign test finds it
             significant (p < alpha, 0 to 1); None judges by the margin alone.
-        real_dir: a folder of real sets (:func:`vision.train.real.discover`), scored on their
+        real_dir: a folder of real sets (:func:`vision.evaluation.real.discover`), scored on their
             validation files and judged first (see the module docstring).
 
     Returns:
@@ -310,9 +310,9 @@ def compare_models(
         ModelLoadError: either folder is not a loadable model.
     """
     # Imported here: evaluation reads datasets (OpenCV, tqdm); the service only needs the verdict check.
+    from vision.datasets import load_dataset
+    from vision.evaluation.evaluate import instance_hits, report, score_samples
     from vision.infer import Predictor
-    from vision.train.data import load_dataset
-    from vision.train.evaluate import instance_hits, report, score_samples
 
     if not 0.0 <= margin < 1.0:
         raise ValueError(f"margin must be in [0, 1), got {margin}")
@@ -400,7 +400,7 @@ def _judge_real_dirs(
     progress: bool,
 ) -> dict[str, Any]:
     """Score both models on the real sets' validation files and :func:`judge_real` them."""
-    from vision.train.real import discover, real_report, score_sets
+    from vision.evaluation.real import discover, real_report, score_sets
 
     sets = discover(real_dir)
     clean = [s.name for s in sets if s.clean]

@@ -26,9 +26,8 @@ import numpy as np
 from tqdm import tqdm
 
 from vision.classes import SCENE_KINDS, THREAT_CLASSES
-from vision.infer import Detection, Prediction, Predictor, Thresholds
-from vision.train.data import Sample, read_rgb
-from vision.train.metrics import (
+from vision.datasets import Sample, read_rgb
+from vision.evaluation.metrics import (
     Box,
     auroc,
     average_precision,
@@ -37,6 +36,7 @@ from vision.train.metrics import (
     threshold_at_far,
     wilson_interval,
 )
+from vision.infer import Detection, Prediction, Predictor, Thresholds
 
 FAR_TARGETS = (0.01, 0.05)
 AP_FLOOR = 0.1

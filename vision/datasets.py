@@ -21,7 +21,10 @@ from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
 from vision.files import file_sha256
-from vision.train.presets import BOX_LABEL_OFFSET
+
+# A mask value of BOX_LABEL_OFFSET + c marks a pixel inside a box labelled class c whose own extent is not
+# known (real scans labelled with boxes): the object is somewhere in the box, the rest of the box is bag.
+BOX_LABEL_OFFSET = 100
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Sample:
     scanner: str
     instances: tuple[Instance, ...] = field(default=())
     # "box" where the mask is filled boxes (real scans labelled with boxes): the object's own pixels are
-    # unknown, and training treats each box as a bag (vision.train.presets.BOX_LABEL_OFFSET).
+    # unknown, and training treats each box as a bag (BOX_LABEL_OFFSET).
     mask_source: str = "segmentation"
 
     @property
@@ -180,7 +183,7 @@ def cache_samples(
 
     Masks missing on disk become all background (clean scans may ship without one). Masks of box-labelled
     scans (``mask_source: "box"``) come back with their box pixels marked as such
-    (:data:`vision.train.presets.BOX_LABEL_OFFSET` + class). ``threads`` files are
+    (:data:`BOX_LABEL_OFFSET` + class). ``threads`` files are
     read at once (OpenCV decodes outside the GIL); the result is in the order of ``samples`` either way.
     """
 
