@@ -1,4 +1,4 @@
-"""The scan pipeline without HTTP: decode the upload, predict, store files and row.
+"""The scan pipeline: :func:`run_scan` decodes the upload, predicts, stores files and row, and times it.
 
 Order matters for consistency: image files are written atomically and fsynced before the row that names
 them is committed, in one transaction, so a row never points at a missing or partial file. A crash in
@@ -7,6 +7,7 @@ between leaves at most a complete, unreferenced file, which start-up removes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
@@ -14,9 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import cv2
 import numpy as np
+from fastapi import HTTPException, status
 
 from service.drills import Projection, encode_png, judge_drill, lay_patch, undecided_drill
+from service.stations import card_false_alarm_rate
 from service.store.db import Store
 from service.store.drills import Drill
 from service.store.images import ImageStore
@@ -34,6 +39,9 @@ from vision.overlay import encode_heatmap
 
 if TYPE_CHECKING:
     from service.state import AppState
+
+# Scans shown in a browser are scaled down to this longest side.
+DISPLAY_MAX_SIDE = 2048
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,21 @@ def shown_rgb(state: AppState, scan: Scan) -> np.ndarray:
     return rgb if drill is None else lay_patch(rgb, drill)
 
 
+def shown_png(state: AppState, row: Scan) -> bytes:
+    """The image its operator is shown for a scan (:func:`shown_rgb`) as PNG, longest side at most
+    :data:`DISPLAY_MAX_SIDE` (TIFF, DICOM and raw dual-energy uploads are not something a browser shows)."""
+    rgb = shown_rgb(state, row)
+    height, width = rgb.shape[:2]
+    scale = min(1.0, DISPLAY_MAX_SIDE / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise ValueError("could not encode the scan")
+    return png.tobytes()
+
+
 @dataclass(frozen=True)
 class Judgement:
     """The served model's verdict on a stored scan's original image."""
@@ -212,3 +235,83 @@ def reveal_drill(drill: Drill, scan: Scan, feedback: Feedback, original: Judgeme
     scan.detections = detection_dicts(prediction.detections)
     scan.heatmap_png = original.heatmap_png
     scan.model_name, scan.model_version = original.model_name, original.model_version
+
+
+async def run_scan(
+    state: AppState,
+    predictor: Predictor,
+    uploads: dict[str, Upload],
+    kind: str | None,
+    station: str | None,
+    key_id: uuid.UUID,
+) -> Scan:
+    """Run one scan: decode, predict (beside the image write), store, and record its timings.
+
+    The modality is checked before anything is stored (a refused scan leaves no trace); an operator drill
+    is drawn and projected where the station has drills on; the station's own threshold judges the scan
+    while the model it was set for serves.
+
+    Returns:
+        The stored scan row.
+
+    Raises:
+        vision.errors.VisionError: the upload cannot be decoded or is not served (mapped to 4xx).
+        HTTPException: 503 when the image could not be stored (nothing was committed).
+    """
+    started = time.perf_counter()
+    decoded = await anyio.to_thread.run_sync(decode_uploads, uploads, state.image_limits)
+    predictor.check_modality(decoded.modality)  # before anything is stored: a refused scan leaves no trace
+    decoded_at = time.perf_counter()
+    # Writing the image (hash + fsync) overlaps with inference: the verdict waits for whichever is slower.
+    # An operator drill, now and then: a library threat laid into the bag, shown as the scan (service.drills).
+    drawn = state.drills.draw(station, kind, decoded.modality)
+    drill = (
+        None if drawn is None else await anyio.to_thread.run_sync(state.drills.project, decoded.rgb, drawn)
+    )
+    loop = asyncio.get_running_loop()
+    files_written = loop.run_in_executor(None, write_images, state.images, uploads)
+    model = (predictor.name, predictor.version)
+    # A station's own threshold (site calibration) judges its scans while the model it was set for serves.
+    own_threshold = state.stations.threshold_for(station, kind, model)
+    shown = decoded.rgb if drill is None else drill.composite
+    try:
+        prediction, heatmap_png = await anyio.to_thread.run_sync(
+            predict, predictor, shown, kind, own_threshold, limiter=state.inference_limiter
+        )
+    finally:
+        try:
+            files = await files_written
+        except OSError as error:
+            # Disk full or read-only: nothing was committed, the client may retry elsewhere or later.
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"could not store the image: {error}"
+            ) from error
+    predicted_at = time.perf_counter()
+    item = ScanInput(
+        station,
+        kind,
+        decoded,
+        prediction,
+        heatmap_png,
+        files,
+        predictor.name,
+        predictor.version,
+        key_id,
+        started,
+        "model" if own_threshold is None else "station",
+        drill,
+    )
+    row = await anyio.to_thread.run_sync(save_scan, state.store, item)
+    if drill is None:  # a drill's verdict is on a fictional threat; its original's counts at the reveal
+        state.stations.record(station, kind, row.verdict == "alarm", model, card_false_alarm_rate(predictor))
+    else:
+        state.metrics.drills_shown.labels(station=station or "").inc()
+    stages = (
+        ("decode", started, decoded_at),
+        ("predict", decoded_at, predicted_at),
+        ("store", predicted_at, time.perf_counter()),
+        ("total", started, time.perf_counter()),
+    )
+    for stage, begin, end in stages:
+        state.metrics.scan_latency.labels(stage=stage).observe(end - begin)
+    return row

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from service.routers import cameras, console, drills, events, health, models, scans, stations
 
-# console before scans: its /v1/scans/stream must match before /v1/scans/{scan_id} does.
 ROUTERS: list[APIRouter] = [
     health.router, console.router, scans.router, models.router, stations.router, cameras.router,
     events.router, drills.router,

@@ -1,4 +1,9 @@
-"""``/v1/scans``: post a scan and get the verdict inline, read scans back, overlays, operator feedback."""
+"""``/v1/scans``: every scan resource in one router.
+
+Post a scan and get the verdict inline (the pipeline itself is :func:`service.scanning.run_scan`), read
+scans back (one, a page, or a live stream of server-sent events), the image as PNG, the heat map as a
+transparent layer or an overlay, and operator feedback (which also reveals an operator drill).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,15 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
+import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload, undefer
 from starlette.datastructures import FormData, UploadFile
@@ -19,15 +27,12 @@ from starlette.datastructures import FormData, UploadFile
 from service.deps import FeedbackKey, PredictorDep, ReaderKey, ScanKey, StateDep, get_served
 from service.drills import size_band, undecided_drill
 from service.scanning import (
-    ScanInput,
     Upload,
-    decode_uploads,
     judge_original,
-    predict,
     reveal_drill,
-    save_scan,
+    run_scan,
+    shown_png,
     shown_rgb,
-    write_images,
 )
 from service.schemas import (
     KINDS,
@@ -48,8 +53,7 @@ from service.stations import card_false_alarm_rate
 from service.store.base import utc_now
 from service.store.drills import Drill
 from service.store.tables import Feedback, Scan
-from vision.infer import Predictor
-from vision.overlay import decode_heatmap, render_overlay
+from vision.overlay import decode_heatmap, heat_layer_png, render_overlay
 
 router = APIRouter(prefix="/v1/scans", tags=["scans"])
 
@@ -231,76 +235,97 @@ async def create_scan(
         uploads, kind, station = await _parse_scan_form(form)
     finally:
         await form.close()
-    row = await _run_pipeline(state, predictor, uploads, kind, station, principal.key_id)
+    row = await run_scan(state, predictor, uploads, kind, station, principal.key_id)
     state.metrics.verdicts.labels(verdict=row.verdict, model=row.model_name, version=row.model_version).inc()
     return ScanResult(**_result(row))
 
 
-async def _run_pipeline(
-    state: AppState,
-    predictor: Predictor,
-    uploads: dict[str, Upload],
-    kind: str | None,
-    station: str | None,
-    key_id: uuid.UUID,
-) -> Scan:
-    started = time.perf_counter()
-    decoded = await anyio.to_thread.run_sync(decode_uploads, uploads, state.image_limits)
-    predictor.check_modality(decoded.modality)  # before anything is stored: a refused scan leaves no trace
-    decoded_at = time.perf_counter()
-    # Writing the image (hash + fsync) overlaps with inference: the verdict waits for whichever is slower.
-    # An operator drill, now and then: a library threat laid into the bag, shown as the scan (service.drills).
-    drawn = state.drills.draw(station, kind, decoded.modality)
-    drill = (
-        None if drawn is None else await anyio.to_thread.run_sync(state.drills.project, decoded.rgb, drawn)
-    )
-    loop = asyncio.get_running_loop()
-    files_written = loop.run_in_executor(None, write_images, state.images, uploads)
-    model = (predictor.name, predictor.version)
-    # A station's own threshold (site calibration) judges its scans while the model it was set for serves.
-    own_threshold = state.stations.threshold_for(station, kind, model)
-    shown = decoded.rgb if drill is None else drill.composite
-    try:
-        prediction, heatmap_png = await anyio.to_thread.run_sync(
-            predict, predictor, shown, kind, own_threshold, limiter=state.inference_limiter
-        )
-    finally:
+STREAM_POLL_S = 0.5
+# A stream ends by itself after this long and the console reconnects where it left off: uvicorn waits for
+# open responses on shutdown and gives a streaming one no signal, so a stream's lifetime is how long a
+# restart waits while a console is open (measured: 18.9 s at 20 s; reconnecting costs one key lookup).
+STREAM_LIFETIME_S = 5.0
+STREAM_KEEPALIVE_S = 15.0
+# Scans are committed in parallel, so one may commit a little after a later-created one was streamed;
+# each poll looks back this far and skips the ids it already sent.
+_STREAM_LOOKBACK = dt.timedelta(seconds=10)
+
+
+def _new_scans(state: AppState, since: dt.datetime, sent: set[uuid.UUID]) -> list[ScanRecord]:
+    # Ids first (index only), then whole rows for the ones not sent yet: each poll re-reads the look-back
+    # window, and at a busy lane that is many rows.
+    recent = select(Scan.id).where(Scan.created >= since - _STREAM_LOOKBACK)
+    with state.store.sessions() as session:
+        new_ids = [scan_id for scan_id in session.scalars(recent) if scan_id not in sent]
+        if not new_ids:
+            return []
+        rows = select(Scan).where(Scan.id.in_(new_ids)).order_by(Scan.created, Scan.id)
+        return scan_records(session, list(session.scalars(rows)))
+
+
+async def _scan_events(request: Request, state: AppState, since: dt.datetime) -> AsyncIterator[str]:
+    sent: dict[uuid.UUID, dt.datetime] = {}
+    newest = since
+    started = last_write = time.monotonic()
+    yield f"retry: 1000\nevent: hello\ndata: {json.dumps({'since': since.isoformat()})}\n\n"
+    while time.monotonic() - started < STREAM_LIFETIME_S:
+        if await request.is_disconnected():
+            return
+        rows = await anyio.to_thread.run_sync(_new_scans, state, newest, set(sent))
+        for row in rows:
+            if row.created < since:
+                continue
+            sent[row.id] = row.created
+            newest = max(newest, row.created)
+            body = row.model_dump_json()
+            # The event id is the time to resume from after a reconnect.
+            yield f"id: {row.created.isoformat()}\nevent: scan\ndata: {body}\n\n"
+            last_write = time.monotonic()
+        # Forget ids that fell out of the look-back window.
+        horizon = newest - _STREAM_LOOKBACK
+        for scan_id in [k for k, created in sent.items() if created < horizon]:
+            del sent[scan_id]
+        if time.monotonic() - last_write > STREAM_KEEPALIVE_S:
+            yield ": keep-alive\n\n"
+            last_write = time.monotonic()
+        await asyncio.sleep(STREAM_POLL_S)
+    yield "event: bye\ndata: {}\n\n"
+
+
+# Left out of the OpenAPI document: a long-lived event stream is not a request/response operation, and
+# schema-driven clients and fuzzers would each hold it open for its whole lifetime. Declared before
+# /{scan_id}, which would otherwise take "stream" for an id.
+@router.get("/stream", response_class=StreamingResponse, include_in_schema=False)
+async def scan_stream(
+    request: Request,
+    state: StateDep,
+    _key: ReaderKey,
+    since: Annotated[
+        dt.datetime | None, Query(description="send scans stored at or after this time (default: now)")
+    ] = None,
+) -> StreamingResponse:
+    """Server-sent events: ``event: scan`` with a scan record (as ``GET /v1/scans/{id}``) per new scan.
+
+    The stream closes itself after a short while (``event: bye``); reconnect with ``since`` set to the last
+    event's ``id`` (or send ``Last-Event-ID``) to carry on without a gap.
+    """
+    resume = request.headers.get("last-event-id")
+    if since is None and resume:
         try:
-            files = await files_written
-        except OSError as error:
-            # Disk full or read-only: nothing was committed, the client may retry elsewhere or later.
+            since = dt.datetime.fromisoformat(resume)
+        except ValueError:
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"could not store the image: {error}"
-            ) from error
-    predicted_at = time.perf_counter()
-    item = ScanInput(
-        station,
-        kind,
-        decoded,
-        prediction,
-        heatmap_png,
-        files,
-        predictor.name,
-        predictor.version,
-        key_id,
-        started,
-        "model" if own_threshold is None else "station",
-        drill,
+                status.HTTP_422_UNPROCESSABLE_CONTENT, detail="Last-Event-ID is not a time"
+            ) from None
+    if since is None:
+        since = dt.datetime.now(dt.UTC)
+    elif since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    return StreamingResponse(
+        _scan_events(request, state, since),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    row = await anyio.to_thread.run_sync(save_scan, state.store, item)
-    if drill is None:  # a drill's verdict is on a fictional threat; its original's counts at the reveal
-        state.stations.record(station, kind, row.verdict == "alarm", model, card_false_alarm_rate(predictor))
-    else:
-        state.metrics.drills_shown.labels(station=station or "").inc()
-    stages = (
-        ("decode", started, decoded_at),
-        ("predict", decoded_at, predicted_at),
-        ("store", predicted_at, time.perf_counter()),
-        ("total", started, time.perf_counter()),
-    )
-    for stage, begin, end in stages:
-        state.metrics.scan_latency.labels(stage=stage).observe(end - begin)
-    return row
 
 
 @router.get(
@@ -484,3 +509,49 @@ def add_feedback(
         rate = card_false_alarm_rate(predictor)
         state.stations.record(scan.station, scan.kind, scan.verdict == "alarm", model, rate)
     return answer
+
+
+def _load_scan(state: AppState, scan_id: uuid.UUID, heatmap: bool = False) -> Scan:
+    query = select(Scan).where(Scan.id == scan_id)
+    if heatmap:
+        query = query.options(undefer(Scan.heatmap_png))
+    with state.store.sessions() as session:
+        row = session.scalars(query).first()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
+    return row
+
+
+_IMAGE_HEADERS = {"Cache-Control": "private, max-age=86400"}
+
+
+@router.get(
+    "/{scan_id}/image",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "the scan as the model saw it"},
+        **error_responses(401, 403, 404, 422),
+    },
+    summary="The scan image (PNG)",
+)
+async def scan_image(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> Response:
+    """The stored scan decoded as the model saw it (false colour), as PNG, longest side at most 2048."""
+    row = await anyio.to_thread.run_sync(_load_scan, state, scan_id)
+    png = await anyio.to_thread.run_sync(shown_png, state, row)
+    return Response(png, media_type="image/png", headers=_IMAGE_HEADERS)
+
+
+@router.get(
+    "/{scan_id}/heatmap.png",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "transparent heat-map layer"},
+        **error_responses(401, 403, 404, 422),
+    },
+    summary="The heat map as a transparent layer (PNG)",
+)
+async def scan_heatmap(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> Response:
+    """The model's heat map as an RGBA PNG to lay over ``/image`` (stretched to the same box)."""
+    row = await anyio.to_thread.run_sync(_load_scan, state, scan_id, True)
+    png = await anyio.to_thread.run_sync(heat_layer_png, decode_heatmap(row.heatmap_png))
+    return Response(png, media_type="image/png", headers=_IMAGE_HEADERS)

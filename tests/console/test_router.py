@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from service.app import create_app
-from service.routers import console
+from service.routers import console, scans
 from service.settings import Settings
 from tests.service.conftest import ADMIN_KEY, bearer, new_key, png_bytes
 from vision.overlay import heat_layer_png
@@ -113,7 +113,7 @@ def test_me_names_the_key_and_its_scopes(client: TestClient) -> None:
 
 
 def test_scan_stream_sends_new_scans_and_resumes(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(console, "STREAM_LIFETIME_S", 1.0)
+    monkeypatch.setattr(scans, "STREAM_LIFETIME_S", 1.0)
     assert client.get("/v1/scans/stream").status_code == 401
     # A camera key may not read scans; and "stream" is not taken for a scan id (route order).
     assert client.get("/v1/scans/stream", headers=new_key(client, "camera")).status_code == 403
