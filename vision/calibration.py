@@ -35,8 +35,9 @@ import numpy as np
 
 from vision.classes import SCENE_KINDS
 from vision.errors import VisionError
+from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE
 
-DEFAULT_TARGET_FA = 0.05
+DEFAULT_TARGET_FA = DEFAULT_FALSE_ALARM_RATE
 # Below this many cleared scans the interval is too wide to act on: at 300 scans and a 5% target the 95%
 # interval is about 2.9-8.0%; at 100 it is 1.6-11%.
 DEFAULT_MIN_SCANS = 300

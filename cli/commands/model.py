@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from cli.commands._errors import cli_errors, fail
+from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE
+from vision.train.args import DEFAULTS
 
 
 def register(app: typer.Typer) -> None:
@@ -64,11 +66,13 @@ def _widths(value: str) -> tuple[int, int, int, int]:
 def train(
     data: Annotated[str, typer.Option(help="training dataset folder(s), comma-separated")],
     out: Annotated[pathlib.Path, typer.Option(help="run folder: checkpoints and log (resumed if present)")],
-    epochs: Annotated[int, typer.Option(min=1, help="passes over the training data")] = 20,
-    seed: Annotated[int, typer.Option(help="seed of initialisation, shuffling and augmentation")] = 0,
+    epochs: Annotated[int, typer.Option(min=1, help="passes over the training data")] = DEFAULTS.epochs,
+    seed: Annotated[
+        int, typer.Option(help="seed of initialisation, shuffling and augmentation")
+    ] = DEFAULTS.seed,
     val: Annotated[str | None, typer.Option(help="validation folder(s); default 10% of --data")] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 16,
-    lr: Annotated[float, typer.Option(help="peak learning rate (one-cycle)")] = 3e-3,
+    batch_size: Annotated[int, typer.Option(min=1)] = DEFAULTS.batch_size,
+    lr: Annotated[float, typer.Option(help="peak learning rate (one-cycle)")] = DEFAULTS.lr,
     input_size: Annotated[
         int | None,
         typer.Option(
@@ -77,9 +81,9 @@ def train(
             "trained at another size carries over (the network is fully convolutional)",
         ),
     ] = None,
-    crop_size: Annotated[int, typer.Option(help="side of training crops")] = 256,
-    threads: Annotated[int, typer.Option(min=1, help="torch threads")] = 2,
-    workers: Annotated[int, typer.Option(min=0, help="data-loading processes")] = 1,
+    crop_size: Annotated[int, typer.Option(help="side of training crops")] = DEFAULTS.crop_size,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads")] = DEFAULTS.threads,
+    workers: Annotated[int, typer.Option(min=0, help="data-loading processes")] = DEFAULTS.workers,
     init: Annotated[
         pathlib.Path | None,
         typer.Option(help="fine-tune from this model folder (models/NAME/VERSION) or training checkpoint"),
@@ -95,14 +99,14 @@ def train(
             "drawn more often, crops centred on a class drawn uniformly, every class in a crop ranked "
             "(not only its most threat-like object)"
         ),
-    ] = False,
+    ] = DEFAULTS.balance,
     keep_epochs: Annotated[
         bool,
         typer.Option(
             help="also keep every epoch's checkpoint (epoch_NNN.pt), to choose one afterwards on data the "
             "run does not validate on (e.g. export each and score it with triage evaluate --real)"
         ),
-    ] = False,
+    ] = DEFAULTS.keep_epochs,
     blocks: Annotated[
         str | None,
         typer.Option(
@@ -123,14 +127,14 @@ def train(
             help="fp32, or bf16: mixed precision (bf16 forward pass, float32 weights and loss), 2.3x faster "
             "steps on CPUs with AMX or AVX512-BF16, up to 8x slower where bf16 is emulated (it warns)"
         ),
-    ] = "fp32",
+    ] = DEFAULTS.precision,
     device: Annotated[
         str,
         typer.Option(
             help="cpu, or cuda (cuda:N): train and validate on a CUDA GPU; data loading stays on the CPU's "
             "--workers processes"
         ),
-    ] = "cpu",
+    ] = DEFAULTS.device,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Train the threat segmentation network; prints the best checkpoint's path.
@@ -179,7 +183,7 @@ def train(
             seed=seed,
             batch_size=batch_size,
             lr=lr,
-            input_size=input_size or (init_input_size(init) if init else None) or 512,
+            input_size=input_size or (init_input_size(init) if init else None) or DEFAULTS.input_size,
             crop_size=crop_size,
             threads=threads,
             workers=workers,
@@ -283,7 +287,9 @@ def export(
     name: Annotated[str, typer.Option(help="model name")] = "xray-threat",
     version: Annotated[str, typer.Option(help="model version")] = "1.0.0",
     out: Annotated[pathlib.Path, typer.Option(help="models root")] = pathlib.Path("models"),
-    far: Annotated[float, typer.Option(help="false-alarm rate the threshold is calibrated for")] = 0.05,
+    far: Annotated[
+        float, typer.Option(help="false-alarm rate the threshold is calibrated for")
+    ] = DEFAULT_FALSE_ALARM_RATE,
     promote: Annotated[
         bool, typer.Option(help="then promote it like `triage models promote` (gated unless first)")
     ] = False,

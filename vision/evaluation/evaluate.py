@@ -28,17 +28,20 @@ from tqdm import tqdm
 from vision.classes import SCENE_KINDS, THREAT_CLASSES
 from vision.datasets import Sample, read_rgb
 from vision.evaluation.metrics import (
+    DEFAULT_FALSE_ALARM_RATE,
+    DR_KEY,
     Box,
     auroc,
     average_precision,
     covered,
     detection_rate_at_far,
+    dr_key,
     threshold_at_far,
     wilson_interval,
 )
 from vision.infer import Detection, Prediction, Predictor, Thresholds
 
-FAR_TARGETS = (0.01, 0.05)
+FAR_TARGETS = (0.01, DEFAULT_FALSE_ALARM_RATE)
 AP_FLOOR = 0.1
 _NO_HEATMAP = np.zeros((0, 0), np.float32)
 # Size buckets of an instance: its box's long side as a share of the scan's long side (upper bounds).
@@ -139,7 +142,7 @@ def _group_metrics(scored: Sequence[Scored], thresholds: Thresholds) -> dict[str
         "images": len(scored),
         "threat_images": len(threats),
         "auroc": _round(auroc(scores, labels)),
-        **{f"dr_at_far_{far:g}": _round(detection_rate_at_far(scores, labels, far)) for far in FAR_TARGETS},
+        **{dr_key(far): _round(detection_rate_at_far(scores, labels, far)) for far in FAR_TARGETS},
         "false_alarm_rate": _round(float(np.mean(clean)) if clean else None),
         "false_alarm_rate_ci95": _interval(sum(clean), len(clean)),
         "detection_rate": _round(float(np.mean(threats)) if threats else None),
@@ -326,7 +329,7 @@ def format_report(result: dict[str, Any]) -> str:
     for name, m in groups.items():
         lines.append(
             f"{name:<10}{m['images']:>7}{m['threat_images']:>7}{_fmt(m['auroc']):>8}{_fmt(m['dr_at_far_0.01']):>8}"
-            f"{_fmt(m['dr_at_far_0.05']):>8}{_fmt(m['false_alarm_rate']):>8}{_fmt(m['detection_rate']):>8}"
+            f"{_fmt(m[DR_KEY]):>8}{_fmt(m['false_alarm_rate']):>8}{_fmt(m['detection_rate']):>8}"
         )
     sizes = "".join(f"{name:>8}" for name, _ in SIZE_BUCKETS)
     lines.append(f"{'class':<14}{'n':>6}{'recall':>8}{'label':>8}{'AP50':>8}{sizes}")

@@ -40,7 +40,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vision.classes import THREAT_CLASSES
-from vision.evaluation.metrics import sign_test
+from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, DR_KEY, sign_test
 from vision.files import file_sha256, write_atomic
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 
 GATE_FILE = "gate.json"
 DEFAULT_MARGIN = 0.02
-FAR_SHOWN = 0.05
-_DR_KEY = f"dr_at_far_{FAR_SHOWN:g}"
+FAR_SHOWN = DEFAULT_FALSE_ALARM_RATE
+_DR_KEY = DR_KEY
 
 
 def model_hashes(model_dir: pathlib.Path) -> dict[str, str]:

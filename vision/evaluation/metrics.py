@@ -7,6 +7,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# The false-alarm rate thresholds are calibrated for unless someone says otherwise (export, site calibration,
+# the real-scan figures), and the one reports quote detection at: the one place it is typed.
+DEFAULT_FALSE_ALARM_RATE = 0.05
+
+
+def dr_key(false_alarm_rate: float) -> str:
+    """The metrics key of the detection rate at ``false_alarm_rate`` (``"dr_at_far_0.05"``)."""
+    return f"dr_at_far_{false_alarm_rate:g}"
+
+
+DR_KEY = dr_key(DEFAULT_FALSE_ALARM_RATE)
+# The same, measured on a training run's validation scans (``triage train``'s log and checkpoints).
+VAL_DR_KEY = f"val_{DR_KEY}"
+
 Box = tuple[float, float, float, float]
 Scores = Sequence[float] | np.ndarray
 Labels = Sequence[bool] | np.ndarray

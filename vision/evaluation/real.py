@@ -30,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vision.dataimport import READERS, ImportFailed, ImportReport
+from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE
 from vision.infer import REGION_LEVEL, Predictor
 from vision.io import read_image
 
@@ -47,7 +48,7 @@ REAL_CLASS_MAP: dict[str, str | None] = {
     "multi_tool_knife": "blade",
     "wrench": None,
 }
-REAL_FALSE_ALARM_TARGET = 0.05
+REAL_FALSE_ALARM_TARGET = DEFAULT_FALSE_ALARM_RATE
 # Where the sets of the kit come from and on what terms (../shared/real/README.md), for model cards.
 REAL_SOURCES: dict[str, dict[str, str]] = {
     "opixray-knives": {

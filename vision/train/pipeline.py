@@ -10,6 +10,7 @@ import numpy as np
 
 from vision.datasets import dataset_spec, load_datasets, read_rgb
 from vision.evaluation.evaluate import calibrate, report, score_samples, split_thresholds
+from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, DR_KEY
 from vision.evaluation.real import calibrate_on_clean_sets, card_section, discover, evaluate_real
 from vision.infer import Predictor, Thresholds
 from vision.preprocess import PreprocessSpec, preprocess
@@ -35,7 +36,7 @@ def export_calibrate_evaluate(
     version: str,
     calibration: Sequence[str],
     tests: Sequence[str],
-    false_alarm_rate: float = 0.05,
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
     recipe: str | None = None,
     progress: bool = True,
     real_kit: str | Path | None = None,
@@ -137,7 +138,7 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
                     for k in (
                         "auroc",
                         "dr_at_far_0.01",
-                        "dr_at_far_0.05",
+                        DR_KEY,
                         "false_alarm_rate",
                         "detection_rate",
                     )
@@ -153,7 +154,7 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         summary["held_out_scanner_drop"] = {
             "scanner": HELD_OUT_PROFILE,
             "auroc": _difference(a["auroc"], b["auroc"]),
-            "dr_at_far_0.05": _difference(a["dr_at_far_0.05"], b["dr_at_far_0.05"]),
+            DR_KEY: _difference(a[DR_KEY], b[DR_KEY]),
         }
     return summary
 

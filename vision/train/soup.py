@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from vision.errors import ModelLoadError
+from vision.evaluation.metrics import VAL_DR_KEY
 from vision.files import file_sha256
 
 # The keys of a training checkpoint that must agree for weights to be averaged: the same network
@@ -132,7 +133,7 @@ def _ingredient(path: str | Path, state: dict[str, Any]) -> dict[str, Any]:
         "command": state["args"].get("command", ""),
         "init": state.get("init"),
         "source_commit": state.get("source_commit"),
-        "validation": {k: record[k] for k in ("val_auroc", "val_dr_at_far_0.05") if k in record},
+        "validation": {k: record[k] for k in ("val_auroc", VAL_DR_KEY) if k in record},
     }
 
 

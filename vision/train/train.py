@@ -15,7 +15,7 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,17 @@ from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
 from vision.datasets import Sample, cache_samples, dataset_spec, load_dataset, load_datasets
-from vision.evaluation.metrics import auroc, detection_rate_at_far, threshold_at_far
+from vision.evaluation.metrics import (
+    DEFAULT_FALSE_ALARM_RATE,
+    VAL_DR_KEY,
+    auroc,
+    detection_rate_at_far,
+    threshold_at_far,
+)
 from vision.files import file_sha256
 from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
 from vision.registry import CARD_FILE, ModelCard
+from vision.train.args import TrainArgs
 from vision.train.export import source_commit
 from vision.train.model import (
     DEFAULT_WIDTHS,
@@ -121,40 +128,6 @@ def for_precision(model: ThreatNet, precision: str) -> ThreatNet:
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     return model.to(memory_format=torch.channels_last) if PRECISIONS[precision] is not None else model
-
-
-@dataclass
-class TrainArgs:
-    """Everything a training run depends on (stored in checkpoints and the model card)."""
-
-    data: list[str]
-    out: str
-    val: list[str] = field(default_factory=list)
-    epochs: int = 20
-    seed: int = 0
-    batch_size: int = 16
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    input_size: int = 512
-    crop_size: int = 256
-    # Channels at strides 2, 4, 8 and 16; None: those of the --init model (DEFAULT_WIDTHS for a fresh one).
-    widths: tuple[int, int, int, int] | None = None
-    # Residual blocks at strides 8 and 16; None: as many as the --init model has (none for a fresh one).
-    blocks: tuple[int, int] | None = None
-    threads: int = 2
-    workers: int = 1
-    val_fraction: float = 0.1
-    cache_long_side: int = 640
-    init: str = ""
-    mix: list[float] = field(default_factory=list)
-    balance: bool = False
-    # Keep every epoch's checkpoint (epoch_NNN.pt) so one can be chosen afterwards on other data (the
-    # real validation files, through an export of each).
-    keep_epochs: bool = False
-    precision: str = "fp32"
-    device: str = "cpu"
-    progress: bool = True
-    command: str = ""
 
 
 class AugmentedScans(Dataset[tuple[np.ndarray, np.ndarray]]):
@@ -398,7 +371,7 @@ def evaluate(
                 peaks.setdefault(label, []).append(peak)
     labels = [scan.holds_threat for scan in scans]
     clean = [s for s, holds in zip(scores, labels, strict=True) if not holds]
-    threshold = threshold_at_far(clean, 0.05) if clean else None
+    threshold = threshold_at_far(clean, DEFAULT_FALSE_ALARM_RATE) if clean else None
     hits = (
         {}
         if threshold is None
@@ -408,7 +381,7 @@ def evaluate(
     )
     return {
         "val_auroc": auroc(scores, labels),
-        "val_dr_at_far_0.05": detection_rate_at_far(scores, labels, 0.05),
+        VAL_DR_KEY: detection_rate_at_far(scores, labels, DEFAULT_FALSE_ALARM_RATE),
         "val_class_hits": hits,
     }
 
@@ -726,7 +699,7 @@ def main(args: TrainArgs) -> Path:
         with (out / LOG).open("a") as log:
             log.write(json.dumps(record) + "\n")
         print(json.dumps(record), file=sys.stderr)
-        quality = (metrics["val_dr_at_far_0.05"] or 0.0) + (metrics["val_auroc"] or 0.0)
+        quality = (metrics[VAL_DR_KEY] or 0.0) + (metrics["val_auroc"] or 0.0)
         state = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),

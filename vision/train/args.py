@@ -1,0 +1,44 @@
+"""The arguments of a training run, and their defaults: one source for ``triage train`` and
+:func:`vision.train.train.main` (this module imports no torch, so the CLI can read the defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainArgs:
+    """Everything a training run depends on (stored in checkpoints and the model card)."""
+
+    data: list[str]
+    out: str
+    val: list[str] = field(default_factory=list)
+    epochs: int = 20
+    seed: int = 0
+    batch_size: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    input_size: int = 512
+    crop_size: int = 256
+    # Channels at strides 2, 4, 8 and 16; None: those of the --init model (DEFAULT_WIDTHS for a fresh one).
+    widths: tuple[int, int, int, int] | None = None
+    # Residual blocks at strides 8 and 16; None: as many as the --init model has (none for a fresh one).
+    blocks: tuple[int, int] | None = None
+    threads: int = 2
+    workers: int = 1
+    val_fraction: float = 0.1
+    cache_long_side: int = 640
+    init: str = ""
+    mix: list[float] = field(default_factory=list)
+    balance: bool = False
+    # Keep every epoch's checkpoint (epoch_NNN.pt) so one can be chosen afterwards on other data (the
+    # real validation files, through an export of each).
+    keep_epochs: bool = False
+    precision: str = "fp32"
+    device: str = "cpu"
+    progress: bool = True
+    command: str = ""
+
+
+# The defaults, for the command line's options.
+DEFAULTS = TrainArgs(data=[], out="")
