@@ -100,7 +100,7 @@ def test_export_calibrates_and_evaluates_into_a_card(
     assert result.exit_code == 0, result.output
     folder = tmp_path / "shapes" / "0.1"
     predictor = Predictor(folder)
-    card = predictor.card
+    card = predictor.card.to_json()
     assert card["calibration"]["calibrated"] and card["calibration"]["false_alarm_rate"] == 0.25
     assert card["export_check"]["max_abs_diff"] < card["export_check"]["tolerance"]
     assert card["training"]["command"].startswith("triage train") or card["training"]["command"]
@@ -362,7 +362,7 @@ def test_export_with_real_sets_calibrates_on_their_clean_bags_and_writes_the_rea
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    card = Predictor(tmp_path / "shapes" / "0.2").card
+    card = Predictor(tmp_path / "shapes" / "0.2").card.to_json()
     real_calibration = card["calibration"]["real"]
     assert real_calibration["sets"]["clean-bags"]["clean_images"] == 4
     # shared and luggage thresholds come from the real clean bags; parcel keeps no real threshold

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from tqdm import tqdm
 
 from vision.classes import THREAT_CLASSES
@@ -581,8 +581,105 @@ def class_misses(hits: Mapping[str, float] | None) -> dict[str, float]:
     return {label: 1.0 - float(hit) for label, hit in (hits or {}).items()}
 
 
+@dataclass
+class TrainingData:
+    """The scans of a run, cached in memory: the augmented training set and the validation scans."""
+
+    train_set: AugmentedScans
+    samples: list[Sample]
+    origins: list[int]  # the --data folder each training scan came from (for --mix)
+    val_scans: list[Any]
+    val_count: int
+
+
+def load_training_data(args: TrainArgs, spec: PreprocessSpec) -> TrainingData:
+    """Read and cache the training scans (``--data``) and the validation scans (``--val``, or a held-out
+    share of ``--data``)."""
+    per_folder = [load_dataset(folder) for folder in args.data]
+    samples = [sample for folder in per_folder for sample in folder]
+    origins = [index for index, folder in enumerate(per_folder) for _ in folder]
+    if args.val:
+        train_index, val_samples = list(range(len(samples))), load_datasets(args.val)
+    else:
+        train_index, val_index = split_validation(len(samples), args.val_fraction, args.seed)
+        val_samples = [samples[i] for i in val_index]
+    train_samples = [samples[i] for i in train_index]
+    threads = max(args.workers, 1)
+    train_set = AugmentedScans(
+        cache_samples(train_samples, args.cache_long_side, args.progress, threads=threads),
+        TrainPreset(spec, crop_size=args.crop_size, balance_classes=args.balance),
+        args.seed,
+    )
+    val_scans = prepare_validation(
+        cache_samples(val_samples, args.cache_long_side, args.progress, threads=threads), spec
+    )
+    return TrainingData(
+        train_set, train_samples, [origins[i] for i in train_index], val_scans, len(val_samples)
+    )
+
+
+def make_loader(
+    args: TrainArgs, data: TrainingData, device: torch.device
+) -> tuple[DataLoader[tuple[np.ndarray, np.ndarray]], WeightedRandomSampler | None, torch.Generator]:
+    """Batches of augmented crops, drawn by ``--mix``/``--balance`` weights where given, else shuffled.
+
+    Returns:
+        The loader, its weighted sampler (None when shuffling) and the generator seeded each epoch.
+
+    Raises:
+        ValueError: the training scans make no whole batch.
+    """
+    shuffle = torch.Generator()
+    sampler = None
+    draw = draw_weights(args, data.samples, data.origins)
+    if draw is not None:
+        sampler = WeightedRandomSampler(
+            draw.tolist(), len(data.train_set), replacement=True, generator=shuffle
+        )
+    loader = DataLoader(
+        data.train_set,
+        batch_size=args.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=args.workers,
+        generator=shuffle if sampler is None else None,
+        pin_memory=device.type == "cuda",
+    )
+    if len(loader) == 0:
+        raise ValueError(f"{len(data.train_set)} training scans make no batch of {args.batch_size}")
+    return loader, sampler, shuffle
+
+
+def run_record(args: TrainArgs, spec: PreprocessSpec, init: dict[str, Any] | None, data: TrainingData,
+               init_validation: dict[str, Any] | None, commit: str) -> dict[str, Any]:  # fmt: skip
+    """What every checkpoint of the run records besides its weights: arguments, data, seeds, code."""
+    folders = dataset_spec(args.data, with_hash=True)
+    for index, entry in enumerate(folders):
+        entry["mix"] = args.mix[index] if args.mix else None
+    return {
+        "args": asdict(args),
+        "preprocessing": spec.to_dict(),
+        "init": init,
+        "data": folders,
+        "validation": dataset_spec(args.val, with_hash=True)
+        if args.val
+        else f"{args.val_fraction:.0%} of the training data",
+        "train_images": len(data.samples),
+        "val_images": data.val_count,
+        "init_validation": init_validation,
+        # The code that trained (export records its own, which may be later).
+        "source_commit": commit,
+    }
+
+
 def main(args: TrainArgs) -> Path:
-    """Train as ``args`` says; returns the path of the best checkpoint."""
+    """Train as ``args`` says; returns the path of the best checkpoint.
+
+    Resumes from ``checkpoint.pt`` in the run folder when there is one (and may extend ``--epochs``).
+    Each epoch: train, validate, append to ``log.jsonl``, keep ``checkpoint.pt``, ``model_best.pt``
+    (by validation AUROC + detection at 5% false alarms) and, with ``--keep-epochs``, ``epoch_NNN.pt``.
+    """
     # First: the code was imported just now, and loading data takes minutes in which the tree may change.
     commit = source_commit()
     out = Path(args.out)
@@ -596,41 +693,8 @@ def main(args: TrainArgs) -> Path:
     model = for_precision(model, args.precision).to(device)
     args = replace(args, widths=model.widths, blocks=model.blocks)
     spec = PreprocessSpec(input_size=args.input_size)
-    per_folder = [load_dataset(folder) for folder in args.data]
-    samples = [sample for folder in per_folder for sample in folder]
-    origins = [index for index, folder in enumerate(per_folder) for _ in folder]
-    if args.val:
-        train_index, val_samples = list(range(len(samples))), load_datasets(args.val)
-    else:
-        train_index, val_index = split_validation(len(samples), args.val_fraction, args.seed)
-        val_samples = [samples[i] for i in val_index]
-    train_samples = [samples[i] for i in train_index]
-    train_origins = [origins[i] for i in train_index]
-    train_set = AugmentedScans(
-        cache_samples(train_samples, args.cache_long_side, args.progress, threads=max(args.workers, 1)),
-        TrainPreset(spec, crop_size=args.crop_size, balance_classes=args.balance),
-        args.seed,
-    )
-    val_scans = prepare_validation(
-        cache_samples(val_samples, args.cache_long_side, args.progress, threads=max(args.workers, 1)), spec
-    )
-    shuffle = torch.Generator()
-    sampler: Sampler[int] | None = None
-    draw = draw_weights(args, train_samples, train_origins)
-    if draw is not None:
-        sampler = WeightedRandomSampler(draw.tolist(), len(train_set), replacement=True, generator=shuffle)
-    loader = DataLoader(
-        train_set,
-        batch_size=args.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        drop_last=True,
-        num_workers=args.workers,
-        generator=shuffle if sampler is None else None,
-        pin_memory=device.type == "cuda",
-    )
-    if len(loader) == 0:
-        raise ValueError(f"{len(train_set)} training scans make no batch of {args.batch_size}")
+    data = load_training_data(args, spec)
+    loader, sampler, shuffle = make_loader(args, data, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=args.lr, total_steps=args.epochs * len(loader), pct_start=0.1
@@ -648,66 +712,43 @@ def main(args: TrainArgs) -> Path:
         print(f"resuming from {out / CHECKPOINT} at epoch {start}", file=sys.stderr)
     elif init is not None and args.balance:
         # Where the fine-tune starts, and which classes its first epoch should draw more of.
-        init_validation = evaluate(model, val_scans, spec, device=device)
+        init_validation = evaluate(model, data.val_scans, spec, device=device)
         print(json.dumps({"init": init_validation}), file=sys.stderr)
     hits = history[-1].get("val_class_hits") if history else (init_validation or {}).get("val_class_hits")
-    data = dataset_spec(args.data, with_hash=True)
-    for index, entry in enumerate(data):
-        entry["mix"] = args.mix[index] if args.mix else None
-    meta = {
-        "args": asdict(args),
-        "preprocessing": spec.to_dict(),
-        "init": init,
-        "data": data,
-        "validation": dataset_spec(args.val, with_hash=True)
-        if args.val
-        else f"{args.val_fraction:.0%} of the training data",
-        "train_images": len(train_samples),
-        "val_images": len(val_samples),
-        "init_validation": init_validation,
-        # The code that trained (export records its own, which may be later).
-        "source_commit": commit,
-    }
+    meta = run_record(args, spec, init, data, init_validation, commit)
     for epoch in range(start, args.epochs):
         began = time.monotonic()
         # Order and augmentation depend on (seed, epoch) only, so a resumed run continues identically.
-        train_set.epoch = epoch
+        data.train_set.epoch = epoch
         shuffle.manual_seed(args.seed * 1000 + epoch)
         ranking = None
-        if args.balance and isinstance(sampler, WeightedRandomSampler):
+        if args.balance and sampler is not None:
             # What the last validation missed steers both this epoch's draw and its ranking term.
             misses = class_misses(hits)
-            weights = draw_weights(args, train_samples, train_origins, misses)
+            weights = draw_weights(args, data.samples, data.origins, misses)
             sampler.weights = torch.as_tensor(weights, dtype=torch.double)
             ranking = ranking_weights(misses)
         weight = IMAGE_LOSS_WEIGHT if init is not None else image_loss_weight(epoch / args.epochs)
         losses = train_one_epoch(
             model, optimizer, scheduler, loader, epoch, args.progress, weight, ranking, args.precision, device
         )
-        metrics = evaluate(model, val_scans, spec, device=device)
+        metrics = evaluate(model, data.val_scans, spec, device=device)
         hits = metrics["val_class_hits"]
-        seconds = round(time.monotonic() - began, 1)
         record = {
             "epoch": epoch,
             **losses,
             "image_weight": weight,
             **metrics,
             "lr": scheduler.get_last_lr()[0],
-            "seconds": seconds,
+            "seconds": round(time.monotonic() - began, 1),
         }
         history.append(record)
         with (out / LOG).open("a") as log:
             log.write(json.dumps(record) + "\n")
         print(json.dumps(record), file=sys.stderr)
         quality = (metrics[VAL_DR_KEY] or 0.0) + (metrics["val_auroc"] or 0.0)
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "epoch": epoch,
-            "best": max(best, quality),
-            "history": history,
-            **meta,
-        }
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                 "best": max(best, quality), "history": history, **meta}  # fmt: skip
         if quality >= best:
             best = quality
             save_checkpoint(out / BEST, state)
