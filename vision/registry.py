@@ -66,8 +66,15 @@ class Int8Entry(BaseModel):
     threshold: float
     kind_thresholds: dict[str, float] = Field(default_factory=dict)
 
-    _threshold = field_validator("threshold")(lambda v: _unit(v, "int8.threshold"))
-    _by_kind = field_validator("kind_thresholds")(_kind_thresholds)
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_range(cls, value: float) -> float:
+        return _unit(value, "int8.threshold")
+
+    @field_validator("kind_thresholds")
+    @classmethod
+    def _kinds_known(cls, value: dict[str, float]) -> dict[str, float]:
+        return _kind_thresholds(value)
 
 
 class ModelCard(BaseModel):
@@ -104,11 +111,20 @@ class ModelCard(BaseModel):
     source_commit: str | None = None
     int8: Int8Entry | None = None
 
-    _threshold = field_validator("threshold")(lambda v: _unit(v, "threshold"))
-    _by_kind = field_validator("kind_thresholds", mode="before")(
-        lambda v: {} if v is None else v  # cards written before per-kind thresholds say null
-    )
-    _by_kind_checked = field_validator("kind_thresholds")(_kind_thresholds)
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_range(cls, value: float) -> float:
+        return _unit(value, "threshold")
+
+    @field_validator("kind_thresholds", mode="before")
+    @classmethod
+    def _null_is_none(cls, value: Any) -> Any:
+        return {} if value is None else value  # cards written before per-kind thresholds say null
+
+    @field_validator("kind_thresholds")
+    @classmethod
+    def _kinds_known(cls, value: dict[str, float]) -> dict[str, float]:
+        return _kind_thresholds(value)
 
     @property
     def served_modalities(self) -> tuple[str, ...]:

@@ -68,3 +68,17 @@ def test_a_card_round_trips_and_updates_are_checked(
 
 def test_the_card_names_the_modalities_io_knows() -> None:
     assert set(typing.get_args(Modality)) == set(MODALITIES)
+
+
+def test_the_int8_entry_is_checked_like_the_card(tiny_model_dir: pathlib.Path) -> None:
+    card = _card(tiny_model_dir)
+    card["int8"] = {
+        "file": "model_int8.onnx",
+        "threshold": 0.7,
+        "kind_thresholds": {"luggage": 0.8},
+        "speedup": 2,
+    }
+    assert ModelCard.parse(card).int8 is not None
+    card["int8"]["kind_thresholds"] = {"submarine": 0.8}
+    with pytest.raises(ModelLoadError, match="unknown scene kind"):
+        ModelCard.parse(card)
