@@ -358,12 +358,7 @@ def get_scan(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> ScanRecord
 )
 def get_overlay(scan_id: uuid.UUID, state: StateDep, _key: ReaderKey) -> Response:
     """The scan with the model's heat map and boxes drawn over it, as PNG."""
-    with state.store.sessions() as session:
-        row = session.scalars(
-            select(Scan).options(undefer(Scan.heatmap_png)).where(Scan.id == scan_id)
-        ).first()
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no scan {scan_id}")
+    row = _load_scan(state, scan_id, heatmap=True)
     boxes = [(d["label"], float(d["score"]), d["box"]) for d in row.detections]
     png = render_overlay(shown_rgb(state, row), decode_heatmap(row.heatmap_png), boxes)
     return Response(png, media_type="image/png")
