@@ -229,14 +229,12 @@ class ModelEntry:
     Attributes:
         card: the card as stored (a hand-edited card must not break a listing), ``{"error": ...}`` if it is
             not readable JSON.
-        problem: why the card would not load (:meth:`ModelCard.parse`), or None.
     """
 
     name: str
     version: str
     path: pathlib.Path
     card: dict[str, Any]
-    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -289,16 +287,13 @@ class Registry:
         cards = self.root.glob(f"*/*/{CARD_FILE}")
         for card_path in sorted(cards, key=lambda p: (p.parent.parent.name, version_key(p.parent.name))):
             folder = card_path.parent
-            problem = None
             try:
                 raw = json.loads(card_path.read_text())
-                ModelCard.parse(raw, str(card_path))
             except (OSError, ValueError):
-                raw, problem = {"error": "model.json is not readable JSON"}, "model.json is not readable JSON"
-            except ModelLoadError as error:
-                problem = str(error)
-            card = raw if isinstance(raw, dict) else {}
-            found.append(ModelEntry(folder.parent.name, folder.name, folder, card, problem))
+                raw = {"error": "model.json is not readable JSON"}
+            found.append(
+                ModelEntry(folder.parent.name, folder.name, folder, raw if isinstance(raw, dict) else {})
+            )
         return found
 
     def find(self, name: str, version: str) -> pathlib.Path:
