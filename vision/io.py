@@ -224,12 +224,17 @@ _MIN_COLOURED_SHARE = 0.02
 def pixel_modality(rgb: np.ndarray) -> str:
     """``GREY`` for an RGB picture whose matter is uncoloured (a grey scan saved as RGB), else
     ``FALSE_COLOUR``; a near-empty tray, with nothing to tell by, counts as false colour."""
-    darkest = rgb.min(axis=2)
+    # OpenCV's per-element min/max over the three planes: numpy's reductions over the short last axis
+    # cost more than decoding the JPEG (~20 ms against ~1 ms on a 1024x768 scan); the counts are the same.
+    red, green, blue = cv2.split(np.ascontiguousarray(rgb))
+    darkest = cv2.min(cv2.min(red, green), blue)
     matter = darkest < _MATTER_BELOW_8BIT
-    if int(matter.sum()) < 100:
+    matter_count = int(cv2.countNonZero(matter.view(np.uint8)))
+    if matter_count < 100:
         return FALSE_COLOUR
-    spread = rgb.max(axis=2)[matter].astype(np.int16) - darkest[matter]
-    return GREY if float((spread > _COLOURED_SPREAD).mean()) < _MIN_COLOURED_SHARE else FALSE_COLOUR
+    spread = cv2.subtract(cv2.max(cv2.max(red, green), blue), darkest)
+    coloured = int(cv2.countNonZero(((spread > _COLOURED_SPREAD) & matter).view(np.uint8)))
+    return GREY if coloured / matter_count < _MIN_COLOURED_SHARE else FALSE_COLOUR
 
 
 def decode_frames(
