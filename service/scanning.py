@@ -35,7 +35,7 @@ from vision.io import (
     decode_image,
     sniff_format,
 )
-from vision.overlay import encode_heatmap
+from vision.overlay import HEATMAP_MAX_SIDE, encode_heatmap
 
 if TYPE_CHECKING:
     from service.state import AppState
@@ -74,7 +74,7 @@ def predict(
     """Run the model and encode its heat map; judged by ``threshold`` (a station's) if given, else by the
     card's threshold of the scan's kind, if known."""
     prediction = predictor.predict(rgb, kind, threshold)
-    return prediction, encode_heatmap(prediction.heatmap)
+    return prediction, encode_heatmap(prediction.heatmap_within(HEATMAP_MAX_SIDE))
 
 
 def detection_dicts(detections: Sequence[Detection]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,19 +57,42 @@ class Detection:
 class Prediction:
     """The model's answer for one scan.
 
+    The heat map is kept at the model's resolution and resampled onto the scan only when asked for
+    (:attr:`heatmap`, :meth:`heatmap_within`): a verdict, score and boxes need no full-size float map,
+    and the service stores a small one.
+
     Attributes:
         verdict: ``alarm`` when ``score >= threshold``.
         score: image-level threat score in [0, 1].
         threshold: the alarm threshold the scan was judged by (its kind's, or the shared one).
         detections: flagged regions, highest score first.
-        heatmap: ``H x W`` float32 in [0, 1] at the scan's size: probability of any threat per pixel.
+        threat_map: probability of any threat per output cell, covering the model input (letterbox
+            included), or already at the scan's size when ``placement`` is ``None``.
+        placement: where the scan sits inside the model input.
     """
 
     verdict: Literal["clear", "alarm"]
     score: float
     threshold: float
     detections: tuple[Detection, ...]
-    heatmap: np.ndarray = field(repr=False, compare=False)
+    threat_map: np.ndarray = field(repr=False, compare=False)
+    placement: Letterbox | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def heatmap(self) -> np.ndarray:
+        """``H x W`` float32 in [0, 1] at the scan's size: probability of any threat per pixel."""
+        if self.placement is None:
+            return np.clip(self.threat_map, 0.0, 1.0)
+        return np.clip(self.placement.map_to_image(self.threat_map), 0.0, 1.0)
+
+    def heatmap_within(self, max_side: int) -> np.ndarray:
+        """The heat map resampled so that its longer side is at most ``max_side`` (aspect kept)."""
+        if self.placement is None:
+            return self.heatmap
+        width, height = self.placement.width, self.placement.height
+        factor = min(1.0, max_side / max(width, height))
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        return np.clip(self.placement.map_to_image(self.threat_map, size), 0.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form without the heat map."""
@@ -253,11 +277,10 @@ class Predictor:
         threshold: float,
         detection_threshold: float | None,
     ) -> Prediction:
-        heatmap = np.clip(placement.map_to_image(threat_map), 0.0, 1.0)
         floor = threshold if detection_threshold is None else detection_threshold
         detections = self._detections(probs, threat_map, placement, threshold, floor)
         verdict: Literal["clear", "alarm"] = "alarm" if score >= threshold else "clear"
-        return Prediction(verdict, score, threshold, detections, heatmap)
+        return Prediction(verdict, score, threshold, detections, threat_map, placement)
 
     def _detections(
         self, probs: np.ndarray, threat_map: np.ndarray, placement: Letterbox, threshold: float, floor: float

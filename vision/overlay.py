@@ -10,9 +10,11 @@ import numpy as np
 # Heat below this is not painted, so clear areas keep the scan's own colours.
 HEAT_FLOOR = 0.15
 _BOX_COLOUR_RGB = (255, 32, 32)
+# Longest side of a stored heat map: the model's output is coarser than this on any scan it serves.
+HEATMAP_MAX_SIDE = 256
 
 
-def encode_heatmap(heatmap: np.ndarray, max_side: int = 256) -> bytes:
+def encode_heatmap(heatmap: np.ndarray, max_side: int = HEATMAP_MAX_SIDE) -> bytes:
     """A compact 8-bit PNG of a [0, 1] heat map, reduced so its longer side is at most ``max_side``.
 
     Args:

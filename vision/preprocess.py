@@ -100,25 +100,27 @@ class Letterbox:
         fy = lambda v: float(min(max((v - self.pad_y) / self.scale, 0.0), self.height))  # noqa: E731
         return fx(x0), fy(y0), fx(x1), fy(y1)
 
-    def map_to_image(self, values: np.ndarray) -> np.ndarray:
+    def map_to_image(self, values: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """Resample a square map covering the model input (any resolution) onto the original scan.
 
         Args:
             values: ``S x S`` float32 map aligned with the model input.
+            size: ``(width, height)`` of the result; default the scan's own.
 
         Returns:
             ``height x width`` float32 map.
         """
+        width, height = size if size is not None else (self.width, self.height)
         factor = values.shape[0] / self.input_size
         x0, y0 = self.pad_x * factor, self.pad_y * factor
         x1, y1 = (self.pad_x + self.inner_width) * factor, (self.pad_y + self.inner_height) * factor
         # One affine warp crops the letterbox and resizes in a single pass (sub-pixel exact).
-        sx, sy = (x1 - x0) / self.width, (y1 - y0) / self.height
+        sx, sy = (x1 - x0) / width, (y1 - y0) / height
         matrix = np.array([[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5]], dtype=np.float64)
         return cv2.warpAffine(
             values.astype(np.float32, copy=False),
             matrix,
-            (self.width, self.height),
+            (width, height),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )

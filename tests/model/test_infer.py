@@ -60,6 +60,17 @@ def test_dark_region_is_flagged_with_its_box_and_class(rigged_model_dir: pathlib
     assert prediction.heatmap[140, 440] > 0.9 and prediction.heatmap[20, 20] < 0.1
 
 
+def test_reduced_heatmap_keeps_aspect_and_agrees_with_the_full_one(rigged_model_dir: pathlib.Path) -> None:
+    prediction = Predictor(rigged_model_dir).predict(scan_with_dark_square(300, 600, (400, 100, 480, 180)))
+    small = prediction.heatmap_within(150)
+    assert small.shape == (75, 150) and small.dtype == np.float32
+    # Each reduced pixel samples the middle of its 4 x 4 block of the full-size map.
+    assert small[35, 110] > 0.9 and small[5, 5] < 0.1
+    assert np.abs(small - prediction.heatmap[1::4, 1::4]).max() < 0.1
+    # A scan smaller than the limit keeps its size.
+    assert prediction.heatmap_within(1000).shape == (300, 600)
+
+
 def test_clean_scan_is_clear_with_no_detections(rigged_model_dir: pathlib.Path) -> None:
     prediction = Predictor(rigged_model_dir).predict(np.full((200, 150, 3), 255, np.uint8))
     assert prediction.verdict == "clear" and prediction.detections == ()
