@@ -4,8 +4,8 @@ Starts ``triage serve`` (uvicorn, one worker) on loopback with a throw-away stor
 1024×768 scan measures: the bare ``Predictor.predict`` p50 (in this process, on decoded pixels), the bare
 decode + predict p50 (what a workstation running the model itself on the same file would pay), the p50
 of ``POST /v1/scans`` as a client sees it (upload, decode, inference, atomic image write, commit, answer),
-the ratios of the two (goal ≤ 1.3) and the service's overhead in milliseconds, and scans per second with
-4 concurrent clients against the bare predictor's sequential rate.
+the ratios of the two (goal ≤ 1.25) and the service's overhead in milliseconds, and scans per second with
+4 concurrent clients against the bare decode + predict's sequential rate (goal ≥ 0.8).
 
 Run: ``python -m benchmarks.service [--model DIR] [--requests N]``. Without a model in ``models/`` it exports
 an untrained model of the default architecture and input size (same compute as a trained one) and says so.
@@ -225,13 +225,15 @@ def main() -> None:
         print(f"bare decode ({name:4}) + predict p50   {local:8.1f} ms")
         print(
             f"POST /v1/scans ({name:4}) p50         {remote:8.1f} ms   ratio to bare predict "
-            f"{remote / bare_p50:5.2f}, to bare decode + predict {remote / local:5.2f} (goal <= 1.3); "
+            f"{remote / bare_p50:5.2f}, to bare decode + predict {remote / local:5.2f} (goal <= 1.25); "
             f"overhead {remote - local:5.1f} ms"
         )
     print("server-side means per stage: " + ", ".join(f"{k} {v:.1f} ms" for k, v in stages.items()))
+    sequential_rate = 1000 / p50_ms(decoded_bare["png"])
     print(
         f"scans/s, {CLIENTS} concurrent clients (png)  {concurrent_rate:8.2f}      "
-        f"bare sequential {1000 / bare_p50:.2f}/s, ratio {concurrent_rate / (1000 / bare_p50):.2f}"
+        f"bare sequential decode + predict {sequential_rate:.2f}/s, ratio "
+        f"{concurrent_rate / sequential_rate:.2f} (goal >= 0.8); bare predict alone {1000 / bare_p50:.2f}/s"
     )
 
 

@@ -6,7 +6,8 @@ import json
 import os
 import pathlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -150,39 +151,75 @@ def scan(
     if not scans:
         raise fail("no image files found")
     with cli_errors():
-        score_file = _remote(server, kind) if server else _local(model, threads, kind, int8)
+        scorer = remote_scorer(server, kind) if server else local_scorer(model, threads, kind, int8)
     failed = 0
-    for scan_file in scans:
-        try:
-            result = score_file(scan_file)
-        except Exception as error:  # one bad file must not stop the others; report it on one line
+    for scan_file, outcome in score_all(scans, scorer):
+        if isinstance(outcome, Exception):  # one bad file must not stop the others; report it on one line
             failed += 1
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            reason = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
             hint = f" ({scan_file.hint})" if scan_file.hint else ""
             print(f"error: {scan_file}: {reason}{hint}", file=sys.stderr)
             continue
-        print(_line(scan_file, result, jsonl), flush=True)
+        print(_line(scan_file, outcome, jsonl), flush=True)
     if failed:
         raise typer.Exit(1)
 
 
-def _local(model: pathlib.Path | None, threads: int, kind: str | None, int8: bool) -> Any:
+@dataclass(frozen=True)
+class Scorer:
+    """How to score one scan in two steps: ``load`` reads (and decodes) its files, ``judge`` scores that.
+
+    :func:`score_all` loads the next scan while the current one is judged.
+    """
+
+    load: Callable[[ScanFile], Any]
+    judge: Callable[[Any], dict[str, Any]]
+
+
+def score_all(
+    scans: Sequence[ScanFile], scorer: Scorer
+) -> Iterator[tuple[ScanFile, dict[str, Any] | Exception]]:
+    """Each scan with its result, or the error that stopped it, in order.
+
+    Reading and decoding the next file (one ahead, in a thread: file reads and OpenCV's decoders release
+    the GIL) overlaps with judging the current one (onnxruntime releases it too), so the files' own cost
+    hides behind inference; at most two decoded scans are held at once.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-scan-load") as pool:
+        ahead = pool.submit(scorer.load, scans[0]) if scans else None
+        for index, scan_file in enumerate(scans):
+            loading = ahead
+            assert loading is not None
+            ahead = pool.submit(scorer.load, scans[index + 1]) if index + 1 < len(scans) else None
+            try:
+                result = scorer.judge(loading.result())
+            except Exception as error:  # reported per file by the caller
+                yield scan_file, error
+                continue
+            yield scan_file, result
+
+
+def local_scorer(model: pathlib.Path | None, threads: int, kind: str | None, int8: bool) -> Scorer:
+    """Score with a model folder (default: the bundled model) in this process."""
     from vision.infer import Predictor
-    from vision.io import read_dual_energy, read_image
+    from vision.io import DecodedImage, read_dual_energy, read_image
     from vision.registry import default_model_dir
 
     predictor = Predictor(model if model is not None else default_model_dir(), threads=threads, int8=int8)
 
-    def score_file(scan_file: ScanFile) -> dict[str, Any]:
+    def load(scan_file: ScanFile) -> DecodedImage:
         path, low = scan_file.path, scan_file.low
-        decoded = read_image(path) if low is None else read_dual_energy(path, low)
+        return read_image(path) if low is None else read_dual_energy(path, low)
+
+    def judge(decoded: DecodedImage) -> dict[str, Any]:
         predictor.check_modality(decoded.modality)
         return {**predictor.predict(decoded.rgb, kind).to_dict(), "modality": decoded.modality}
 
-    return score_file
+    return Scorer(load, judge)
 
 
-def _remote(server: str, kind: str | None) -> Any:
+def remote_scorer(server: str, kind: str | None) -> Scorer:
+    """Score by posting each scan's files to a running service (API key in ``TRIAGE_API_KEY``)."""
     import httpx
 
     key = os.environ.get("TRIAGE_API_KEY")
@@ -194,9 +231,11 @@ def _remote(server: str, kind: str | None) -> Any:
         content_type = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
         return path.name, path.read_bytes(), content_type
 
-    def score_file(scan_file: ScanFile) -> dict[str, Any]:
+    def load(scan_file: ScanFile) -> dict[str, tuple[str, bytes, str]]:
         path, low = scan_file.path, scan_file.low
-        files = {"file": part(path)} if low is None else {"high": part(path), "low": part(low)}
+        return {"file": part(path)} if low is None else {"high": part(path), "low": part(low)}
+
+    def judge(files: dict[str, tuple[str, bytes, str]]) -> dict[str, Any]:
         response = client.post("/v1/scans", files=files, data={"kind": kind} if kind else None)
         if response.status_code >= 400:
             try:
@@ -207,4 +246,4 @@ def _remote(server: str, kind: str | None) -> Any:
         body: dict[str, Any] = response.json()
         return body
 
-    return score_file
+    return Scorer(load, judge)
