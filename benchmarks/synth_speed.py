@@ -13,12 +13,12 @@ import time
 import cv2
 import numpy as np
 
+from vision.physics.colour import false_colour
+from vision.physics.profiles import TRAIN_PROFILES, get_profile
 from vision.synth import scene
 from vision.synth.dataset import reuse_freed_memory
 from vision.synth.objects import Ctx
-from vision.synth.profiles import TRAIN_PROFILES, get_profile
 from vision.synth.projector import Canvas, detect
-from vision.synth.render import false_colour
 
 WIDTH, HEIGHT = 768, 576
 GOAL = 10.0

@@ -59,3 +59,13 @@ def test_the_http_app_does_not_import_the_cli() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_inference_and_the_service_do_not_import_the_simulator() -> None:
+    """Raw pairs are coloured by ``vision.physics`` (shared with the simulator), not by ``vision.synth``."""
+    code = (
+        "import sys, service.app, vision.io, vision.infer\n"
+        "bad = sorted(m for m in sys.modules if m.startswith('vision.synth'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from vision.errors import ChannelMismatch, ImageDecodeError, ImageTooLarge, UnsupportedImageType
+from vision.physics.colour import false_colour
 
 FORMATS = ("png", "jpeg", "tiff", "dicom")
 
@@ -423,8 +424,6 @@ def check_channel_pair(raw_high: np.ndarray, raw_low: np.ndarray) -> None:
 def _dual_energy(high: np.ndarray, low: np.ndarray) -> DecodedImage:
     if high.shape != low.shape:
         raise ImageDecodeError(f"high and low channels differ in size: {high.shape} vs {low.shape}")
-    from vision.synth.render import false_colour  # numpy-only renderer shared with the simulator
-
     raw_high, raw_low = _transmission(high), _transmission(low)
     check_channel_pair(raw_high, raw_low)
     return DecodedImage(

@@ -7,8 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from vision.synth import materials
-from vision.synth.materials import (
+from vision.physics import materials
+from vision.physics.materials import (
     MATERIALS,
     SPECTRA,
     basis_per_mm,
@@ -16,7 +16,7 @@ from vision.synth.materials import (
     linear_attenuation_per_mm,
     spectrum_model,
 )
-from vision.synth.profiles import PROFILES, ScannerProfile
+from vision.physics.profiles import PROFILES, ScannerProfile
 from vision.synth.projector import Canvas, detect
 from vision.synth.shapes import rounded_box
 
@@ -137,7 +137,7 @@ def test_lookup_table_matches_the_exact_spectral_sum() -> None:
 
 
 def test_profiles_describe_several_scanners() -> None:
-    from vision.synth.profiles import HELD_OUT_PROFILE, TRAIN_PROFILES
+    from vision.physics.profiles import HELD_OUT_PROFILE, TRAIN_PROFILES
 
     assert len(PROFILES) >= 4
     assert HELD_OUT_PROFILE in PROFILES and HELD_OUT_PROFILE not in TRAIN_PROFILES

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.synth.materials import spectrum_model
-from vision.synth.render import false_colour
+from vision.physics.colour import false_colour
+from vision.physics.materials import spectrum_model
 
 
 def _pair(material: str, thickness_mm: float, spectrum: str = "kv160") -> tuple[np.ndarray, np.ndarray]:

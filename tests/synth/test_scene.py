@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from vision.classes import THREAT_CLASSES, category_id
+from vision.physics.profiles import PROFILES
 from vision.synth import objects
 from vision.synth.objects import Ctx
-from vision.synth.profiles import PROFILES
 from vision.synth.projector import MASK_MIN_ATTENUATION, Canvas
 from vision.synth.scene import _labels, generate
 
@@ -31,7 +31,7 @@ def test_generate_is_deterministic_and_well_formed(kind: str) -> None:
 
 
 def test_default_profile_is_a_training_profile_and_clean_scans_have_no_labels() -> None:
-    from vision.synth.profiles import TRAIN_PROFILES
+    from vision.physics.profiles import TRAIN_PROFILES
 
     scan = generate("parcel", 3, threat_probability=0.0, size=SIZE)
     assert scan.profile in TRAIN_PROFILES

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from vision import sheet
 from vision.classes import SCENE_KINDS, coco_categories
-from vision.synth.profiles import get_profile
+from vision.physics.profiles import get_profile
 from vision.synth.scene import Scan, generate
 
 if TYPE_CHECKING:

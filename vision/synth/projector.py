@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vision.synth.materials import basis_per_mm, linear_attenuation_per_mm, spectrum_model
-from vision.synth.profiles import ScannerProfile
+from vision.physics.materials import basis_per_mm, linear_attenuation_per_mm, spectrum_model
+from vision.physics.profiles import ScannerProfile
 from vision.synth.shapes import Patch
 
 # A pixel belongs to a threat's mask where the threat alone removes at least this share of the high-energy

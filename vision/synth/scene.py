@@ -21,12 +21,12 @@ import cv2
 import numpy as np
 
 from vision.classes import SCENE_KINDS, category_id
+from vision.physics.colour import false_colour
+from vision.physics.profiles import PROFILES, TRAIN_PROFILES, ScannerProfile, get_profile
 from vision.synth.containers import build_luggage, build_parcel
 from vision.synth.layout import HostRegion, Inserter, SceneCtx
 from vision.synth.objects import Ctx
-from vision.synth.profiles import PROFILES, TRAIN_PROFILES, ScannerProfile, get_profile
 from vision.synth.projector import MASK_MIN_ATTENUATION, Canvas, detect
-from vision.synth.render import false_colour
 from vision.synth.vehicles import build_vehicle
 
 

@@ -48,9 +48,9 @@ from pydantic import (
 )
 
 from vision.classes import SCENE_KINDS, THREAT_CLASSES
+from vision.physics.materials import MATERIALS
 from vision.synth import objects as ob
 from vision.synth import shapes
-from vision.synth.materials import MATERIALS
 from vision.synth.objects import Ctx
 from vision.synth.projector import Instance
 from vision.synth.scene import HostRegion, Inserter

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vision.physics.materials import linear_attenuation_per_mm
 from vision.synth import objects as ob
 from vision.synth import shapes
 from vision.synth.layout import (
@@ -16,7 +17,6 @@ from vision.synth.layout import (
     outline_mask,
     pick_weighted,
 )
-from vision.synth.materials import linear_attenuation_per_mm
 from vision.synth.objects import Ctx
 
 

@@ -13,9 +13,9 @@ from vision.evaluation.evaluate import calibrate, report, score_samples, split_t
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, DR_KEY
 from vision.evaluation.real import calibrate_on_clean_sets, card_section, discover, evaluate_real
 from vision.infer import Predictor, Thresholds
+from vision.physics.profiles import HELD_OUT_PROFILE
 from vision.preprocess import PreprocessSpec, preprocess
 from vision.registry import ModelCard
-from vision.synth.profiles import HELD_OUT_PROFILE
 from vision.train.export import (
     PARITY_TOLERANCE,
     export_model,

@@ -1,7 +1,7 @@
 """Materials (composition, density) and the polychromatic dual-energy physics of each scanner spectrum.
 
 Runtime code reads the committed table ``attenuation.json`` (plain numpy, no xraydb). The table is built
-from xraydb's Elam cross-sections by ``python -m vision.synth.materials --rebuild`` and holds, per spectrum
+from xraydb's Elam cross-sections by ``python -m vision.physics.materials --rebuild`` and holds, per spectrum
 in ``SPECTRA``:
 
 - the energy grid and the signal weight of each energy in the low and the high detector (Kramers
@@ -324,7 +324,7 @@ def spectrum_model(spectrum: str) -> SpectrumModel:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m vision.synth.materials --rebuild`` rewrites the table; without it, prints R values."""
+    """``python -m vision.physics.materials --rebuild`` rewrites the table; without it, prints R values."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rebuild", action="store_true", help="recompute attenuation.json with xraydb")
     args = parser.parse_args(argv)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vision.synth.materials import dual_energy_ratio, linear_attenuation_per_mm, spectrum_model
-from vision.synth.profiles import ScannerProfile, get_profile
+from vision.physics.materials import dual_energy_ratio, linear_attenuation_per_mm, spectrum_model
+from vision.physics.profiles import ScannerProfile, get_profile
 
 # Hue (degrees) at the ratio of each reference material; between them the hue is interpolated in log R.
 HUE_ANCHORS: tuple[tuple[str, float], ...] = (
