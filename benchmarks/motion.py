@@ -151,8 +151,9 @@ ABLATIONS: dict[str, CameraConfig] = {
 
 # The methods scored on real footage (--real): each subtractor with the same post-processing, and the
 # candidates that address a failure of one: per-pixel flicker suppression (an adaptive threshold where
-# pixels flicker often, against swaying trees), a second subtractor confirming the first (GSOC draws
-# people and cars whole but fires on trees; MOG2 is calm on trees).
+# pixels flicker often, against swaying trees), temporal consistency (a pixel must stay foreground for
+# several frames running: leaves swing back, bodies stay), a second subtractor confirming the first (GSOC
+# draws people and cars whole but fires on trees; MOG2 is calm on trees).
 REAL_METHODS: dict[str, CameraConfig] = {
     "mog2": CameraConfig(subtractor=Mog2Params(), confirm=None),
     "knn": CameraConfig(subtractor=KnnParams(), confirm=None),
@@ -162,7 +163,11 @@ REAL_METHODS: dict[str, CameraConfig] = {
     "mog2 + flicker suppression 0.3": CameraConfig(
         subtractor=Mog2Params(), confirm=None, flicker_suppression=0.3
     ),
+    "mog2 + temporal consistency 3": CameraConfig(subtractor=Mog2Params(), confirm=None, consistency=3),
+    "gsoc + temporal consistency 3": CameraConfig(subtractor=GsocParams(), confirm=None, consistency=3),
     "gsoc confirmed by mog2 (the default)": CameraConfig(),
+    "the default + temporal consistency 2": CameraConfig(consistency=2),
+    "the default + temporal consistency 3": CameraConfig(consistency=3),
     "the same, cue seeded with jitter": CameraConfig(confirm=ConfirmConfig(seed_jitter=True)),
 }
 

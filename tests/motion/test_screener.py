@@ -217,3 +217,27 @@ def test_a_steady_camera_is_never_aligned(tiny_sequence: Sequence) -> None:
     for index, frame in enumerate(frames):
         screener.process(frame.image, timestamp=1_000.0 + index / 5)
         assert not screener.stabilising, index
+
+
+def test_temporal_consistency_drops_a_blinking_patch_and_keeps_a_steady_one() -> None:
+    rng = np.random.default_rng(5)
+    background = rng.integers(90, 110, (120, 160, 3), dtype=np.uint8)
+    frames = []
+    for index in range(60):
+        frame = background.copy()
+        if index >= 40:
+            frame[20:50, 100:130] = 230  # steady: arrives and stays
+            if index % 2 == 0:
+                frame[70:100, 20:50] = 230  # blinking: there every other frame, as a swinging branch
+        frames.append(TrailFrame(frame, np.zeros((120, 160), np.uint8), 0))
+
+    def foreground(consistency: int) -> tuple[int, int]:
+        config = CameraConfig(subtractor=Mog2Params(), consistency=consistency, min_area=0.001, persistence=1)
+        _, results = run_screener(frames, config)
+        mask = results[44].foreground  # an even frame, both patches on screen, the steady one 4 frames in
+        return int(np.count_nonzero(mask[70:100, 20:50])), int(np.count_nonzero(mask[20:50, 100:130]))
+
+    blinking, steady = foreground(1)
+    assert blinking > 500 and steady > 500
+    blinking, steady = foreground(3)
+    assert blinking == 0 and steady > 500

@@ -177,6 +177,7 @@ class Screener:
         self._zone_map: np.ndarray | None = None  # zone index + 1 per pixel, 0 outside
         self._zone_names: list[str] = list(self.config.zones)
         self._flicker: np.ndarray | None = None
+        self._streak: np.ndarray | None = None  # consecutive foreground frames per pixel (consistency > 1)
         self._prev_thumb: np.ndarray | None = None
         self._prev_chroma: float | None = None
         self._relearn_left = 0
@@ -278,6 +279,7 @@ class Screener:
                 in_zone = np.where(zone_map > 0, 255, 0).astype(np.uint8)
                 self._allowed = in_zone if self._allowed is None else cv2.bitwise_and(self._allowed, in_zone)
         self._flicker = np.zeros((height, width), np.float32) if self.config.flicker_suppression < 1 else None
+        self._streak = np.zeros((height, width), np.uint8) if self.config.consistency > 1 else None
         reach = round(self.config.confirm.reach * width) if self.config.confirm is not None else 0
         self._reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2) if reach else None
         self._subtractor = None
@@ -323,6 +325,8 @@ class Screener:
         _, moving = cv2.threshold(raw, FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)
         if valid is not None:
             moving = cv2.bitwise_and(moving, valid)  # not the band the alignment brought in from outside
+        if self._streak is not None:
+            moving = self._consistent(moving)
         moving_px = cv2.countNonZero(moving)
         if (
             self.config.scene_change.enabled
@@ -340,6 +344,13 @@ class Screener:
             if confirming is not None:
                 foreground, contours = self._confirmed(foreground, confirming)
         return self._track(foreground, contours, now, frame, encoded)
+
+    def _consistent(self, moving: np.ndarray) -> np.ndarray:
+        """``moving`` kept where each pixel has been foreground for ``consistency`` screened frames running."""
+        assert self._streak is not None
+        # Saturating +1 everywhere, then zero where the pixel is not foreground now (moving is 0 or 255).
+        self._streak = cv2.bitwise_and(cv2.add(self._streak, 1), moving)
+        return cv2.threshold(self._streak, self.config.consistency - 1, 255, cv2.THRESH_BINARY)[1]
 
     def _apply_confirmer(self, small: np.ndarray) -> np.ndarray | None:
         """The confirming subtractor's foreground on the shrunk small frame (None without one)."""
@@ -402,6 +413,8 @@ class Screener:
         self._candidates = []
         if self._flicker is not None:
             self._flicker[:] = 0
+        if self._streak is not None:
+            self._streak[:] = 0
         self._relearn_left = self._warmup_frames()
         self._relearning_change = count_as_change
         if count_as_change:
