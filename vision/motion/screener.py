@@ -346,7 +346,7 @@ class Screener:
         return self._track(foreground, contours, now, frame, encoded)
 
     def _consistent(self, moving: np.ndarray) -> np.ndarray:
-        """``moving`` kept where each pixel has been foreground for ``consistency`` screened frames running."""
+        """``moving`` kept where each pixel has been foreground for ``consistency`` frames running."""
         assert self._streak is not None
         # Saturating +1 everywhere, then zero where the pixel is not foreground now (moving is 0 or 255).
         self._streak = cv2.bitwise_and(cv2.add(self._streak, 1), moving)
