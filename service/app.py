@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from service.auth import bootstrap_admin
 from service.drills import DrillError, Drills
+from service.inference import Inference, LocalInference
 from service.limits import Admission, AdmissionMiddleware, BodyLimitMiddleware
 from service.metrics import Metrics
 from service.models import ModelManager
@@ -75,8 +76,9 @@ score, threshold and boxes in the answer. Keys come from `triage keys create --s
 """
 
 
-def open_state(settings: Settings, metrics: Metrics) -> AppState:
-    """Open the store and image folder, tidy after a crash, bootstrap the admin key, and load the model."""
+def open_state(settings: Settings, metrics: Metrics, inference: Inference | None = None) -> AppState:
+    """Open the store and image folder, tidy after a crash, bootstrap the admin key, and load the model;
+    scans are judged by ``inference`` (default: in this process)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.resolved_database_url, settings.sqlite_synchronous)
     store.create_tables()
@@ -135,7 +137,7 @@ def open_state(settings: Settings, metrics: Metrics) -> AppState:
         models=manager,
         admission=Admission(settings.max_in_flight, settings.retry_after_s, metrics),
         metrics=metrics,
-        inference_limiter=anyio.CapacityLimiter(settings.inference_concurrency),
+        inference=inference or LocalInference(anyio.CapacityLimiter(settings.inference_concurrency)),
         image_limits=ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
         stations=stations,
         drills=drills,
@@ -157,11 +159,12 @@ async def _watch_settings(state: AppState) -> None:
             logger.exception("drill settings could not be read")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, inference: Inference | None = None) -> FastAPI:
     """Build the service.
 
     Args:
         settings: the configuration; default read from the environment (``TRIAGE_*``).
+        inference: where scans are judged; default in this process (``service.scale`` passes replicas).
 
     Returns:
         The FastAPI application; its lifespan opens the store and loads the model.
@@ -172,7 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await anyio.to_thread.run_sync(open_state, settings, metrics)
+        state = await anyio.to_thread.run_sync(open_state, settings, metrics, inference)
         app.state.triage = state
         logger.info("service started", extra={"data_dir": str(settings.data_dir)})
         watcher = asyncio.create_task(_watch_settings(state))

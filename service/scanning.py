@@ -21,6 +21,7 @@ import numpy as np
 from fastapi import HTTPException, status
 
 from service.drills import Projection, encode_png, judge_drill, lay_patch, undecided_drill
+from service.inference import predict
 from service.stations import card_false_alarm_rate
 from service.store.db import Store
 from service.store.drills import Drill
@@ -35,7 +36,6 @@ from vision.io import (
     decode_image,
     sniff_format,
 )
-from vision.overlay import HEATMAP_MAX_SIDE, encode_heatmap
 
 if TYPE_CHECKING:
     from service.state import AppState
@@ -66,15 +66,6 @@ def decode_uploads(uploads: dict[str, Upload], limits: ImageLimits) -> DecodedIm
     check_content_type(high.content_type)
     check_content_type(low.content_type)
     return decode_dual_energy(high.data, low.data, limits)
-
-
-def predict(
-    predictor: Predictor, rgb: np.ndarray, kind: str | None = None, threshold: float | None = None
-) -> tuple[Prediction, bytes]:
-    """Run the model and encode its heat map; judged by ``threshold`` (a station's) if given, else by the
-    card's threshold of the scan's kind, if known."""
-    prediction = predictor.predict(rgb, kind, threshold)
-    return prediction, encode_heatmap(prediction.heatmap_within(HEATMAP_MAX_SIDE))
 
 
 def detection_dicts(detections: Sequence[Detection]) -> list[dict[str, Any]]:
@@ -275,9 +266,7 @@ async def run_scan(
     own_threshold = state.stations.threshold_for(station, kind, model)
     shown = decoded.rgb if drill is None else drill.composite
     try:
-        prediction, heatmap_png = await anyio.to_thread.run_sync(
-            predict, predictor, shown, kind, own_threshold, limiter=state.inference_limiter
-        )
+        prediction, heatmap_png = await state.inference.predict(predictor, shown, kind, own_threshold)
     finally:
         try:
             files = await files_written

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import anyio
-
 from service.drills import Drills
+from service.inference import Inference
 from service.limits import Admission
 from service.metrics import Metrics
 from service.models import ModelManager
@@ -27,7 +26,7 @@ class AppState:
     models: ModelManager
     admission: Admission
     metrics: Metrics
-    inference_limiter: anyio.CapacityLimiter
+    inference: Inference
     image_limits: ImageLimits
     stations: StationThresholds
     drills: Drills

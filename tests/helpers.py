@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Sequence
 
 import httpx
 import numpy as np
@@ -41,14 +42,15 @@ def serve_env(
 
 
 def start_server(
-    env: dict[str, str], port: int, log: pathlib.Path, timeout_s: float = 90
+    env: dict[str, str], port: int, log: pathlib.Path, timeout_s: float = 90, options: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
-    """Start `triage serve` on loopback in its own process group and wait until /readyz answers 200.
+    """Start `triage serve` (with more ``options``) on loopback in its own process group and wait until
+    /readyz answers 200.
 
     Raises:
         AssertionError: with the end of the server's log, if it never became ready.
     """
-    command = [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port), *options]
     with open(log, "ab") as out:
         process = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
