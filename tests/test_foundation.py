@@ -40,32 +40,32 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "test-command" in script
 
 
-def test_runtime_imports_no_torch() -> None:
-    """The service, the CLI, inference, the registry and evaluation run without the training extra."""
+def assert_imports_none_of(modules: str, forbidden: tuple[str, ...]) -> None:
+    """Importing ``modules`` (comma-separated) in a fresh interpreter loads no module under ``forbidden``."""
     code = (
-        "import sys, cli.main, vision.classes, vision.registry, vision.datasets\n"
-        "import vision.evaluation.evaluate, vision.evaluation.gate, vision.evaluation.real\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'onnx'))\n"
+        f"import sys, {modules}\n"
+        f"under = lambda m: any(m == f or m.startswith(f + '.') for f in {forbidden!r})\n"
+        "bad = sorted(filter(under, sys.modules))\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_runtime_imports_no_torch() -> None:
+    """The service, the CLI, inference, the registry and evaluation run without the training extra."""
+    assert_imports_none_of(
+        "cli.main, vision.classes, vision.registry, vision.datasets, vision.evaluation.evaluate, "
+        "vision.evaluation.gate, vision.evaluation.real",
+        ("torch", "torchvision", "onnx"),
+    )
 
 
 def test_the_http_app_does_not_import_the_cli() -> None:
     """``service`` is the HTTP app alone; the command line (``cli``) calls into it, never the reverse."""
-    code = (
-        "import sys, service.app\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'cli')\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    assert_imports_none_of("service.app", ("cli",))
 
 
-def test_inference_and_the_service_do_not_import_the_simulator() -> None:
-    """Raw pairs are coloured by ``vision.physics`` (shared with the simulator), not by ``vision.synth``."""
-    code = (
-        "import sys, service.app, vision.io, vision.infer\n"
-        "bad = sorted(m for m in sys.modules if m.startswith('vision.synth'))\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+def test_inference_and_the_service_do_not_import_the_simulator_or_ray() -> None:
+    """Raw pairs are coloured by ``vision.physics`` (shared with the simulator), not by ``vision.synth``;
+    Ray is loaded only by ``triage serve --ray``."""
+    assert_imports_none_of("service.app, vision.io, vision.infer", ("vision.synth", "ray"))
