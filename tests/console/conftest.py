@@ -7,7 +7,6 @@ never looked at is not tested.
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import shutil
@@ -22,7 +21,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.helpers import free_port, serve_env, start_server, stop_server
+from tests.helpers import copy_model, free_port, serve_env, start_server, stop_server
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -72,13 +71,6 @@ class Server:
         subprocess.run(command, env=env, capture_output=True, text=True, check=True)
 
 
-def _copy_model(source: pathlib.Path, target: pathlib.Path, **card_fields: Any) -> None:
-    shutil.copytree(source, target)
-    card = json.loads((target / "model.json").read_text())
-    card.update(card_fields)
-    (target / "model.json").write_text(json.dumps(card))
-
-
 def _registry(root: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib.Path:
     """Two versions of the tiny model, each with a (made-up, test-only) metrics summary on its card.
 
@@ -89,10 +81,10 @@ def _registry(root: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib.Path:
     summary = {
         "test": {"all": {"auroc": 0.91, "dr_at_far_0.01": 0.62, "false_alarm_rate": 0.05}},
     }
-    _copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.1", version="0.0.1", threshold=0.0,
+    copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.1", version="0.0.1", threshold=0.0,
                 metrics={"summary": summary})  # fmt: skip
     better = {"test": {"all": {"auroc": 0.95, "dr_at_far_0.01": 0.71, "false_alarm_rate": 0.04}}}
-    _copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.2", version="0.0.2", threshold=1.0,
+    copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.2", version="0.0.2", threshold=1.0,
                 kind_thresholds={"luggage": 1.0}, metrics={"summary": better})  # fmt: skip
     # Promotion is gated (vision/evaluation/gate.py): a test-only verdict lets the console promote
     # 0.0.2 over 0.0.1.

@@ -69,9 +69,9 @@ def test_models_page_hides_promotion_from_operators(page: Any, server: Server) -
 def test_an_ungated_model_is_promoted_only_with_a_reason(
     page: Any, server: Server, tiny_model_dir: pathlib.Path, shots: pathlib.Path
 ) -> None:
-    from tests.console.conftest import _copy_model
+    from tests.helpers import copy_model
 
-    _copy_model(tiny_model_dir, server.models_root / "tiny-threat" / "0.0.3", version="0.0.3", threshold=0.0)
+    copy_model(tiny_model_dir, server.models_root / "tiny-threat" / "0.0.3", version="0.0.3", threshold=0.0)
     was = _serving(server)
     sign_in(page, server)
     page.click("#nav-models")

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.helpers import copy_model
 from vision.errors import ModelLoadError
 from vision.infer import Prediction, Predictor
 from vision.registry import default_model_dir
@@ -181,18 +182,12 @@ def test_inference_never_imports_torch(rigged_model_dir: pathlib.Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def _with_kind_thresholds(source: pathlib.Path, target: pathlib.Path, by_kind: object) -> pathlib.Path:
-    shutil.copytree(source, target)
-    card = json.loads((target / "model.json").read_text())
-    card["kind_thresholds"] = by_kind
-    (target / "model.json").write_text(json.dumps(card))
-    return target
-
-
 def test_a_scan_of_a_known_kind_is_judged_by_that_kinds_threshold(
     rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
-    folder = _with_kind_thresholds(rigged_model_dir, tmp_path / "model", {"luggage": 0.95, "vehicle": 0.2})
+    folder = copy_model(
+        rigged_model_dir, tmp_path / "model", kind_thresholds={"luggage": 0.95, "vehicle": 0.2}
+    )
     predictor = Predictor(folder)
     image = np.full((300, 600, 3), 255, np.uint8)
     image[100:180, 400:480] = 135  # a mid-grey square: a threat score between the two thresholds
@@ -221,7 +216,7 @@ def test_a_scan_of_a_known_kind_is_judged_by_that_kinds_threshold(
 def test_bad_kind_thresholds_in_a_card_give_a_clear_reason(
     tiny_model_dir: pathlib.Path, tmp_path: pathlib.Path, by_kind: object, message: str
 ) -> None:
-    folder = _with_kind_thresholds(tiny_model_dir, tmp_path / "model", by_kind)
+    folder = copy_model(tiny_model_dir, tmp_path / "model", kind_thresholds=by_kind)
     with pytest.raises(ModelLoadError, match=message):
         Predictor(folder)
 

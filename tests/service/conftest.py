@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
-import shutil
 from collections.abc import Iterator
 
 import cv2
@@ -16,6 +14,7 @@ from pydantic import SecretStr
 from service.app import create_app
 from service.auth import create_key
 from service.settings import Settings
+from tests.helpers import copy_model
 
 ADMIN_KEY = "Kq8ZrT2vWx5yN7mB4cD9fG1hJ3pL6sA0"
 MAX_PIXELS = 1_000_000
@@ -34,22 +33,13 @@ def png_bytes(width: int = 160, height: int = 120, seed: int = 0) -> bytes:
     return data.tobytes()
 
 
-def copy_model(source: pathlib.Path, target: pathlib.Path, version: str) -> pathlib.Path:
-    """A copy of a model folder under another version (card updated)."""
-    shutil.copytree(source, target)
-    card = json.loads((target / "model.json").read_text())
-    card["version"] = version
-    (target / "model.json").write_text(json.dumps(card))
-    return target
-
-
 @pytest.fixture
 def models_root(tmp_path: pathlib.Path, tiny_model_dir: pathlib.Path) -> pathlib.Path:
     """A registry: ``tiny-threat/0.0.1`` (served), ``tiny-threat/0.0.2`` and a broken ``tiny-threat/bad``."""
     root = tmp_path / "models"
-    copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.1", "0.0.1")
-    copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.2", "0.0.2")
-    broken = copy_model(tiny_model_dir, root / "tiny-threat" / "bad", "bad")
+    copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.1", version="0.0.1")
+    copy_model(tiny_model_dir, root / "tiny-threat" / "0.0.2", version="0.0.2")
+    broken = copy_model(tiny_model_dir, root / "tiny-threat" / "bad", version="bad")
     (broken / "model.onnx").write_bytes(b"this is not an ONNX file")
     return root
 

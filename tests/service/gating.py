@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from tests.service.conftest import copy_model
+from tests.helpers import copy_model
 from vision.evaluation.gate import compare_models, write_gate
 from vision.synth.dataset import write_dataset
 

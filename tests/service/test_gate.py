@@ -268,7 +268,9 @@ def test_compare_needs_no_torch(models_root: pathlib.Path, gate_data: pathlib.Pa
 
 
 def test_the_registry_lists_versions_by_number(models_root: pathlib.Path) -> None:
-    copy_model(models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.10", "0.0.10")
+    copy_model(
+        models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.10", version="0.0.10"
+    )
     entries = ModelManager(models_root).entries()
     # 0.0.10 is newer than 0.0.2, whatever the text order says; a name that is no number goes last
     assert [entry.version for entry in entries] == ["0.0.1", "0.0.2", "0.0.10", "bad"]
