@@ -114,6 +114,24 @@ def test_the_soup_validates_and_exports_with_its_ingredients_in_the_card(
     assert card["training"]["epochs_trained"] == 0
     assert [i["checkpoint"] for i in card["training"]["soup"]] == paths
     assert card["training"]["soup_validation"] == validation
+    # A soup with a shipped model folder first (a fine-tune averaged with its start) exports too.
+    wise = tmp_path / "wise.pt"
+    folder = str(tmp_path / "soup" / "1")
+    assert (
+        runner.invoke(
+            app, ["soup", "--checkpoint", folder, "--checkpoint", paths[0], "--out", str(wise)]
+        ).exit_code
+        == 0
+    )
+    exported = runner.invoke(
+        app,
+        ["export", "--checkpoint", str(wise), "--calibration", str(shapes_datasets["calibration"]),
+         "--test", str(shapes_datasets["test"]), "--name", "soup", "--version", "2", "--out", str(tmp_path),
+         "--far", "0.25", "--quiet"],
+    )  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    card = json.loads((tmp_path / "soup" / "2" / "model.json").read_text())
+    assert [i["checkpoint"] for i in card["training"]["soup"]] == [folder, paths[0]]
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,8 @@ def export_calibrate_evaluate(
     training = {
         "command": state["args"].get("command", ""),
         "epochs_trained": state["epoch"] + 1,
-        "seed": state["args"]["seed"],
+        # A soup led by a shipped model folder (WiSE-FT) carries only the architecture in its args.
+        "seed": state["args"].get("seed"),
         "args": state["args"],
         "init": state.get("init"),
         "train_data": state["data"],
