@@ -98,8 +98,10 @@ class AdmissionMiddleware:
     waits :data:`REFUSAL_PAUSE_S`: refused work must cost almost nothing, so that admitted scans do not
     starve behind clients that ignore ``Retry-After``. Measured with ``python -m benchmarks.load`` (16
     such clients, 1024x768 JPEGs, 2 cores): without the pause the service refused 870 requests a second
-    and accepted 0.55x its peak; with it, about 150 a second and 0.96x. An admitted request holds its
-    place until its answer is sent.
+    and accepted 0.55x its peak; with a 50 ms pause, about 150 a second and 0.96x (model 1.13.0). With
+    1.14.0 (twice the model's cost) the clients' own CPU on the same two cores counts more: 50 ms gave
+    0.79x (141 refusals a second; 0.98x with the server pinned to its own core), 100 ms 0.81x (73 a
+    second). An admitted request holds its place until its answer is sent.
     """
 
     def __init__(self, app: ASGIApp, path: str = "/v1/scans") -> None:
@@ -133,7 +135,7 @@ class AdmissionMiddleware:
 
 
 # How long a refused scan post waits for its 503 (against the Retry-After of a second or more).
-REFUSAL_PAUSE_S = 0.05
+REFUSAL_PAUSE_S = 0.1
 
 
 def _content_length(scope: Scope) -> int | None:
