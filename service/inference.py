@@ -24,7 +24,12 @@ def predict(
     """Run the model and encode its heat map; judged by ``threshold`` (a station's) if given, else by the
     card's threshold of the scan's kind, if known."""
     prediction = predictor.predict(rgb, kind, threshold)
-    return prediction, encode_heatmap(prediction.heatmap_within(HEATMAP_MAX_SIDE))
+    return prediction, stored_heatmap(prediction)
+
+
+def stored_heatmap(prediction: Prediction) -> bytes:
+    """The heat map as the scan row stores it: an 8-bit PNG at most ``HEATMAP_MAX_SIDE`` on its long side."""
+    return encode_heatmap(prediction.heatmap_within(HEATMAP_MAX_SIDE))
 
 
 class Inference(Protocol):

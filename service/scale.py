@@ -2,7 +2,7 @@
 
 Install with the ``[scale]`` extra. ``triage serve --ray`` starts it on one machine (a local Ray); with
 ``RAY_ADDRESS`` set (or ``--ray-address``) it joins a running cluster, whose head and workers were started
-with ``ray start`` (README: "Scaling out").
+with ``ray start`` (README: "Model replicas on Ray Serve").
 
 - **Ingress** (``api``): :func:`service.app.create_app` unchanged, built inside the replica, so admission
   (the 503 with ``Retry-After``), auth, decoding, storage, the registry and the hot swap keep their meaning.
@@ -32,10 +32,10 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from service.app import create_app
+from service.inference import stored_heatmap
 from service.settings import Settings
 from vision.errors import ModelLoadError
 from vision.infer import Prediction, Predictor
-from vision.overlay import HEATMAP_MAX_SIDE, encode_heatmap
 
 # Seconds Serve's HTTP proxy may take to start (Serve's default, 5, is too short on a busy small machine).
 PROXY_READY_TIMEOUT_S = 60.0
@@ -139,8 +139,9 @@ class PredictorReplica:
                 answers.update((i, error) for i in indices)
                 continue
             for i, prediction in zip(indices, predictions, strict=True):
-                heatmap_png = encode_heatmap(prediction.heatmap_within(HEATMAP_MAX_SIDE))
-                answers[i] = ScanAnswer(prediction, heatmap_png, predictor.name, predictor.version)
+                answers[i] = ScanAnswer(
+                    prediction, stored_heatmap(prediction), predictor.name, predictor.version
+                )
         return [answers[i] for i in range(len(requests))]
 
     @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.005)

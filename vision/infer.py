@@ -81,17 +81,19 @@ class Prediction:
     @cached_property
     def heatmap(self) -> np.ndarray:
         """``H x W`` float32 in [0, 1] at the scan's size: probability of any threat per pixel."""
-        if self.placement is None:
-            return np.clip(self.threat_map, 0.0, 1.0)
-        return np.clip(self.placement.map_to_image(self.threat_map), 0.0, 1.0)
+        return self._resampled(None)
 
     def heatmap_within(self, max_side: int) -> np.ndarray:
         """The heat map resampled so that its longer side is at most ``max_side`` (aspect kept)."""
-        if self.placement is None:
+        if self.placement is None or max(self.placement.width, self.placement.height) <= max_side:
             return self.heatmap
         width, height = self.placement.width, self.placement.height
-        factor = min(1.0, max_side / max(width, height))
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        factor = max_side / max(width, height)
+        return self._resampled((max(1, round(width * factor)), max(1, round(height * factor))))
+
+    def _resampled(self, size: tuple[int, int] | None) -> np.ndarray:
+        if self.placement is None:
+            return np.clip(self.threat_map, 0.0, 1.0)
         return np.clip(self.placement.map_to_image(self.threat_map, size), 0.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
