@@ -35,7 +35,7 @@ import httpx
 import numpy as np
 from pydantic import SecretStr
 
-from benchmarks.service import benchmark_model, scan_png, start_server
+from benchmarks.service import benchmark_model, ready, scan_png, start_server
 from service.settings import Settings
 
 PLANS = {
@@ -96,19 +96,6 @@ def hammer(base: str, key: str, upload: tuple[str, bytes, str], clients: int, se
     )
 
 
-def wait_ready(base: str, timeout_s: float = 300) -> None:
-    """Until ``/readyz`` answers 200."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{base} did not become ready in {timeout_s:.0f} s")
-
-
 def measure_single(model: pathlib.Path, scratch: pathlib.Path, key: str, run: Callable[[str], Rate]) -> Rate:
     """The single-process service."""
     (scratch / "single").mkdir()
@@ -144,7 +131,8 @@ def measure_ray(
             )
             serve.run(application(settings, ScalingPlan(**options)), name="triage", route_prefix="/")
             base = f"http://127.0.0.1:{port}"
-            wait_ready(base)
+            if not ready(base, timeout_s=300):
+                raise SystemExit(f"{label}: {base} did not become ready in 300 s")
             rates[label] = run(base)
             serve.delete("triage")
     finally:

@@ -105,14 +105,23 @@ def start_server(
         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    if ready(base, timeout_s=60):
+        return process, base
     os.killpg(process.pid, signal.SIGKILL)
     raise SystemExit("server did not become ready: " + (scratch / "serve.log").read_text()[-1000:])
+
+
+def ready(base: str, timeout_s: float) -> bool:
+    """Whether ``/readyz`` at ``base`` answers 200 within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def timed(action: Callable[[], object], repeat: int) -> list[float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 from dataclasses import asdict
+from typing import Any
 
 import pytest
 import torch
@@ -103,14 +104,19 @@ def test_the_soup_validates_and_exports_with_its_ingredients_in_the_card(
     assert souped.exit_code == 0, souped.output
     validation = json.loads(souped.stdout.splitlines()[0])["validation"]
     assert 0.0 <= validation["val_auroc"] <= 1.0 and "val_class_hits" in validation
-    exported = runner.invoke(
-        app,
-        ["export", "--checkpoint", str(out), "--calibration", str(shapes_datasets["calibration"]),
-         "--test", str(shapes_datasets["test"]), "--name", "soup", "--version", "1", "--out", str(tmp_path),
-         "--far", "0.25", "--quiet"],
-    )  # fmt: skip
-    assert exported.exit_code == 0, exported.output
-    card = json.loads((tmp_path / "soup" / "1" / "model.json").read_text())
+
+    def export(checkpoint: pathlib.Path, version: str) -> dict[str, Any]:
+        exported = runner.invoke(
+            app,
+            ["export", "--checkpoint", str(checkpoint), "--calibration", str(shapes_datasets["calibration"]),
+             "--test", str(shapes_datasets["test"]), "--name", "soup", "--version", version,
+             "--out", str(tmp_path), "--far", "0.25", "--quiet"],
+        )  # fmt: skip
+        assert exported.exit_code == 0, exported.output
+        card: dict[str, Any] = json.loads((tmp_path / "soup" / version / "model.json").read_text())
+        return card
+
+    card = export(out, "1")
     assert card["training"]["epochs_trained"] == 0
     assert [i["checkpoint"] for i in card["training"]["soup"]] == paths
     assert card["training"]["soup_validation"] == validation
@@ -123,14 +129,7 @@ def test_the_soup_validates_and_exports_with_its_ingredients_in_the_card(
         ).exit_code
         == 0
     )
-    exported = runner.invoke(
-        app,
-        ["export", "--checkpoint", str(wise), "--calibration", str(shapes_datasets["calibration"]),
-         "--test", str(shapes_datasets["test"]), "--name", "soup", "--version", "2", "--out", str(tmp_path),
-         "--far", "0.25", "--quiet"],
-    )  # fmt: skip
-    assert exported.exit_code == 0, exported.output
-    card = json.loads((tmp_path / "soup" / "2" / "model.json").read_text())
+    card = export(wise, "2")
     assert [i["checkpoint"] for i in card["training"]["soup"]] == [folder, paths[0]]
 
 
