@@ -107,6 +107,23 @@ def train(
             "run does not validate on (e.g. export each and score it with triage evaluate --real)"
         ),
     ] = DEFAULTS.keep_epochs,
+    epoch_size: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="scans drawn per epoch (0: as many as --data holds), so runs on different data make the "
+            "same number of steps",
+        ),
+    ] = DEFAULTS.epoch_size,
+    hard_negatives: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="hard-negative mining: each epoch, the quarter of each folder's clean scans that the "
+            "network scores highest are drawn this many times as often (1: off); each folder's share and "
+            "its clean scans' share stay as they were",
+        ),
+    ] = DEFAULTS.hard_negatives,
     blocks: Annotated[
         str | None,
         typer.Option(
@@ -174,6 +191,8 @@ def train(
             mix=weights,
             balance=balance,
             keep_epochs=keep_epochs,
+            epoch_size=epoch_size,
+            hard_negatives=hard_negatives,
             precision=precision,
             device=device,
             blocks=_blocks(blocks) if blocks is not None else None,

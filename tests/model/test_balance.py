@@ -159,3 +159,24 @@ def test_weighting_a_missed_class_never_eases_the_push_on_the_others() -> None:
 
     # A weighted mean would give the carton 1/5 of the term instead of 1/2; the floor keeps its full share.
     assert carton_push(weights) == pytest.approx(carton_push(EVEN), rel=1e-4)
+
+
+def test_hard_negatives_are_drawn_more_within_each_folder_and_its_clean_share() -> None:
+    from vision.train.train import hard_negative_factors, respread
+
+    # folder 0: four clean scans (0-3) and two threat scans (4, 5); folder 1: four clean scans (6-9)
+    origins = [0] * 6 + [1] * 4
+    clean = [0, 1, 2, 3, 6, 7, 8, 9]
+    scores = np.asarray([0.1, 0.9, 0.2, 0.3, 0.5, 0.6, 0.95, 0.4])
+    factors, cuts = hard_negative_factors(scores, clean, origins, boost=4.0, share=0.25)
+    # the top quarter of each folder's clean scans by score: scan 1 in folder 0, scan 8 in folder 1
+    assert np.flatnonzero(factors == 4.0).tolist() == [1, 8] and set(cuts) == {0, 1}
+    weights = np.asarray([1.0] * 6 + [2.0] * 4)
+    groups = [2 * o + (i in clean) for i, o in enumerate(origins)]
+    drawn = respread(weights, groups, factors)
+    # each folder's share, and within it the clean scans' share, stay as they were
+    for group in set(groups):
+        members = [i for i, g in enumerate(groups) if g == group]
+        assert drawn[members].sum() == pytest.approx(weights[members].sum())
+    assert drawn[1] == pytest.approx(4 * drawn[0]) and drawn[8] == pytest.approx(4 * drawn[6])
+    assert drawn[4] == weights[4]  # a threat scan is never mined

@@ -207,10 +207,15 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
             "--workers", "0", "--balance", "--blocks", "1,1", "--widths", "4,8,12,8", "--precision", "bf16",
-            "--quiet",
+            "--epoch-size", "12", "--hard-negatives", "4", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert record["steps"] == 3  # --epoch-size 12 in batches of 4, whatever the folders hold
+    # the clean scans of both folders were scored and each folder's hard-negative cut recorded
+    assert set(record["hard_negative_cuts"]) == {"train", "test"}
+    assert all(0.0 <= cut <= 1.0 for cut in record["hard_negative_cuts"].values())
     state = torch.load(str(out / "model_best.pt"), map_location="cpu", weights_only=False)
     assert state["args"]["balance"] is True and tuple(state["args"]["blocks"]) == (1, 1)
     # mixed precision computes in bf16 but keeps (and checkpoints) float32 weights

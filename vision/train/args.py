@@ -34,6 +34,12 @@ class TrainArgs:
     # Keep every epoch's checkpoint (epoch_NNN.pt) so one can be chosen afterwards on other data (the
     # real validation files, through an export of each).
     keep_epochs: bool = False
+    # Scans drawn per epoch (0: as many as the training data holds), so that runs on different data make
+    # the same number of steps (e.g. an ablation that drops a data folder).
+    epoch_size: int = 0
+    # Hard-negative mining: each epoch, the top HARD_SHARE of each folder's clean scans by the current
+    # network's score are drawn this many times as often (1: off); see train.hard_negative_factors.
+    hard_negatives: float = 1.0
     precision: str = "fp32"
     device: str = "cpu"
     progress: bool = True

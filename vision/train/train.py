@@ -76,6 +76,10 @@ MISS_BOOST = 3.0
 # fp32 one within noise (train loss within 0.014 each epoch, last val AUROC 0.874 vs 0.873). Where bf16 is
 # emulated (no AVX512-BF16) it is slower.
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+# Hard-negative mining (--hard-negatives): the share of each folder's clean scans, those the network scores
+# highest, that are drawn more often. The threshold at 5% real false alarms is set by the top 5% of clean
+# bags; a quarter reaches well past that tail so it does not chase a handful of scans.
+HARD_SHARE = 0.25
 
 
 def training_device(name: str) -> torch.device:
@@ -547,6 +551,65 @@ def repeat_factors(
     return np.asarray([max([1.0] + [factor[name] for name in names]) for names in labels], dtype=np.float64)
 
 
+@torch.no_grad()
+def clean_scores(
+    model: ThreatNet,
+    scans: Sequence[tuple[np.ndarray, np.ndarray]],
+    indices: Sequence[int],
+    spec: PreprocessSpec,
+    batch_size: int = 8,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """The image score of each scan ``scans[i]``, ``i`` in ``indices``, as inference sees the whole scan."""
+    model.eval()
+    scores: list[float] = []
+    for start in range(0, len(indices), batch_size):
+        chunk = [
+            letterbox(scans[i][0], spec.input_size, spec.pad_value)[0]
+            for i in indices[start : start + batch_size]
+        ]
+        inputs = torch.from_numpy(np.stack([normalize(square, spec) for square in chunk]))
+        scores += threat_outputs(model(inputs.to(device or torch.device("cpu"))))[2].tolist()
+    return np.asarray(scores, dtype=np.float64)
+
+
+def hard_negative_factors(
+    scores: np.ndarray,
+    indices: Sequence[int],
+    origins: Sequence[int],
+    boost: float,
+    share: float = HARD_SHARE,
+) -> tuple[np.ndarray, dict[int, float]]:
+    """Draw factors that favour the clean scans the network scores highest (hard-negative mining).
+
+    Within each data folder, the clean scans ``indices`` (with their ``scores``) at or above the folder's
+    ``1 - share`` quantile get ``boost``; every other scan 1. Use with :func:`respread`, which keeps each
+    folder's share and its clean scans' share of the draw.
+
+    Returns:
+        The factor of every training scan (``len(origins)``), and each folder's cut score.
+    """
+    factors = np.ones(len(origins), dtype=np.float64)
+    index = np.asarray(indices, dtype=np.int64)
+    folder_of = np.asarray(origins, dtype=np.int64)[index] if len(index) else np.zeros(0, dtype=np.int64)
+    cuts: dict[int, float] = {}
+    for folder in np.unique(folder_of):
+        mine = folder_of == folder
+        cut = float(np.quantile(scores[mine], 1.0 - share))
+        factors[index[mine & (scores >= cut)]] = boost
+        cuts[int(folder)] = round(cut, 4)
+    return factors, cuts
+
+
+def respread(weights: np.ndarray, groups: Sequence[int], factors: np.ndarray) -> np.ndarray:
+    """``weights * factors``, rescaled so that every group keeps its share of the total draw."""
+    group = np.asarray(groups, dtype=np.int64)
+    scaled = weights * factors
+    before = np.bincount(group, weights=weights)
+    after = np.bincount(group, weights=scaled)
+    return scaled * (before / np.where(after > 0, after, 1.0))[group]
+
+
 def draw_weights(
     args: TrainArgs,
     train_samples: Sequence[Sample],
@@ -623,6 +686,8 @@ def make_loader(
 ) -> tuple[DataLoader[tuple[np.ndarray, np.ndarray]], WeightedRandomSampler | None, torch.Generator]:
     """Batches of augmented crops, drawn by ``--mix``/``--balance`` weights where given, else shuffled.
 
+    An epoch draws ``--epoch-size`` scans (with replacement) where given, else as many as there are.
+
     Returns:
         The loader, its weighted sampler (None when shuffling) and the generator seeded each epoch.
 
@@ -632,9 +697,11 @@ def make_loader(
     shuffle = torch.Generator()
     sampler = None
     draw = draw_weights(args, data.samples, data.origins)
+    if draw is None and (args.epoch_size or args.hard_negatives > 1):
+        draw = np.ones(len(data.train_set))
     if draw is not None:
         sampler = WeightedRandomSampler(
-            draw.tolist(), len(data.train_set), replacement=True, generator=shuffle
+            draw.tolist(), args.epoch_size or len(data.train_set), replacement=True, generator=shuffle
         )
     loader = DataLoader(
         data.train_set,
@@ -649,6 +716,30 @@ def make_loader(
     if len(loader) == 0:
         raise ValueError(f"{len(data.train_set)} training scans make no batch of {args.batch_size}")
     return loader, sampler, shuffle
+
+
+def mine_hard_negatives(
+    args: TrainArgs,
+    model: ThreatNet,
+    data: TrainingData,
+    weights: np.ndarray,
+    spec: PreprocessSpec,
+    device: torch.device,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """This epoch's draw weights with the clean scans the current network scores highest drawn
+    ``--hard-negatives`` times as often (each folder's share and its clean share unchanged).
+
+    Returns:
+        The weights, and each folder's cut score (its clean scans' ``1 - HARD_SHARE`` quantile) by name.
+    """
+    clean = [i for i, sample in enumerate(data.samples) if not sample.has_threat]
+    scores = clean_scores(model, data.train_set.cached, clean, spec, device=device)
+    factors, cuts = hard_negative_factors(scores, clean, data.origins, args.hard_negatives)
+    groups = [
+        2 * origin + (not sample.has_threat)
+        for origin, sample in zip(data.origins, data.samples, strict=True)
+    ]
+    return respread(weights, groups, factors), {Path(args.data[f]).name: cut for f, cut in cuts.items()}
 
 
 def run_record(args: TrainArgs, spec: PreprocessSpec, init: dict[str, Any] | None, data: TrainingData,
@@ -721,13 +812,16 @@ def main(args: TrainArgs) -> Path:
         # Order and augmentation depend on (seed, epoch) only, so a resumed run continues identically.
         data.train_set.epoch = epoch
         shuffle.manual_seed(args.seed * 1000 + epoch)
-        ranking = None
-        if args.balance and sampler is not None:
+        ranking, mined = None, dict[str, float]()
+        if sampler is not None and (args.balance or args.hard_negatives > 1):
             # What the last validation missed steers both this epoch's draw and its ranking term.
             misses = class_misses(hits)
             weights = draw_weights(args, data.samples, data.origins, misses)
+            weights = np.ones(len(data.samples)) if weights is None else weights
+            if args.hard_negatives > 1:
+                weights, mined = mine_hard_negatives(args, model, data, weights, spec, device)
             sampler.weights = torch.as_tensor(weights, dtype=torch.double)
-            ranking = ranking_weights(misses)
+            ranking = ranking_weights(misses) if args.balance else None
         weight = IMAGE_LOSS_WEIGHT if init is not None else image_loss_weight(epoch / args.epochs)
         losses = train_one_epoch(
             model, optimizer, scheduler, loader, epoch, args.progress, weight, ranking, args.precision, device
@@ -738,6 +832,8 @@ def main(args: TrainArgs) -> Path:
             "epoch": epoch,
             **losses,
             "image_weight": weight,
+            "steps": len(loader),
+            **({"hard_negative_cuts": mined} if mined else {}),
             **metrics,
             "lr": scheduler.get_last_lr()[0],
             "seconds": round(time.monotonic() - began, 1),
