@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import cast
 
 import cv2
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from tests.motion.conftest import run_screener
 from vision.errors import ImageDecodeError
-from vision.motion.config import CameraConfig, Mog2Params, SceneChangeConfig
+from vision.motion.config import CameraConfig, Mog2Params, SceneChangeConfig, SubtractorParams
 from vision.motion.screener import Screener
 from vision.motion.trail import TrailFrame, render_sequence, scenario
 
@@ -241,3 +242,41 @@ def test_temporal_consistency_drops_a_blinking_patch_and_keeps_a_steady_one() ->
     assert blinking > 500 and steady > 500
     blinking, steady = foreground(3)
     assert blinking == 0 and steady > 500
+
+
+def test_the_main_subtractor_only_learns_from_every_nth_frame_the_cue_finds_quiet(
+    tiny_sequence: Sequence, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vision.motion.screener as screener_module
+
+    make = screener_module.make_subtractor
+    applied: dict[str, int] = {}
+
+    class Counting:
+        """The real subtractor, counting the frames it is given by kind."""
+
+        def __init__(self, params: SubtractorParams) -> None:
+            self.kind, self.inner = params.kind, make(params)
+
+        def apply(self, frame: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+            applied[self.kind] = applied.get(self.kind, 0) + 1
+            return cast(np.ndarray, self.inner.apply(frame, *args, **kwargs))
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(screener_module, "make_subtractor", Counting)
+    quiet = tiny_sequence("trees_only", frames=80)
+    for every in (1, 4):
+        applied.clear()
+        events, _ = run_screener(
+            quiet, CameraConfig.model_validate({"confirm": {"quiet_update_every": every}})
+        )
+        assert events == []
+        # Frame 1 builds both backgrounds; the next 5 (MOG2's warm-up) feed both. Of the other 74 frames,
+        # where the trees never give the cue a sizeable blob, GSOC learns from every n-th only.
+        assert applied == {"mog2": 80, "gsoc": 1 + 5 + 74 // every}
+    # With the walker the cue fires, GSOC screens those frames, and the walker is still one event.
+    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    events, _ = run_screener(frames, CameraConfig())
+    assert len(events) == 1

@@ -182,6 +182,8 @@ class Screener:
         self._prev_chroma: float | None = None
         self._relearn_left = 0
         self._relearning_change = False
+        self._quiet_frames = 0  # frames the cue found quiet (ConfirmConfig.quiet_update_every)
+        self._quiet_every = self.config.confirm.quiet_update_every if self.config.confirm is not None else 1
         self._candidates: list[_Candidate] = []
         self._event: MotionEvent | None = None
         self._peak: _Peak | None = None
@@ -316,11 +318,22 @@ class Screener:
             self._relearn(small, chroma, count_as_change=whole_frame)
             return self._quiet_result(small, now, scene_change=whole_frame)
 
-        raw = self._subtractor.apply(small)
         confirming = self._apply_confirmer(small)
         if self._relearn_left > 0:
+            self._subtractor.apply(small)
             self._relearn_left -= 1
             return self._quiet_result(small, now, scene_change=self._relearning_change)
+        near = self._cue_near(confirming) if confirming is not None else None
+        if confirming is not None and near is None:
+            # Nothing sizeable moves by the cue, so all of the main foreground would be dropped: the main
+            # subtractor only learns, from every n-th such frame (ConfirmConfig.quiet_update_every).
+            self._quiet_frames += 1
+            if self._quiet_frames % self._quiet_every == 0:
+                self._subtractor.apply(small)
+            if self._streak is not None:
+                self._streak[:] = 0
+            return self._track(np.zeros(small.shape[:2], np.uint8), [], now, frame, encoded)
+        raw = self._subtractor.apply(small)
 
         _, moving = cv2.threshold(raw, FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)
         if valid is not None:
@@ -341,8 +354,8 @@ class Screener:
             foreground, contours = np.zeros_like(moving), []
         else:
             foreground, contours = self._clean(moving)
-            if confirming is not None:
-                foreground, contours = self._confirmed(foreground, confirming)
+            if near is not None:
+                foreground, contours = self._confirmed(foreground, near)
         return self._track(foreground, contours, now, frame, encoded)
 
     def _consistent(self, moving: np.ndarray) -> np.ndarray:
@@ -359,20 +372,27 @@ class Screener:
         shrunk = cv2.resize(small, self._confirm_size, interpolation=cv2.INTER_AREA)
         return cast(np.ndarray, self._confirmer.apply(shrunk))
 
-    def _confirmed(
-        self, foreground: np.ndarray, confirming: np.ndarray
-    ) -> tuple[np.ndarray, Sequence[np.ndarray]]:
-        """``foreground`` kept only near the confirming cue's blobs of at least ``min_area`` each."""
-        assert self.config.confirm is not None
+    def _cue_near(self, confirming: np.ndarray) -> np.ndarray | None:
+        """Where the main foreground may be kept: within ``reach`` of the cue's blobs of at least
+        ``min_area`` each, at the processing size; None where the cue holds no such blob."""
+        assert self._small_size is not None
         cue = cv2.threshold(confirming, FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)[1]
-        cue, cue_contours = self._clean(cue, flicker=False, masked=False)
         min_px = self.config.min_area * cue.size
+        if cv2.countNonZero(cue) < min_px:
+            return None  # cleanup only removes pixels: no blob can reach min_area
+        cue, cue_contours = self._clean(cue, flicker=False, masked=False)
         sizeable = [c for c in cue_contours if cv2.contourArea(c) >= min_px]
+        if not sizeable:
+            return None
         near = np.zeros_like(cue)
         cv2.drawContours(near, sizeable, -1, 255, cv2.FILLED)
-        near = cv2.resize(near, (foreground.shape[1], foreground.shape[0]), interpolation=cv2.INTER_NEAREST)
+        near = cv2.resize(near, self._small_size, interpolation=cv2.INTER_NEAREST)
         if self._reach is not None:
             near = cv2.dilate(near, self._reach)
+        return near
+
+    def _confirmed(self, foreground: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, Sequence[np.ndarray]]:
+        """``foreground`` kept only ``near`` the confirming cue's sizeable blobs (:meth:`_cue_near`)."""
         kept = cv2.bitwise_and(foreground, near)
         contours, _ = cv2.findContours(kept, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         return kept, contours
