@@ -347,6 +347,15 @@ def prepare_validation(
     return prepared
 
 
+def square_outputs(
+    model: ThreatNet, squares: Sequence[np.ndarray], spec: PreprocessSpec, device: torch.device | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The threat maps and image scores of letterboxed scans (one batch), as inference computes them."""
+    inputs = torch.from_numpy(np.stack([normalize(square, spec) for square in squares]))
+    _, threat_map, score = threat_outputs(model(inputs.to(device or torch.device("cpu"))))
+    return threat_map.float().cpu().numpy(), score.float().cpu().numpy()
+
+
 @torch.no_grad()
 def evaluate(
     model: ThreatNet,
@@ -367,10 +376,9 @@ def evaluate(
     peaks: dict[str, list[float]] = {}
     for start in range(0, len(scans), batch_size):
         chunk = scans[start : start + batch_size]
-        inputs = torch.from_numpy(np.stack([normalize(scan.square, spec) for scan in chunk]))
-        _, threat_map, score = threat_outputs(model(inputs.to(device or torch.device("cpu"))))
+        threat_map, score = square_outputs(model, [scan.square for scan in chunk], spec, device)
         scores += score.tolist()
-        for scan, cells in zip(chunk, threat_map.cpu().numpy(), strict=True):
+        for scan, cells in zip(chunk, threat_map, strict=True):
             for label, peak in peaks_over(scan.class_cells, cells).items():
                 peaks.setdefault(label, []).append(peak)
     labels = [scan.holds_threat for scan in scans]
@@ -564,12 +572,11 @@ def clean_scores(
     model.eval()
     scores: list[float] = []
     for start in range(0, len(indices), batch_size):
-        chunk = [
+        squares = [
             letterbox(scans[i][0], spec.input_size, spec.pad_value)[0]
             for i in indices[start : start + batch_size]
         ]
-        inputs = torch.from_numpy(np.stack([normalize(square, spec) for square in chunk]))
-        scores += threat_outputs(model(inputs.to(device or torch.device("cpu"))))[2].tolist()
+        scores += square_outputs(model, squares, spec, device)[1].tolist()
     return np.asarray(scores, dtype=np.float64)
 
 
