@@ -183,7 +183,9 @@ REAL_METHODS: dict[str, CameraConfig] = {
     "gsoc confirmed by mog2, gsoc learning from every 8th quiet frame": CameraConfig(
         confirm=ConfirmConfig(quiet_update_every=8)
     ),
-    "the same (every 4th), gsoc with 10 samples": CameraConfig(subtractor=GsocParams(n_samples=10)),
+    "the same (every 4th), gsoc with 10 samples": CameraConfig(
+        subtractor=GsocParams(n_samples=10), confirm=ConfirmConfig()
+    ),
     "the default + temporal consistency 2": CameraConfig(consistency=2),
     "the default + temporal consistency 3": CameraConfig(consistency=3),
     "the same, cue seeded with jitter": CameraConfig(confirm=ConfirmConfig(seed_jitter=True)),
