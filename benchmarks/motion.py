@@ -176,11 +176,8 @@ REAL_METHODS: dict[str, CameraConfig] = {
     "gsoc confirmed by mog2, gsoc learning from every quiet frame (the default until 2026-12-06)": (
         CameraConfig(confirm=ConfirmConfig(quiet_update_every=1))
     ),
-    "gsoc confirmed by mog2, gsoc learning from every 2nd quiet frame": CameraConfig(
-        confirm=ConfirmConfig(quiet_update_every=2)
-    ),
-    "gsoc confirmed by mog2, gsoc learning from every 4th quiet frame (the default)": CameraConfig(),
-    "gsoc confirmed by mog2, gsoc learning from every 8th quiet frame": CameraConfig(
+    "gsoc confirmed by mog2, gsoc learning from every 4th quiet frame after 50 (the default)": CameraConfig(),
+    "gsoc confirmed by mog2, gsoc learning from every 8th quiet frame after 50": CameraConfig(
         confirm=ConfirmConfig(quiet_update_every=8)
     ),
     "the same (every 4th), gsoc with 10 samples": CameraConfig(

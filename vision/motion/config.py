@@ -162,8 +162,9 @@ class ConfirmConfig(_Strict):
         quiet_update_every: on a frame where the cue holds no sizeable blob, every pixel of the main
             subtractor's foreground would be dropped, so the main subtractor is not run to screen it; it
             only keeps learning the background, from every n-th such frame (1: from every frame, as
-            without the cue). The main subtractor is the expensive half (GSOC: ~9 ms of a 10.5 ms frame
-            at 320 px), and a trail camera is quiet most of the day.
+            without the cue). The main subtractor is the expensive half (GSOC: ~7-8 ms of a 10.5 ms
+            frame at 320 px), and a trail camera is quiet most of the day. A background rebuilt from one
+            frame learns from every frame for its first 50 (see the screener's ``_YOUNG_FRAMES``).
     """
 
     subtractor: SubtractorParams = Field(default_factory=Mog2Params)
@@ -212,20 +213,20 @@ class CameraConfig(_Strict):
         snapshot_quality: JPEG quality of the event snapshot.
     """
 
-    # The default pipeline: GSOC, confirmed by MOG2 at half size. Picked on the real sequences (CDnet
-    # 2014 pedestrians / fall: people; trees in wind with cars), pixel F through `triage motion-eval`, all
-    # with the same cleanup (python -m benchmarks.motion prints the whole table): MOG2 alone 0.856 / 0.623,
-    # KNN 0.844 / 0.432, GSOC alone 0.919 / 0.226, GSOC confirmed by MOG2 0.925 / 0.908. GSOC draws people
-    # and cars whole but fires on swaying trees; MOG2 is calm on trees but draws people in pieces; the
+    # The default pipeline: GSOC, confirmed by MOG2 at half size. Picked on the real sequences (CDnet 2014
+    # pedestrians / fall: people; trees in wind with cars), pixel F through `triage motion-eval`, all with
+    # the same cleanup (python -m benchmarks.motion prints the whole table): MOG2 alone 0.856 / 0.623, KNN
+    # 0.844 / 0.432, GSOC alone 0.919 / 0.226, GSOC confirmed by MOG2 0.925 / 0.908. GSOC draws people and
+    # cars whole but fires on swaying trees; MOG2 is calm on trees but draws people in pieces; the
     # confirmed pipeline keeps GSOC's foreground near MOG2's sizeable blobs. Where the cue sees nothing
-    # sizeable, GSOC only learns, from every 4th such frame (ConfirmConfig.quiet_update_every): 0.923 /
-    # 0.967 (fall's precision 0.847 -> 0.952) at a third of the cost on a quiet trail; every 2nd frame
-    # 0.924 / 0.967, every 8th 0.920 / 0.959; GSOC with 10 samples instead of 20 (half its cost) loses
-    # pedestrians (0.912). It also keeps the synthetic
-    # scenes' promises (no event from trees alone or the IR switch in wind, the walker found again after a
-    # lighting change). Its one loss there: GSOC has no shadow test, so a walker's box takes in the
-    # shadow at its feet (IoU 0.43 with the walker alone, 0.83 for MOG2 alone); dropping what MOG2 calls
-    # shadow cost real recall (pedestrians 0.97 -> 0.86), and so did cutting to MOG2's boxes.
+    # sizeable, GSOC only learns, from every 4th such frame once its background is 50 frames old
+    # (ConfirmConfig.quiet_update_every): 0.924 / 0.905, the same within noise, at under half the cost on
+    # a quiet trail. GSOC with 10 samples instead of 20 (half its cost) loses pedestrians (0.912). The
+    # pipeline also keeps the synthetic scenes' promises (no event from trees alone or the IR switch in
+    # wind, the walker found again after a lighting change). Its one loss there: GSOC has no shadow test,
+    # so a walker's box takes in the shadow at its feet (IoU 0.43 with the walker alone, 0.83 for MOG2
+    # alone); dropping what MOG2 calls shadow cost real recall (pedestrians 0.97 -> 0.86), and so did
+    # cutting to MOG2's boxes.
     # A camera that names its subtractor runs it alone unless it also names a ``confirm``.
     subtractor: SubtractorParams = Field(default_factory=GsocParams)
     confirm: ConfirmConfig | None = Field(default_factory=ConfirmConfig)
