@@ -191,7 +191,6 @@ class Screener:
         self._relearning_change = False
         self._quiet_frames = 0  # frames the cue found quiet (ConfirmConfig.quiet_update_every)
         self._young_until = 0  # frames_seen below which the background learns from every frame
-        self._quiet_every = self.config.confirm.quiet_update_every if self.config.confirm is not None else 1
         self._candidates: list[_Candidate] = []
         self._event: MotionEvent | None = None
         self._peak: _Peak | None = None
@@ -335,9 +334,10 @@ class Screener:
         if confirming is not None and near is None:
             # Nothing sizeable moves by the cue, so all of the main foreground would be dropped: the main
             # subtractor only learns, from every n-th such frame (ConfirmConfig.quiet_update_every).
+            assert self.config.confirm is not None  # a cue runs only with a confirm config
             self._quiet_frames += 1
             young = self.frames_seen < self._young_until
-            if young or self._quiet_frames % self._quiet_every == 0:
+            if young or self._quiet_frames % self.config.confirm.quiet_update_every == 0:
                 self._subtractor.apply(small)
             if self._streak is not None:
                 self._streak[:] = 0
