@@ -124,6 +124,16 @@ def train(
             "its clean scans' share stay as they were",
         ),
     ] = DEFAULTS.hard_negatives,
+    ema: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.99999,
+            help="keep an exponential moving average of the weights with this decay per step (e.g. 0.998: "
+            "about the last 500 steps), and validate and checkpoint the average rather than the last "
+            "step's weights (0: off)",
+        ),
+    ] = DEFAULTS.ema,
     blocks: Annotated[
         str | None,
         typer.Option(
@@ -193,6 +203,7 @@ def train(
             keep_epochs=keep_epochs,
             epoch_size=epoch_size,
             hard_negatives=hard_negatives,
+            ema=ema,
             precision=precision,
             device=device,
             blocks=_blocks(blocks) if blocks is not None else None,

@@ -207,7 +207,7 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
             "--workers", "0", "--balance", "--blocks", "1,1", "--widths", "4,8,12,8", "--precision", "bf16",
-            "--epoch-size", "12", "--hard-negatives", "4", "--quiet",
+            "--epoch-size", "12", "--hard-negatives", "4", "--ema", "0.5", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -217,6 +217,10 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     assert set(record["hard_negative_cuts"]) == {"train", "test"}
     assert all(0.0 <= cut <= 1.0 for cut in record["hard_negative_cuts"].values())
     state = torch.load(str(out / "model_best.pt"), map_location="cpu", weights_only=False)
+    # --ema: the checkpoint's model is the moving average; the last step's weights are kept to resume
+    assert state["args"]["ema"] == 0.5 and set(state["raw_model"]) == set(state["model"])
+    assert not torch.equal(state["raw_model"]["head.weight"], state["model"]["head.weight"])
+    assert state["average"]["n_averaged"].item() == 3
     assert state["args"]["balance"] is True and tuple(state["args"]["blocks"]) == (1, 1)
     # mixed precision computes in bf16 but keeps (and checkpoints) float32 weights
     assert state["args"]["precision"] == "bf16"
@@ -237,6 +241,27 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     assert [d["mix"] for d in state["data"]] == [3.0, 1.0]
     assert all(len(d["sha256"]) == 64 for d in state["data"])
     assert state["args"]["command"]  # the command as typed (here pytest's own argv)
+
+
+def test_a_run_with_a_moving_average_resumes_it_and_one_without_is_refused(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    args = [
+        "train", "--data", str(shapes_datasets["train"]), "--val", str(shapes_datasets["calibration"]),
+        "--batch-size", "4", "--input-size", "64", "--crop-size", "48", "--workers", "0",
+        "--epoch-size", "8", "--quiet",
+    ]  # fmt: skip
+    averaged = tmp_path / "averaged"
+    for epochs in ("1", "2"):
+        result = runner.invoke(app, [*args, "--out", str(averaged), "--ema", "0.9", "--epochs", epochs])
+        assert result.exit_code == 0, result.output
+    state = torch.load(str(averaged / "checkpoint.pt"), map_location="cpu", weights_only=False)
+    assert state["epoch"] == 1 and state["average"]["n_averaged"].item() == 4  # 2 steps an epoch, resumed
+    plain = tmp_path / "plain"
+    assert runner.invoke(app, [*args, "--out", str(plain), "--epochs", "1"]).exit_code == 0
+    result = runner.invoke(app, [*args, "--out", str(plain), "--ema", "0.9", "--epochs", "2"])
+    assert result.exit_code != 0
+    assert "without --ema" in result.stderr and "\n" not in result.stderr.strip()
 
 
 def test_fine_tune_refuses_a_folder_without_weights(

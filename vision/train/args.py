@@ -40,6 +40,9 @@ class TrainArgs:
     # Hard-negative mining: each epoch, the top HARD_SHARE of each folder's clean scans by the current
     # network's score are drawn this many times as often (1: off); see train.hard_negative_factors.
     hard_negatives: float = 1.0
+    # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
+    # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
+    ema: float = 0.0
     precision: str = "fp32"
     device: str = "cpu"
     progress: bool = True
