@@ -155,13 +155,15 @@ ABLATIONS: dict[str, CameraConfig] = {
     "grey frames": CameraConfig(colour=False),
     "no shake compensation": CameraConfig(stabilise=None),
     "GSOC learns from every quiet frame": CameraConfig(confirm=ConfirmConfig(quiet_update_every=1)),
+    "no flicker suppression on the cue": CameraConfig(confirm=ConfirmConfig(flicker_suppression=1.0)),
 }
 
 # The methods scored on real footage (--real): each subtractor with the same post-processing, and the
 # candidates that address a failure of one: per-pixel flicker suppression (an adaptive threshold where
-# pixels flicker often, against swaying trees), temporal consistency (a pixel must stay foreground for
-# several frames running: leaves swing back, bodies stay), a second subtractor confirming the first (GSOC
-# draws people and cars whole but fires on trees; MOG2 is calm on trees).
+# pixels flicker often, against swaying trees; on the main foreground, or on the confirming cue),
+# temporal consistency (a pixel must stay foreground for several frames running: leaves swing back,
+# bodies stay), a second subtractor confirming the first (GSOC draws people and cars whole but fires on
+# trees; MOG2 is calm on trees).
 REAL_METHODS: dict[str, CameraConfig] = {
     "mog2": CameraConfig(subtractor=Mog2Params(), confirm=None),
     "knn": CameraConfig(subtractor=KnnParams(), confirm=None),
@@ -174,18 +176,29 @@ REAL_METHODS: dict[str, CameraConfig] = {
     "mog2 + temporal consistency 3": CameraConfig(subtractor=Mog2Params(), confirm=None, consistency=3),
     "gsoc + temporal consistency 3": CameraConfig(subtractor=GsocParams(), confirm=None, consistency=3),
     "gsoc confirmed by mog2, gsoc learning from every quiet frame (the default until 2026-12-06)": (
-        CameraConfig(confirm=ConfirmConfig(quiet_update_every=1))
+        CameraConfig(confirm=ConfirmConfig(quiet_update_every=1, flicker_suppression=1.0))
     ),
-    "gsoc confirmed by mog2, gsoc learning from every 4th quiet frame after 50 (the default)": CameraConfig(),
-    "gsoc confirmed by mog2, gsoc learning from every 8th quiet frame after 50": CameraConfig(
+    "the same, gsoc learning from every 4th quiet frame after 50 (the default until the cue's flicker map)": (
+        CameraConfig(confirm=ConfirmConfig(flicker_suppression=1.0))
+    ),
+    "the same + the cue ignores pixels it held in > 0.3 of the last 50 frames (the default)": CameraConfig(),
+    "the default, the cue's flicker share 0.15": CameraConfig(
+        confirm=ConfirmConfig(flicker_suppression=0.15)
+    ),
+    "the default without the cue's flicker map, cue MOG2 var_threshold 32": CameraConfig(
+        confirm=ConfirmConfig(flicker_suppression=1.0, subtractor=Mog2Params(var_threshold=32))
+    ),
+    "the default, gsoc learning from every 8th quiet frame after 50": CameraConfig(
         confirm=ConfirmConfig(quiet_update_every=8)
     ),
-    "the same (every 4th), gsoc with 10 samples": CameraConfig(
+    "the default, gsoc with 10 samples": CameraConfig(
         subtractor=GsocParams(n_samples=10), confirm=ConfirmConfig()
     ),
     "the default + temporal consistency 2": CameraConfig(consistency=2),
     "the default + temporal consistency 3": CameraConfig(consistency=3),
-    "the same, cue seeded with jitter": CameraConfig(confirm=ConfirmConfig(seed_jitter=True)),
+    "the default, cue seeded with jitter": CameraConfig(confirm=ConfirmConfig(seed_jitter=True)),
+    "the default + motion coherence: tracks count once moved 3% of the width": CameraConfig(min_travel=0.03),
+    "the default + motion coherence, 6%": CameraConfig(min_travel=0.06),
 }
 
 SUBTRACTORS: dict[str, Mog2Params | KnnParams | GsocParams | CntParams] = {

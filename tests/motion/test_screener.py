@@ -12,7 +12,13 @@ import pytest
 
 from tests.motion.conftest import run_screener
 from vision.errors import ImageDecodeError
-from vision.motion.config import CameraConfig, Mog2Params, SceneChangeConfig, SubtractorParams
+from vision.motion.config import (
+    CameraConfig,
+    ConfirmConfig,
+    Mog2Params,
+    SceneChangeConfig,
+    SubtractorParams,
+)
 from vision.motion.screener import Screener
 from vision.motion.trail import TrailFrame, render_sequence, scenario
 
@@ -242,6 +248,55 @@ def test_temporal_consistency_drops_a_blinking_patch_and_keeps_a_steady_one() ->
     assert blinking > 500 and steady > 500
     blinking, steady = foreground(3)
     assert blinking == 0 and steady > 500
+
+
+def test_the_cue_stops_confirming_a_patch_that_flickers_in_place_but_not_a_walker(
+    tiny_sequence: Sequence,
+) -> None:
+    # A patch of leaves tossing in wind: new values every frame, in one place, for 40 s at 5 fps.
+    rng = np.random.default_rng(7)
+    background = rng.integers(90, 110, (120, 160, 3), dtype=np.uint8)
+    frames = []
+    for _ in range(200):
+        frame = background.copy()
+        frame[30:55, 60:85] = rng.integers(0, 256, (25, 25, 3), dtype=np.uint8)
+        frames.append(TrailFrame(frame, np.zeros((120, 160), np.uint8), 0))
+
+    def moving_frames(cue_flicker: float) -> int:
+        config = CameraConfig(confirm=ConfirmConfig(flicker_suppression=cue_flicker))
+        _, results = run_screener(frames, config)
+        return sum(r.motion for r in results[100:])  # once the flicker map has filled
+
+    # Without it the cue confirms the patch again and again (12 of the last 100 frames); with it the
+    # patch's pixels are ignored but for a blip when too few of them flickered lately (2).
+    assert moving_frames(1.0) >= 10
+    assert moving_frames(0.3) <= 3
+    # A walker crosses each pixel in a few frames: still one event, with the suppression on.
+    events, _ = run_screener(tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5))
+    assert len(events) == 1
+
+
+def test_motion_coherence_drops_a_blob_that_stays_in_place_and_keeps_a_walker(
+    tiny_sequence: Sequence,
+) -> None:
+    rng = np.random.default_rng(3)
+    background = rng.integers(90, 110, (120, 160, 3), dtype=np.uint8)
+    frames = []
+    for index in range(60):
+        frame = background.copy()
+        if index >= 30:  # a bright sheet flapping on a line: there every frame, never going anywhere
+            frame[40:70, 60:90] = 200 + 40 * (index % 2)
+        frames.append(TrailFrame(frame, np.zeros((120, 160), np.uint8), 0))
+    plain = CameraConfig(subtractor=Mog2Params(), min_area=0.001)
+    coherent = CameraConfig(subtractor=Mog2Params(), min_area=0.001, min_travel=0.05)
+    plain_events, plain_results = run_screener(frames, plain)
+    assert plain_events != [] and np.any(plain_results[34].foreground[40:70, 60:90])
+    events, results = run_screener(frames, coherent)
+    assert events == [] and not any(r.motion for r in results)
+    assert not np.any(results[34].foreground[40:70, 60:90])  # nor are its pixels reported moving
+    # A walker crosses the frame: its track moves, so it counts (as one event) with coherence on.
+    walker = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
+    assert len(run_screener(walker, CameraConfig(min_travel=0.05))[0]) == 1
 
 
 def test_the_main_subtractor_only_learns_from_every_nth_frame_the_cue_finds_quiet(

@@ -22,6 +22,7 @@ What keeps trees, rain and the IR switch quiet, cheapest first:
 from __future__ import annotations
 
 import collections
+import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -139,6 +140,8 @@ class _Candidate:
     area_px: int
     streak: int
     since: float
+    origin: tuple[float, float] = (0.0, 0.0)  # box centre where the track began
+    moved: bool = True  # has travelled CameraConfig.min_travel from its origin
 
 
 @dataclass
@@ -184,6 +187,7 @@ class Screener:
         self._zone_map: np.ndarray | None = None  # zone index + 1 per pixel, 0 outside
         self._zone_names: list[str] = list(self.config.zones)
         self._flicker: np.ndarray | None = None
+        self._cue_flicker: np.ndarray | None = None  # the cue's own (ConfirmConfig.flicker_suppression)
         self._streak: np.ndarray | None = None  # consecutive foreground frames per pixel (consistency > 1)
         self._prev_thumb: np.ndarray | None = None
         self._prev_chroma: float | None = None
@@ -375,11 +379,22 @@ class Screener:
         return cv2.threshold(self._streak, self.config.consistency - 1, 255, cv2.THRESH_BINARY)[1]
 
     def _apply_confirmer(self, small: np.ndarray) -> np.ndarray | None:
-        """The confirming subtractor's foreground on the shrunk small frame (None without one)."""
+        """The confirming subtractor's foreground (0 or 255) on the shrunk small frame, less the pixels
+        that flicker (``ConfirmConfig.flicker_suppression``); None without a cue."""
         if self._confirmer is None or self._confirm_size is None:
             return None
+        assert self.config.confirm is not None
         shrunk = cv2.resize(small, self._confirm_size, interpolation=cv2.INTER_AREA)
-        return cast(np.ndarray, self._confirmer.apply(shrunk))
+        cue = cv2.threshold(self._confirmer.apply(shrunk), FOREGROUND_LEVEL, 255, cv2.THRESH_BINARY)[1]
+        rate = self.config.confirm.flicker_suppression
+        if rate >= 1:
+            return cast(np.ndarray, cue)
+        if self._cue_flicker is None or self._cue_flicker.shape != cue.shape:
+            self._cue_flicker = np.zeros(cue.shape, np.float32)
+        # Share of recent frames each cue pixel was foreground in (0..255 scale), as _clean's flicker map.
+        cv2.accumulateWeighted(cue, self._cue_flicker, 1.0 / self.config.flicker_window)
+        steady = self._cue_flicker < 255.0 * rate
+        return cv2.bitwise_and(cue, steady.view(np.uint8) * np.uint8(255))
 
     def _cue_near(self, confirming: np.ndarray) -> np.ndarray | None:
         """Where the main foreground may be kept: within ``reach`` of the cue's blobs of at least
@@ -577,6 +592,7 @@ class Screener:
         frame_px = foreground.size
         min_px = self.config.min_area * frame_px
         gap = max(2, foreground.shape[1] // 32)
+        travel = self.config.min_travel * foreground.shape[1]
         candidates: list[_Candidate] = []
         for box, area_px in self._blobs(foreground, contours):
             if area_px < min_px:
@@ -584,9 +600,21 @@ class Screener:
             previous = [c for c in self._candidates if _near(list(c.box), list(box), gap)]
             streak = 1 + max((c.streak for c in previous), default=0)
             since = min((c.since for c in previous), default=now)
-            candidates.append(_Candidate(box, area_px, streak, since))
+            centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+            origin = max(previous, key=lambda c: c.streak).origin if previous else centre
+            moved = any(c.moved for c in previous) or (
+                math.hypot(centre[0] - origin[0], centre[1] - origin[1]) >= travel
+            )
+            candidates.append(_Candidate(box, area_px, streak, since, origin, moved))
         self._candidates = candidates
-        confirmed = [c for c in candidates if c.streak >= self.config.persistence]
+        lasting = [c for c in candidates if c.streak >= self.config.persistence]
+        confirmed = [c for c in lasting if c.moved]
+        if len(confirmed) < len(lasting):
+            # Motion coherence (min_travel): a lasting blob that has not moved is not reported moving.
+            foreground = foreground.copy()
+            for c in lasting:
+                if not c.moved:
+                    foreground[c.box[1] : c.box[3], c.box[0] : c.box[2]] = 0
         regions = [self._region(c, frame_px) for c in confirmed]
         score = min(1.0, sum(r.area for r in regions))
 
