@@ -9,7 +9,8 @@ this process (one OpenCV thread), so that other work on a shared machine does no
 - the whole path per frame (JPEG decode straight to 1/4 scale + screening): frames per second per core,
   and cameras per core at 5 fps;
 - the screener's own cost against its subtractor's bare ``apply`` (GSOC for the default) on the same
-  downscaled frames (ratio, goal ≤ 1.5), rounds interleaved so a busy machine slows both alike.
+  downscaled frames (ratio, goal ≤ 1.5), and against the same pipeline with GSOC whole rather than in
+  tiles, rounds interleaved so a busy machine slows them all alike.
 
 Quality on real footage (``--real``, default ``../shared/real/camera``: CDnet 2014 sequences): a table of
 method × sequence (precision, recall, F, frames per second): MOG2, KNN, GSOC, CNT and LSBP with the same
@@ -85,6 +86,10 @@ def speed(frames: int, rounds: int, warmup_frames: int = 600, scene: str = "walk
     small = [decode_frame_small(data, config.processing_width).image for data in clip]
     full_screener = Screener("bench-full", config)
     own_screener = Screener("bench-own", config)
+    # The same pipeline with its main subtractor whole rather than in tiles (ConfirmConfig.tiles).
+    assert config.confirm is not None
+    whole = config.model_copy(update={"confirm": config.confirm.model_copy(update={"tiles": (1, 1)})})
+    whole_screener = Screener("bench-whole", whole)
     # The screener is measured against its own subtractor applied bare to the same frames.
     subtractor = make_subtractor(config.subtractor)
     timestamp = 0.0
@@ -94,12 +99,14 @@ def speed(frames: int, rounds: int, warmup_frames: int = 600, scene: str = "walk
         timestamp += 1.0 / SCREENING_FPS
         full_screener.process_encoded(clip[index % len(clip)], timestamp)
         own_screener.process(small[index % len(clip)], timestamp)
+        whole_screener.process(small[index % len(clip)], timestamp)
         subtractor.apply(small[index % len(clip)])
     paths: dict[str, Callable[[int, float], object]] = {
         "full": lambda i, t: full_screener.process_encoded(clip[i], t),
         "decode": lambda i, t: decode_frame_small(clip[i], config.processing_width),
         "full_decode": lambda i, t: cv2.imdecode(np.frombuffer(clip[i], np.uint8), cv2.IMREAD_COLOR),
         "screener": lambda i, t: own_screener.process(small[i], t),
+        "whole": lambda i, t: whole_screener.process(small[i], t),
         "bare": lambda i, t: subtractor.apply(small[i]),
     }
     per_round: dict[str, list[float]] = {name: [] for name in paths}
@@ -116,6 +123,9 @@ def speed(frames: int, rounds: int, warmup_frames: int = 600, scene: str = "walk
     result = {name: statistics.median(values) for name, values in per_round.items()}
     result["ratio"] = statistics.median(
         s / m for s, m in zip(per_round["screener"], per_round["bare"], strict=True)
+    )
+    result["tiles_ratio"] = statistics.median(
+        s / w for s, w in zip(per_round["screener"], per_round["whole"], strict=True)
     )
     result["jpeg_kb"] = sum(len(d) for d in clip) / len(clip) / 1024
     return result
@@ -156,6 +166,7 @@ ABLATIONS: dict[str, CameraConfig] = {
     "no shake compensation": CameraConfig(stabilise=None),
     "GSOC learns from every quiet frame": CameraConfig(confirm=ConfirmConfig(quiet_update_every=1)),
     "no flicker suppression on the cue": CameraConfig(confirm=ConfirmConfig(flicker_suppression=1.0)),
+    "GSOC whole, not in tiles": CameraConfig(confirm=ConfirmConfig(tiles=(1, 1))),
 }
 
 # The methods scored on real footage (--real): each subtractor with the same post-processing, and the
@@ -176,20 +187,23 @@ REAL_METHODS: dict[str, CameraConfig] = {
     "mog2 + temporal consistency 3": CameraConfig(subtractor=Mog2Params(), confirm=None, consistency=3),
     "gsoc + temporal consistency 3": CameraConfig(subtractor=GsocParams(), confirm=None, consistency=3),
     "gsoc confirmed by mog2, gsoc learning from every quiet frame (the default until 2026-12-06)": (
-        CameraConfig(confirm=ConfirmConfig(quiet_update_every=1, flicker_suppression=1.0))
+        CameraConfig(confirm=ConfirmConfig(quiet_update_every=1, flicker_suppression=1.0, tiles=(1, 1)))
     ),
     "the same, gsoc learning from every 4th quiet frame after 50 (the default until the cue's flicker map)": (
-        CameraConfig(confirm=ConfirmConfig(flicker_suppression=1.0))
+        CameraConfig(confirm=ConfirmConfig(flicker_suppression=1.0, tiles=(1, 1)))
     ),
-    "the same + the cue ignores pixels it held in > 0.3 of the last 50 frames (the default)": CameraConfig(),
+    "the same + the cue ignores pixels it held in > 0.3 of the last 50 frames": CameraConfig(
+        confirm=ConfirmConfig(tiles=(1, 1))
+    ),
+    "the same, gsoc in 4 x 3 tiles, only those near the cue's blobs screened (the default)": CameraConfig(),
+    "the default, gsoc learning from every 8th idle frame": CameraConfig(
+        confirm=ConfirmConfig(quiet_update_every=8)
+    ),
     "the default, the cue's flicker share 0.15": CameraConfig(
         confirm=ConfirmConfig(flicker_suppression=0.15)
     ),
     "the default without the cue's flicker map, cue MOG2 var_threshold 32": CameraConfig(
         confirm=ConfirmConfig(flicker_suppression=1.0, subtractor=Mog2Params(var_threshold=32))
-    ),
-    "the default, gsoc learning from every 8th quiet frame after 50": CameraConfig(
-        confirm=ConfirmConfig(quiet_update_every=8)
     ),
     "the default, gsoc with 10 samples": CameraConfig(
         subtractor=GsocParams(n_samples=10), confirm=ConfirmConfig()
@@ -265,6 +279,7 @@ def main() -> None:
             f"bare {default_kind}.apply: {1000 * s['bare']:.2f} ms"
         )
         print(f"screener / bare {default_kind} on the same frames: {s['ratio']:.2f}x (goal <= 1.5)")
+        print(f"screener / the same with {default_kind} whole (no tiles): {s['tiles_ratio']:.2f}x")
         print(f"cameras per core at {SCREENING_FPS:g} fps: {fps_core / SCREENING_FPS:.0f} (goal >= 40)\n")
     if args.quick:
         return

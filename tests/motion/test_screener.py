@@ -322,19 +322,31 @@ def test_the_main_subtractor_only_learns_from_every_nth_frame_the_cue_finds_quie
 
     monkeypatch.setattr(screener_module, "make_subtractor", Counting)
     quiet = tiny_sequence("trees_only", frames=150)
-    for every in (1, 4):
+    for every, tiles in ((1, 1), (4, 1), (4, 12)):
         applied.clear()
-        config = CameraConfig.model_validate({"confirm": {"quiet_update_every": every}})
+        grid = (4, 3) if tiles == 12 else (1, 1)
+        config = CameraConfig.model_validate({"confirm": {"quiet_update_every": every, "tiles": grid}})
         events, _ = run_screener(quiet, config)
         assert events == []
         # Frame 1 builds both backgrounds and every frame feeds the cue. The trees never give the cue a
-        # sizeable blob here, so after the young background's first 50 frames GSOC learns from every n-th.
+        # sizeable blob here, so after the young background's first 50 frames GSOC (each tile's) learns
+        # from every n-th.
         assert applied["mog2"] == 150
-        assert applied["gsoc"] == pytest.approx(50 + 100 / every, abs=1)
-    # With the walker the cue fires, GSOC screens those frames, and the walker is still one event.
-    frames = tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)
-    events, _ = run_screener(frames, CameraConfig())
-    assert len(events) == 1
+        assert applied["gsoc"] == pytest.approx(tiles * (50 + 100 / every), abs=tiles)
+    # With the walker the cue fires and GSOC screens the tiles near it on those frames, and the idle
+    # tiles learn from every 4th frame: all 12 run on about one frame in four, not on every one.
+    applied.clear()
+    screener = Screener("walker", CameraConfig())
+    screened, events = [], []
+    for index, frame in enumerate(tiny_sequence("walkers", frames=90, walkers=1, trees=1, walker_speed=1.5)):
+        before = applied.get("gsoc", 0)
+        result = screener.process(frame.image, timestamp=1_000.0 + index / 5)
+        events += result.ended
+        if result.motion and index > 50:  # the background no longer young: idle tiles learn sparsely
+            screened.append(applied["gsoc"] - before)
+    events += [last] if (last := screener.flush()) is not None else []
+    assert len(events) == 1  # the walker is still one event
+    assert len(screened) > 10 and min(screened) >= 1 and sum(n < 12 for n in screened) > len(screened) / 2
 
 
 def test_a_camera_jolt_after_sparse_quiet_learning_neither_relearns_nor_splits_the_event(
