@@ -754,7 +754,8 @@ class _Tiles:
             for r in range(rows)
             for c in range(columns)
         ]
-        self._parts = [make(np.ascontiguousarray(frame[cell])) for cell in self._cells]
+        # OpenCV reads a tile as a view with the frame's row stride: no copy.
+        self._parts = [make(frame[cell]) for cell in self._cells]
         self._idle = [0] * len(self._cells)  # frames each tile has not been screened, running
         self._shape = (height, width)
 
@@ -762,7 +763,7 @@ class _Tiles:
         """Every tile screened (and learning) on ``frame``: the whole frame's foreground."""
         out = np.empty(self._shape, np.uint8)
         for index, (cell, part) in enumerate(zip(self._cells, self._parts, strict=True)):
-            out[cell] = part.apply(np.ascontiguousarray(frame[cell]))
+            out[cell] = part.apply(frame[cell])
             self._idle[index] = 0
         return out
 
@@ -773,14 +774,13 @@ class _Tiles:
         tile learns from ``frame`` if ``young``, else from every ``learn_every``-th frame it sits idle."""
         out = np.zeros(self._shape, np.uint8)
         for index, (cell, part) in enumerate(zip(self._cells, self._parts, strict=True)):
-            tile = np.ascontiguousarray(frame[cell])
             if near is not None and cv2.countNonZero(near[cell]):
-                out[cell] = part.apply(tile)
+                out[cell] = part.apply(frame[cell])
                 self._idle[index] = 0
                 continue
             self._idle[index] += 1
             if young or self._idle[index] % learn_every == 0:
-                part.apply(tile)
+                part.apply(frame[cell])
         return out
 
 
