@@ -226,17 +226,28 @@ def test_a_steady_camera_is_never_aligned(tiny_sequence: Sequence) -> None:
         assert not screener.stabilising, index
 
 
-def test_temporal_consistency_drops_a_blinking_patch_and_keeps_a_steady_one() -> None:
-    rng = np.random.default_rng(5)
+def painted_frames(
+    count: int, paint: Callable[[np.ndarray, int, np.random.Generator], None], seed: int
+) -> list[TrailFrame]:
+    """``count`` 160x120 frames of a still, noisy background, each painted by ``paint(frame, index, rng)``."""
+    rng = np.random.default_rng(seed)
     background = rng.integers(90, 110, (120, 160, 3), dtype=np.uint8)
     frames = []
-    for index in range(60):
+    for index in range(count):
         frame = background.copy()
+        paint(frame, index, rng)
+        frames.append(TrailFrame(frame, np.zeros((120, 160), np.uint8), 0))
+    return frames
+
+
+def test_temporal_consistency_drops_a_blinking_patch_and_keeps_a_steady_one() -> None:
+    def patches(frame: np.ndarray, index: int, rng: np.random.Generator) -> None:
         if index >= 40:
             frame[20:50, 100:130] = 230  # steady: arrives and stays
             if index % 2 == 0:
                 frame[70:100, 20:50] = 230  # blinking: there every other frame, as a swinging branch
-        frames.append(TrailFrame(frame, np.zeros((120, 160), np.uint8), 0))
+
+    frames = painted_frames(60, patches, seed=5)
 
     def foreground(consistency: int) -> tuple[int, int]:
         config = CameraConfig(subtractor=Mog2Params(), consistency=consistency, min_area=0.001, persistence=1)
@@ -254,13 +265,10 @@ def test_the_cue_stops_confirming_a_patch_that_flickers_in_place_but_not_a_walke
     tiny_sequence: Sequence,
 ) -> None:
     # A patch of leaves tossing in wind: new values every frame, in one place, for 40 s at 5 fps.
-    rng = np.random.default_rng(7)
-    background = rng.integers(90, 110, (120, 160, 3), dtype=np.uint8)
-    frames = []
-    for _ in range(200):
-        frame = background.copy()
+    def leaves(frame: np.ndarray, index: int, rng: np.random.Generator) -> None:
         frame[30:55, 60:85] = rng.integers(0, 256, (25, 25, 3), dtype=np.uint8)
-        frames.append(TrailFrame(frame, np.zeros((120, 160), np.uint8), 0))
+
+    frames = painted_frames(200, leaves, seed=7)
 
     def moving_frames(cue_flicker: float) -> int:
         config = CameraConfig(confirm=ConfirmConfig(flicker_suppression=cue_flicker))
@@ -279,14 +287,11 @@ def test_the_cue_stops_confirming_a_patch_that_flickers_in_place_but_not_a_walke
 def test_motion_coherence_drops_a_blob_that_stays_in_place_and_keeps_a_walker(
     tiny_sequence: Sequence,
 ) -> None:
-    rng = np.random.default_rng(3)
-    background = rng.integers(90, 110, (120, 160, 3), dtype=np.uint8)
-    frames = []
-    for index in range(60):
-        frame = background.copy()
+    def sheet(frame: np.ndarray, index: int, rng: np.random.Generator) -> None:
         if index >= 30:  # a bright sheet flapping on a line: there every frame, never going anywhere
             frame[40:70, 60:90] = 200 + 40 * (index % 2)
-        frames.append(TrailFrame(frame, np.zeros((120, 160), np.uint8), 0))
+
+    frames = painted_frames(60, sheet, seed=3)
     plain = CameraConfig(subtractor=Mog2Params(), min_area=0.001)
     coherent = CameraConfig(subtractor=Mog2Params(), min_area=0.001, min_travel=0.05)
     plain_events, plain_results = run_screener(frames, plain)
