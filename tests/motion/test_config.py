@@ -57,6 +57,10 @@ def test_unknown_keys_are_rejected(data: dict[str, object], key: str) -> None:
         {"masks": [[[0, 0], [1, 0]]]},  # two points
         {"zones": {"path": [[0, 0], [2, 0], [1, 1]]}},  # outside 0..1
         {"persistence": 0},
+        {"confirm": {"tiles": [0, 3]}},
+        {"confirm": {"tiles": [4]}},
+        {"confirm": {"flicker_suppression": 0}},
+        {"min_travel": -0.1},
     ],
 )
 def test_bad_values_are_rejected(data: dict[str, object]) -> None:

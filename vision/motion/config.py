@@ -193,7 +193,7 @@ class ConfirmConfig(_Strict):
     seed_jitter: bool = False
     quiet_update_every: int = Field(default=4, ge=1, le=100)
     flicker_suppression: float = Field(default=0.3, gt=0, le=1)
-    tiles: tuple[int, int] = (4, 3)
+    tiles: tuple[Annotated[int, Field(ge=1, le=32)], Annotated[int, Field(ge=1, le=32)]] = (4, 3)
 
 
 class CameraConfig(_Strict):

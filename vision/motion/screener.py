@@ -140,8 +140,8 @@ class _Candidate:
     area_px: int
     streak: int
     since: float
-    origin: tuple[float, float] = (0.0, 0.0)  # box centre where the track began
-    moved: bool = True  # has travelled CameraConfig.min_travel from its origin
+    origin: tuple[float, float]  # box centre where the track began
+    moved: bool  # has travelled CameraConfig.min_travel from its origin (always, with min_travel 0)
 
 
 @dataclass
