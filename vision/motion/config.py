@@ -180,8 +180,8 @@ class ConfirmConfig(_Strict):
         tiles: columns and rows of the grid the main subtractor is split into, one instance per tile. Only
             the main foreground near the cue's blobs is kept, so on a busy frame only the tiles that
             region touches are screened; the others learn as on a quiet frame. (1, 1): one instance for
-            the whole frame. Measured (one core, interleaved, 720p JPEG in): 4 x 3 tiles cost 0.84x the
-            whole frame's time on the busy benchmark clip and the same on the quiet one; real fall /
+            the whole frame. Measured (``python -m benchmarks.motion --quick``, one core): 4 x 3 tiles
+            cost 0.77x the whole frame's screening time on the busy clip, 1.07x on the quiet one; real fall /
             pedestrians F 0.961 / 0.926 against 0.962 / 0.929 whole, the synthetic scenes within 0.005.
             A tile loses GSOC's propagation across its border, which did not show in these figures.
     """
