@@ -391,10 +391,7 @@ class Screener:
             return cast(np.ndarray, cue)
         if self._cue_flicker is None or self._cue_flicker.shape != cue.shape:
             self._cue_flicker = np.zeros(cue.shape, np.float32)
-        # Share of recent frames each cue pixel was foreground in (0..255 scale), as _clean's flicker map.
-        cv2.accumulateWeighted(cue, self._cue_flicker, 1.0 / self.config.flicker_window)
-        steady = self._cue_flicker < 255.0 * rate
-        return cv2.bitwise_and(cue, steady.view(np.uint8) * np.uint8(255))
+        return _drop_flickering(cue, self._cue_flicker, rate, self.config.flicker_window)
 
     def _cue_near(self, confirming: np.ndarray) -> np.ndarray | None:
         """Where the main foreground may be kept: within ``reach`` of the cue's blobs of at least
@@ -535,10 +532,9 @@ class Screener:
         if self._closing is not None:
             moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, self._closing)
         if flicker and self._flicker is not None:
-            # Share of recent frames each pixel was foreground in (0..255 scale); leaves and ripples sit high.
-            cv2.accumulateWeighted(moving, self._flicker, 1.0 / self.config.flicker_window)
-            steady = self._flicker < 255.0 * self.config.flicker_suppression
-            moving = cv2.bitwise_and(moving, steady.view(np.uint8) * np.uint8(255))
+            moving = _drop_flickering(
+                moving, self._flicker, self.config.flicker_suppression, self.config.flicker_window
+            )
         if masked and self._allowed is not None:
             moving = cv2.bitwise_and(moving, self._allowed)
         # Outer contours, not connectedComponentsWithStats: the same blobs at a twentieth of the cost.
@@ -840,6 +836,15 @@ class _Stabiliser:
         if self._window is None or self._window.shape != estimate.shape:
             self._window = cv2.createHanningWindow((grey.shape[1], grey.shape[0]), cv2.CV_32F)
         return estimate
+
+
+def _drop_flickering(mask: np.ndarray, rates: np.ndarray, share: float, window: int) -> np.ndarray:
+    """``mask`` (0 or 255) without the pixels foreground in more than ``share`` of the last ``window``
+    frames. ``rates`` (float32, 0..255) is each pixel's running share, updated here with ``mask``: leaves
+    and ripples sit high, a passer-by's path low."""
+    cv2.accumulateWeighted(mask, rates, 1.0 / window)
+    steady = rates < 255.0 * share
+    return cv2.bitwise_and(mask, steady.view(np.uint8) * np.uint8(255))
 
 
 def _colourfulness(bgr: np.ndarray) -> float:
