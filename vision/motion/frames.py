@@ -10,8 +10,10 @@ never reaches a camera's state.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -32,6 +34,12 @@ class FrameLimits(ImageLimits):
 DEFAULT_FRAME_LIMITS = FrameLimits()
 
 FRAME_FORMATS = ("jpeg", "png")
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic), whose segment holds the size;
+# C4 (DHT), C8 (JPG) and CC (DAC) share the range but are not frames.
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Markers that stand alone (no length): TEM, RST0-7, SOI.
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
 
 _REDUCED_COLOR = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
@@ -62,17 +70,50 @@ def frame_size(data: bytes, limits: FrameLimits | None = None) -> tuple[str, tup
     image_format = sniff_format(data)
     if image_format not in FRAME_FORMATS:
         raise UnsupportedImageType(f"{image_format.upper()} frames are not accepted; send JPEG or PNG")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-            raise ImageDecodeError(f"cannot read {image_format.upper()} header: {error}") from None
+    size = _header_size(data, image_format)
+    if size is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                with Image.open(io.BytesIO(data)) as image:
+                    size = image.size
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+                raise ImageDecodeError(f"cannot read {image_format.upper()} header: {error}") from None
+    width, height = size
     if width <= 0 or height <= 0:
         raise ImageDecodeError("frame header announces no pixels")
     check_pixel_count(width * height, limits)
     return image_format, (width, height)
+
+
+def _header_size(data: bytes, image_format: str) -> tuple[int, int] | None:
+    """``(width, height)`` read straight off a PNG's IHDR or a JPEG's frame header, in a few microseconds
+    (opening the frame with Pillow for the same took ~0.2 ms, a twentieth of a camera's frame budget);
+    None where the header is not where a well-formed file has it, and Pillow decides."""
+    if image_format == "png":
+        if data[12:16] != b"IHDR" or len(data) < 24:
+            return None
+        return cast(tuple[int, int], struct.unpack(">II", data[16:24]))
+    at = 2  # after SOI
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            at += 2
+            continue
+        if marker in _JPEG_FRAME_MARKERS:
+            if at + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        if marker == 0xDA:  # start of scan before any frame header: not a well-formed file
+            return None
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    return None
 
 
 def decode_frame_small(data: bytes, processing_width: int, limits: FrameLimits | None = None) -> SmallFrame:
