@@ -208,6 +208,9 @@ REAL_METHODS: dict[str, CameraConfig] = {
     "the default, gsoc with 10 samples": CameraConfig(
         subtractor=GsocParams(n_samples=10), confirm=ConfirmConfig()
     ),
+    "the default, gsoc with OpenCV's 20 samples (the default until 2026-12-06 evening)": CameraConfig(
+        subtractor=GsocParams(n_samples=20), confirm=ConfirmConfig()
+    ),
     "the default + temporal consistency 2": CameraConfig(consistency=2),
     "the default + temporal consistency 3": CameraConfig(consistency=3),
     "the default, cue seeded with jitter": CameraConfig(confirm=ConfirmConfig(seed_jitter=True)),
