@@ -72,7 +72,10 @@ def test_real_figures_of_a_known_model(rigged_model_dir: pathlib.Path, tmp_path:
     kit = write_kit(tmp_path / "kit")
     report = evaluate_real(Predictor(rigged_model_dir), kit, progress=False)
     sets = report["sets"]
-    assert sets["clean-bags"] == {"n": 4, "false_alarms": 0.25}
+    assert sets["clean-bags"]["n"] == 4 and sets["clean-bags"]["false_alarms"] == 0.25
+    # One alarm in four bags: the 95% Wilson interval says how little that pins down.
+    low, high = sets["clean-bags"]["false_alarms_ci95"]
+    assert 0.04 < low < 0.05 and 0.69 < high < 0.70
     # g1's box holds the dark region; g2's box is elsewhere (flagged, not localised); w1 is no threat.
     assert sets["voc-threats"]["n"] == 2
     assert sets["voc-threats"]["flagged"] == 1.0 and sets["voc-threats"]["localised"] == 0.5
@@ -86,7 +89,7 @@ def test_real_figures_of_a_known_model(rigged_model_dir: pathlib.Path, tmp_path:
         ]["n"]
         == 2
     )
-    assert "clean-bags" in format_real(report)
+    assert "n    4  false alarms 0.250 (95% CI 0.046-0.699)" in format_real(report)
     # Each threat image's localisation level, for the detection a station threshold keeps: at the card's
     # threshold it gives the localised figure back.
     from vision.calibration import detection_at

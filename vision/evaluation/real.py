@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vision.dataimport import READERS, ImportFailed, ImportReport
-from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE
+from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, wilson_interval
 from vision.infer import REGION_LEVEL, Predictor
 from vision.io import read_image
 
@@ -250,8 +250,14 @@ def real_report(scored: Sequence[RealScore], threshold: float, clean_sets: Seque
     for name in names:
         rows = [r for r in scored if r.set_name == name]
         if name in clean:
-            s = np.asarray([r.score for r in rows])
-            report["sets"][name] = {"n": len(s), "false_alarms": _round(float((s > threshold).mean()))}
+            alarms = sum(r.score > threshold for r in rows)
+            interval = wilson_interval(alarms, len(rows))
+            report["sets"][name] = {
+                "n": len(rows),
+                "false_alarms": _round(alarms / len(rows)),
+                # A few dozen bags say little about a rate of a few percent: 1 alarm in 25 is 0.7-19.5%.
+                "false_alarms_ci95": None if interval is None else [_round(v) for v in interval],
+            }
             continue
         report["sets"][name] = {"n": len(rows), **_threat_figures(rows, threshold, at5)}
         classes = sorted({c for r in rows for c in r.classes})
@@ -313,7 +319,7 @@ def calibrate_on_clean_sets(
     Raises:
         RealKitError: if ``sets`` holds no clean set.
     """
-    from vision.evaluation.metrics import threshold_at_far, wilson_interval
+    from vision.evaluation.metrics import threshold_at_far
 
     clean = [s for s in sets if s.clean]
     if not clean:
@@ -371,7 +377,9 @@ def format_real(report: Mapping[str, Any]) -> str:
     lines = [f"real scans ({report.get('files', '')}), model threshold {report['threshold']:.4f}"]
     for name, v in report["sets"].items():
         if "false_alarms" in v:
-            lines.append(f"  {name:15s} n {v['n']:4d}  false alarms {v['false_alarms']:.3f}")
+            interval = v.get("false_alarms_ci95")
+            spread = f" (95% CI {interval[0]:.3f}-{interval[1]:.3f})" if interval else ""
+            lines.append(f"  {name:15s} n {v['n']:4d}  false alarms {v['false_alarms']:.3f}{spread}")
             continue
         lines.append(_threat_line(name, v))
         for label, c in (v.get("classes") or {}).items():
