@@ -55,9 +55,10 @@ def write_kit(root: pathlib.Path) -> pathlib.Path:
     (yolo / "images").mkdir(parents=True)
     (yolo / "labels").mkdir()
     (yolo / "data.yaml").write_text("names: [scissors, folding_knife]\n")
-    for name in ("k1", "k2"):
+    # k1: a folding knife on the dark region; k2: scissors boxed away from it (not localised).
+    for name, label in (("k1", "1 0.5 0.458 0.25 0.083"), ("k2", "0 0.1 0.1 0.1 0.1")):
         cv2.imwrite(str(yolo / "images" / f"{name}.png"), bag((60, 50, 100, 60))[:, :, ::-1])
-        (yolo / "labels" / f"{name}.txt").write_text("1 0.5 0.458 0.25 0.083\n")
+        (yolo / "labels" / f"{name}.txt").write_text(label + "\n")
     (yolo / "val.txt").write_text("k1.png\n")
     clean = root / "clean-bags"
     (clean / "images").mkdir(parents=True)
@@ -83,12 +84,16 @@ def test_real_figures_of_a_known_model(rigged_model_dir: pathlib.Path, tmp_path:
     assert sets["voc-threats"]["classes"]["blade"]["pointing"] == 0.0
     # Only val.txt's file is scored where a set has one.
     assert sets["yolo-knives"]["n"] == 1 and sets["yolo-knives"]["localised"] == 1.0
-    assert (
-        evaluate_real(Predictor(rigged_model_dir), kit, all_files=True, progress=False)["sets"][
-            "yolo-knives"
-        ]["n"]
-        == 2
-    )
+    # Every file with all_files; the source's two kinds of knife, both our blade, get figures of their own.
+    every = evaluate_real(Predictor(rigged_model_dir), kit, all_files=True, progress=False)
+    knives = every["sets"]["yolo-knives"]
+    assert knives["n"] == 2 and knives["localised"] == 0.5 and "classes" not in knives
+    assert knives["source_classes"]["folding_knife"]["localised"] == 1.0
+    scissors = knives["source_classes"]["scissors"]
+    assert scissors["n"] == 1 and scissors["localised"] == 0.0
+    [line] = [line for line in format_real(every).splitlines() if "(scissors)" in line]
+    assert "n    1  localised 0.000" in line
+    assert "source_classes" not in sets["voc-threats"]  # Gun and Knife are firearm and blade: nothing merged
     assert "n    4  false alarms 0.250 (95% CI 0.046-0.699)" in format_real(report)
     # Each threat image's localisation level, for the detection a station threshold keeps: at the card's
     # threshold it gives the localised figure back.

@@ -87,14 +87,15 @@ class RealKitError(ValueError):
 class RealSet:
     """One set of the kit: its folder, image sub-folder, the files scored, and its threat boxes.
 
-    ``boxes`` is ``None`` for a clean set; otherwise each image's threat boxes with our class names.
+    ``boxes`` is ``None`` for a clean set; otherwise each image's threat boxes: our class name, the box
+    and the source's own class name (OPIXray's five kinds of knife are all our ``blade``).
     """
 
     name: str
     folder: pathlib.Path
     images: str
     files: tuple[str, ...]
-    boxes: Mapping[str, list[tuple[str, Box]]] | None
+    boxes: Mapping[str, list[tuple[str, Box, str]]] | None
 
     @property
     def clean(self) -> bool:
@@ -148,8 +149,8 @@ def discover(kit: str | pathlib.Path, all_files: bool = False) -> list[RealSet]:
     return sets
 
 
-def _threat_boxes(folder: pathlib.Path, layout: str) -> dict[str, list[tuple[str, Box]]]:
-    """Image file name to its threat boxes, with our class names (benign classes dropped)."""
+def _threat_boxes(folder: pathlib.Path, layout: str) -> dict[str, list[tuple[str, Box, str]]]:
+    """Image file name to its threat boxes: our class name, box, source class name (benign ones dropped)."""
     report = ImportReport()
     try:
         images = list(READERS[layout](folder, report))
@@ -157,9 +158,13 @@ def _threat_boxes(folder: pathlib.Path, layout: str) -> dict[str, list[tuple[str
         raise RealKitError(str(error)) from None
     if report.broken_files:
         raise RealKitError(f"{folder}: unreadable labels ({report.broken_files[0]})")
-    truth: dict[str, list[tuple[str, Box]]] = {}
+    truth: dict[str, list[tuple[str, Box, str]]] = {}
     for image in images:
-        boxes = [(label, obj.box) for obj in image.objects if (label := our_class(obj.label)) is not None]
+        boxes = [
+            (label, obj.box, obj.label.lower())
+            for obj in image.objects
+            if (label := our_class(obj.label)) is not None
+        ]
         truth[image.path.name] = boxes
     return truth
 
@@ -187,7 +192,8 @@ def centre_inside(detection: Box, box: Box) -> bool:
 @dataclass(frozen=True)
 class RealScore:
     """One scored real image: image score, the best score of a detection hitting a true box (-1: none),
-    whether the top detection points into a true box, and the classes of its true boxes.
+    whether the top detection points into a true box, and the classes of its true boxes (ours, and the
+    source's own in ``sources``).
 
     ``best_hit`` and ``points`` see the detections ``triage scan`` reports (at or above the threshold), so
     the figures agree with the shared check; ``best_hit_traced`` sees every region traced, down to
@@ -200,6 +206,7 @@ class RealScore:
     points: bool
     classes: tuple[str, ...]
     best_hit_traced: float = -1.0
+    sources: tuple[str, ...] = ()
 
 
 def score_sets(
@@ -224,7 +231,7 @@ def score_sets(
             truth = real.boxes.get(name, [])
             if not truth:
                 continue
-            boxes = [box for _, box in truth]
+            boxes = [box for _, box, _ in truth]
             traced: list[tuple[float, Box]] = [
                 (d.score, (float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])))
                 for d in prediction.detections
@@ -234,8 +241,9 @@ def score_sets(
             best_traced = max((s for s, b in traced if any(hits(b, t) for t in boxes)), default=-1.0)
             top = max(dets, key=lambda d: d[0]) if dets else None
             points = top is not None and any(centre_inside(top[1], t) for t in boxes)
-            classes = tuple(sorted({c for c, _ in truth}))
-            scored.append(RealScore(real.name, prediction.score, best, points, classes, best_traced))
+            classes = tuple(sorted({c for c, _, _ in truth}))
+            sources = tuple(sorted({source for _, _, source in truth}))
+            scored.append(RealScore(real.name, prediction.score, best, points, classes, best_traced, sources))
     bar.close()
     return scored
 
@@ -268,6 +276,17 @@ def real_report(scored: Sequence[RealScore], threshold: float, clean_sets: Seque
                     **_threat_figures([r for r in rows if c in r.classes], threshold, at5),
                 }
                 for c in classes
+            }
+        # Where the source's own classes merge into fewer of ours, the figures per source class too: which
+        # kind of knife is missed (OPIXray's straight and utility knives, thin blades) is hidden in "blade".
+        sources = sorted({k for r in rows for k in r.sources})
+        if len(sources) > max(1, len(classes)):
+            report["sets"][name]["source_classes"] = {
+                k: {
+                    "n": sum(k in r.sources for r in rows),
+                    **_threat_figures([r for r in rows if k in r.sources], threshold, at5),
+                }
+                for k in sources
             }
     report["false_alarms_pooled"] = _round(float((pooled > threshold).mean())) if len(pooled) else None
     # Per threat image, the level up to which it is localised (its score and its best traced hit both
@@ -384,6 +403,8 @@ def format_real(report: Mapping[str, Any]) -> str:
         lines.append(_threat_line(name, v))
         for label, c in (v.get("classes") or {}).items():
             lines.append(_threat_line(f"  {label}", c))
+        for label, c in (v.get("source_classes") or {}).items():
+            lines.append(_threat_line(f"  ({label})", c))
     pooled = report.get("false_alarms_pooled")
     lines.append(
         f"  pooled false alarms on real clean bags {_fmt(pooled)}; "
