@@ -33,6 +33,16 @@ OUTPUT_NAMES = ("probs", "threat_map", "score")
 # Regions are traced at this level (or at the threshold, if lower) so boxes cover the object, not only
 # the cells above a high alarm threshold.
 REGION_LEVEL = 0.5
+# Mirror views of a scan, for evaluation (:meth:`Predictor.predict_batch`'s ``view``): the axes of the
+# letterboxed input flipped before the network, and of its maps after. A flip keeps the belt and detector
+# axes where they are, and bags lie either way round on the belt, so each view is as plausible a scan as
+# the original; training draws them all. Order matters: the first N are "N views".
+VIEWS: dict[str, tuple[int, ...]] = {
+    "identity": (),
+    "flip_both": (-2, -1),
+    "flip_lr": (-1,),
+    "flip_ud": (-2,),
+}
 
 
 @dataclass(frozen=True)
@@ -233,6 +243,7 @@ class Predictor:
         detection_threshold: float | None = None,
         kinds: Sequence[str | None] | None = None,
         thresholds: Sequence[float | None] | None = None,
+        view: str = "identity",
     ) -> list[Prediction]:
         """Score several scans of any sizes in one onnxruntime call.
 
@@ -244,10 +255,16 @@ class Predictor:
             kinds: each scan's scene kind (``None``: unknown), which picks its alarm threshold.
             thresholds: each scan's own alarm threshold (a station's), overriding its kind's; ``None``
                 entries keep the card's.
+            view: one of :data:`VIEWS`, for evaluation: the network sees the letterboxed scans mirrored,
+                and its maps are mirrored back, so detections stay in each scan's own pixels (the centred
+                letterbox may move by a pixel).
 
         Raises:
-            ValueError: if an image is not a uint8 grey, RGB or RGBA array, or ``kinds`` is not one per image.
+            ValueError: if an image is not a uint8 grey, RGB or RGBA array, ``kinds`` is not one per image,
+                or ``view`` is not one of :data:`VIEWS`.
         """
+        if view not in VIEWS:
+            raise ValueError(f"view {view!r}: choose one of {', '.join(VIEWS)}")
         if not images:
             return []
         if kinds is not None and len(kinds) != len(images):
@@ -256,7 +273,13 @@ class Predictor:
             raise ValueError(f"{len(thresholds)} thresholds for {len(images)} images")
         prepared = [preprocess(image, self.spec) for image in images]
         batch = np.stack([array for array, _ in prepared])
+        axes = VIEWS[view]
+        if axes:
+            batch = np.ascontiguousarray(np.flip(batch, axes))
         probs, threat_map, score = self._session.run(list(OUTPUT_NAMES), {self._input_name: batch})
+        if axes:
+            # The maps' last two axes are the input's (at the output stride); the score is their maximum.
+            probs, threat_map = np.flip(probs, axes), np.flip(threat_map, axes)
         judged_by = [
             self.thresholds.for_kind(kind) if own is None else float(own)
             for kind, own in zip(

@@ -36,6 +36,15 @@ def compare(
             help="folder of real sets (e.g. ../shared/real/xray): their validation files are judged first"
         ),
     ] = None,
+    real_views: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=4,
+            help="with --real: judge each file also mirrored (views count in the rates; the sign test "
+            "pairs files)",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as one JSON object")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -49,7 +58,14 @@ def compare(
         if candidate.resolve() == baseline.resolve():
             raise fail("--candidate and --baseline are the same folder")
         verdict = compare_models(
-            candidate, baseline, data, margin, progress=not quiet, alpha=alpha, real_dir=real
+            candidate,
+            baseline,
+            data,
+            margin,
+            progress=not quiet,
+            alpha=alpha,
+            real_dir=real,
+            real_views=real_views,
         )
         path = write_gate(candidate, verdict)
     print(json.dumps(verdict) if as_json else f"{format_verdict(verdict)}\nverdict written to {path}")

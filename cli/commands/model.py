@@ -281,6 +281,15 @@ def evaluate(
     all_files: Annotated[
         bool, typer.Option("--all-files", help="with --real: score every file, not just each set's val.txt")
     ] = False,
+    views: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=4,
+            help="with --real: score each file also mirrored (2: turned half round; 4: and flipped either "
+            "way), every view counted as a scan",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
@@ -300,7 +309,7 @@ def evaluate(
         if data is not None:
             result = evaluate_model(predictor, load_datasets(_folders(data)), progress=not quiet)
         if real is not None:
-            result["real"] = evaluate_real(predictor, real, all_files, progress=not quiet)
+            result["real"] = evaluate_real(predictor, real, all_files, progress=not quiet, views=views)
         if as_json:
             print(json.dumps(result))
             return
@@ -333,6 +342,15 @@ def export(
             "on its clean bags' validation files, and the card's real section"
         ),
     ] = None,
+    real_views: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=4,
+            help="with --real: calibrate on each clean bag in this many views (the bag as it is, then "
+            "mirrored), and add the figures over them to the card",
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Export to OUT/NAME/VERSION, calibrate the threshold on the ONNX file, evaluate, write the card."""
@@ -354,6 +372,7 @@ def export(
             recipe=recipe.read_text() if recipe is not None else None,
             progress=not quiet,
             real_kit=real,
+            real_views=real_views,
         )
     summary = {"model": str(out / name / version), **(card.metrics or {})["summary"]}
     if card.real is not None:

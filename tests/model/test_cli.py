@@ -388,13 +388,16 @@ def test_export_with_real_sets_calibrates_on_their_clean_bags_and_writes_the_rea
             "export", "--checkpoint", str(trained_run / "model_best.pt"),
             "--calibration", str(shapes_datasets["calibration"]), "--test", str(shapes_datasets["test"]),
             "--name", "shapes", "--version", "0.2", "--out", str(tmp_path), "--far", "0.25",
-            "--real", str(kit), "--quiet",
+            "--real", str(kit), "--real-views", "2", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     card = Predictor(tmp_path / "shapes" / "0.2").card.to_json()
     real_calibration = card["calibration"]["real"]
-    assert real_calibration["sets"]["clean-bags"]["clean_images"] == 4
+    # Each clean bag counted in two views (as it is and turned half round), still four bags.
+    assert real_calibration["sets"]["clean-bags"]["clean_images"] == 4 and real_calibration["views"] == 2
+    assert card["real"]["in_views"]["views"] == 2
+    assert set(card["real"]["in_views"]["sets"]) == {"clean-bags", "voc-threats", "yolo-knives"}
     # shared and luggage thresholds come from the real clean bags; parcel keeps no real threshold
     assert card["threshold"] == real_calibration["sets"]["clean-bags"]["threshold"]
     assert card["kind_thresholds"].get("luggage") == card["threshold"]

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import copy_model
 from vision.errors import ModelLoadError
-from vision.infer import Prediction, Predictor
+from vision.infer import VIEWS, Prediction, Predictor
 from vision.registry import default_model_dir
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -94,6 +94,23 @@ def test_batch_matches_single_predictions_for_mixed_sizes(rigged_model_dir: path
             [d.box for d in together.detections], [d.box for d in alone.detections], atol=1e-3
         )
     assert predictor.predict_batch([]) == []
+
+
+def test_a_mirrored_view_reports_boxes_in_the_scans_own_pixels(rigged_model_dir: pathlib.Path) -> None:
+    predictor = Predictor(rigged_model_dir)
+    # Off-centre in both axes, on a wide scan (letterbox pads top and bottom): a map not mirrored back
+    # would put the box in the opposite corner.
+    image = scan_with_dark_square(300, 600, (400, 40, 480, 120))
+    plain = predictor.predict(image)
+    for view in VIEWS:
+        [seen] = predictor.predict_batch([image], view=view)
+        assert seen.verdict == "alarm" and seen.score == pytest.approx(plain.score, abs=0.02), view
+        [detection] = seen.detections
+        # The centred letterbox may sit a pixel off when mirrored: allow a cell (~19 scan pixels) as above.
+        assert np.allclose(detection.box, plain.detections[0].box, atol=20), (view, detection.box)
+        assert seen.heatmap[80, 440] > 0.9 and seen.heatmap[250, 100] < 0.1, view
+    with pytest.raises(ValueError, match="view 'rot90'"):
+        predictor.predict_batch([image], view="rot90")
 
 
 def test_grey_input_is_accepted_and_float_input_refused(rigged_model_dir: pathlib.Path) -> None:

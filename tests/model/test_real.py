@@ -19,7 +19,14 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from vision.evaluation.gate import judge_real
-from vision.evaluation.real import RealKitError, RealScore, discover, evaluate_real, format_real
+from vision.evaluation.real import (
+    RealKitError,
+    RealScore,
+    calibrate_on_clean_sets,
+    discover,
+    evaluate_real,
+    format_real,
+)
 from vision.infer import Predictor
 
 CHECK = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "checks" / "real_xray.py"
@@ -104,6 +111,31 @@ def test_real_figures_of_a_known_model(rigged_model_dir: pathlib.Path, tmp_path:
     assert detection_at(report, 1.0) == {"voc-threats": 0.0, "yolo-knives": 0.0}
 
 
+def test_mirrored_views_count_as_scans_but_not_as_bags(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    kit = write_kit(tmp_path / "kit")
+    predictor = Predictor(rigged_model_dir)
+    plain = evaluate_real(predictor, kit, progress=False)
+    mirrored = evaluate_real(predictor, kit, progress=False, views=4)
+    assert plain["views"] == 1 and mirrored["views"] == 4
+    # The rigged network sees dark wherever it is, so every view agrees with the plain scan; the counts
+    # and the false-alarm interval stay those of the four bags, not of sixteen scans. (The level for 5%
+    # of the clean scans moves: a quantile of 16 scores is not one of 4.)
+    for name, figures in plain["sets"].items():
+        at_card = {k: v for k, v in figures.items() if k != "localised_at_5pct_real_fa"}
+        assert {k: mirrored["sets"][name][k] for k in at_card} == at_card, name
+    assert mirrored["false_alarms_pooled"] == plain["false_alarms_pooled"]
+    assert "each in 4 views" in format_real(mirrored) and "views" not in format_real(plain)
+    threshold, record = calibrate_on_clean_sets(predictor, discover(kit), 0.3, progress=False, views=4)
+    assert record["views"] == 4 and "4 views" in record["rule"]
+    assert record["sets"]["clean-bags"]["clean_images"] == 4
+    assert record["sets"]["clean-bags"]["false_alarm_rate_at_threshold"] <= 0.3
+    assert threshold == calibrate_on_clean_sets(predictor, discover(kit), 0.3, progress=False)[0]
+    with pytest.raises(ValueError, match="views must be between 1 and 4"):
+        evaluate_real(predictor, kit, progress=False, views=5)
+
+
 def test_evaluate_command_prints_the_real_table_and_refuses_a_bad_kit(
     rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
@@ -114,6 +146,15 @@ def test_evaluate_command_prints_the_real_table_and_refuses_a_bad_kit(
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["real"]["sets"]["clean-bags"]["false_alarms"] == 0.25
+    viewed = runner.invoke(
+        app,
+        ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--views", "4", "--quiet"],
+    )
+    assert viewed.exit_code == 0 and "each in 4 views" in viewed.output, viewed.output
+    too_many = runner.invoke(
+        app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--views", "5"]
+    )
+    assert too_many.exit_code == 2
     (tmp_path / "empty").mkdir()
     bad = runner.invoke(
         app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(tmp_path / "empty")]
@@ -169,3 +210,58 @@ def test_real_gate_fails_more_false_alarms_or_less_localisation_beyond_the_margi
     # With alpha, one lost image of ten is within chance.
     one_lost = rows("clean", [0.1] * 20) + rows("knives", [0.9] * 10, [0.9] * 9 + [0.2])
     assert judge_real(base, one_lost, (0.5, 0.5), {"clean"}, 0.02, alpha=0.05)["failures"] == []
+
+
+def in_views(scored: list[RealScore], views: list[list[float]]) -> list[RealScore]:
+    """Each row followed by its mirrored views, whose scores (and hits) are ``views[i]``."""
+    from dataclasses import replace
+
+    from vision.infer import VIEWS
+
+    names = list(VIEWS)
+    out = []
+    for row, extra in zip(scored, views, strict=True):
+        out.append(row)
+        for name, score in zip(names[1:], extra, strict=True):
+            hit = score if row.best_hit >= 0 else -1.0
+            out.append(replace(row, view=name, score=score, best_hit=hit))
+    return out
+
+
+def test_real_gate_in_views_counts_every_view_but_pairs_the_images() -> None:
+    # Ten knives; the candidate loses one view of each of two images (and no image entirely).
+    base = in_views(rows("knives", [0.9] * 10, [0.9] * 10), [[0.9, 0.9, 0.9]] * 10)
+    cand = in_views(rows("knives", [0.9] * 10, [0.9] * 10), [[0.2, 0.9, 0.9]] * 2 + [[0.9, 0.9, 0.9]] * 8)
+    row = judge_real(base, cand, (0.5, 0.5), set(), 0.02, alpha=0.05)["sets"]["knives"]
+    assert row["instances"] == 10 and row["candidate"] == 0.95 and row["baseline"] == 1.0
+    # Two images lost, none gained: the sign test sees two paired images, not 40 scans, and puts the fall
+    # down to chance.
+    assert (row["lost"], row["gained"]) == (2, 0) and row["passed"] and row.get("within_chance")
+    # Rows of different views do not pair.
+    plain = rows("knives", [0.9] * 40, [0.9] * 40)
+    with pytest.raises(ValueError, match="not the same images"):
+        judge_real(base, plain, (0.5, 0.5), set(), 0.02)
+
+
+def test_compare_judges_the_real_files_in_views(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    import shutil
+
+    from tests.model.conftest import write_shapes_dataset
+
+    kit = write_kit(tmp_path / "kit")
+    data = write_shapes_dataset(tmp_path / "gate", 8, seed=3)
+    same = tmp_path / "rigged" / "2"
+    shutil.copytree(rigged_model_dir, same)
+    result = CliRunner().invoke(
+        app,
+        [
+            "compare", "--candidate", str(same), "--baseline", str(rigged_model_dir), "--data", str(data),
+            "--real", str(kit), "--real-views", "2", "--quiet",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "each in 2 views" in result.output
+    real = json.loads((same / "gate.json").read_text())["real"]
+    assert real["views"] == 2 and real["sets"]["clean-bags"]["instances"] == 4

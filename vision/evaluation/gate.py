@@ -148,14 +148,19 @@ def judge_real(
         margin: the largest rise in false alarms and fall in localised detection allowed.
         alpha: as in :func:`judge`, over the paired images.
 
+    Rows scored in several views (``score_sets(..., views=N)``, a file's views one after another) count as
+    scans in the rates; the sign test pairs files, not views (a file is lost when the candidate gets fewer
+    of its views right), since the views of one bag are not independent.
+
     Returns:
         ``{"sets": {name: row}, "classes": {name/label: row}, "failures": [...]}``; a row as
         :func:`_paired_row`'s with ``metric`` ``"false_alarms"`` or ``"localised"`` (a false-alarm row
         shows rates of alarms; it is judged on the clear bags, paired).
     """
-    if [r.set_name for r in baseline] != [r.set_name for r in candidate]:
+    if [(r.set_name, r.view) for r in baseline] != [(r.set_name, r.view) for r in candidate]:
         raise ValueError("the real rows of the two models are not the same images")
     base_threshold, cand_threshold = thresholds
+    views = max(1, len({r.view for r in baseline}))
 
     def ok(row: RealScore, threshold: float) -> bool:
         if row.set_name in clean_sets:
@@ -179,6 +184,7 @@ def judge_real(
                 [ok(candidate[i], cand_threshold) for i in members],
                 margin,
                 alpha,
+                views,
             )
             row = _as_false_alarms(row) if name in clean_sets else {"metric": "localised", **row}
             (sets if title == name else classes)[title] = row
@@ -249,32 +255,44 @@ def _paired_row(
     candidate_hits: Sequence[bool],
     margin: float | None,
     alpha: float | None,
+    views: int = 1,
 ) -> dict[str, Any]:
     """A row of recall over paired instances, with the sign test beside the margin's verdict.
 
     With ``margin`` None the row is shown, not judged. With ``alpha`` set, a fall past the margin that
-    the sign test puts down to chance passes (``within_chance``).
+    the sign test puts down to chance passes (``within_chance``). With ``views`` above 1 each run of that
+    many hits is one instance seen in several views: the rates count every view, the pairing instances.
     """
     row = {
-        "instances": len(baseline_hits),
+        "instances": len(baseline_hits) // views,
         **_row(_recall(baseline_hits), _recall(candidate_hits), margin),
-        **_paired(baseline_hits, candidate_hits),
+        **_paired(_per_instance(baseline_hits, views), _per_instance(candidate_hits, views)),
     }
     if alpha is not None and not row["passed"] and row["p"] >= alpha:
         row["passed"] = row["within_chance"] = True
     return row
 
 
+def _per_instance(hits: Sequence[bool], views: int) -> list[int]:
+    """How many of each instance's ``views`` consecutive hits are hits."""
+    if len(hits) % views:
+        raise ValueError(f"{len(hits)} hits are not whole runs of {views} views")
+    return [sum(hits[start : start + views]) for start in range(0, len(hits), views)]
+
+
 def _recall(hits: Sequence[bool]) -> float | None:
     return round(sum(hits) / len(hits), 4) if hits else None
 
 
-def _paired(baseline_hits: Sequence[bool], candidate_hits: Sequence[bool]) -> dict[str, Any]:
-    """Instances the candidate lost and gained against the baseline, and the sign test's p of that split."""
+def _paired(baseline_hits: Sequence[int], candidate_hits: Sequence[int]) -> dict[str, Any]:
+    """Instances the candidate lost and gained against the baseline, and the sign test's p of that split.
+
+    A hit is a bool, or a count of views hit: an instance is lost when the candidate hits it fewer times.
+    """
     if len(baseline_hits) != len(candidate_hits):
         raise ValueError(f"{len(baseline_hits)} baseline hits against {len(candidate_hits)} of the candidate")
-    lost = sum(b and not c for b, c in zip(baseline_hits, candidate_hits, strict=True))
-    gained = sum(c and not b for b, c in zip(baseline_hits, candidate_hits, strict=True))
+    lost = sum(int(b > c) for b, c in zip(baseline_hits, candidate_hits, strict=True))
+    gained = sum(int(c > b) for b, c in zip(baseline_hits, candidate_hits, strict=True))
     return {"lost": lost, "gained": gained, "p": round(sign_test(lost, gained), 4)}
 
 
@@ -287,6 +305,7 @@ def compare_models(
     threads: int = 2,
     alpha: float | None = None,
     real_dir: str | pathlib.Path | None = None,
+    real_views: int = 1,
 ) -> dict[str, Any]:
     """Evaluate both models on the same dataset (and real sets) and judge the candidate, real rows first.
 
@@ -301,6 +320,8 @@ def compare_models(
             significant (p < alpha, 0 to 1); None judges by the margin alone.
         real_dir: a folder of real sets (:func:`vision.evaluation.real.discover`), scored on their
             validation files and judged first (see the module docstring).
+        real_views: score each real file in this many views (:func:`vision.evaluation.real.view_names`):
+            the as-is view is the one every earlier choice was made on, the mirrored ones are not.
 
     Returns:
         The verdict, as written to ``gate.json``.
@@ -337,7 +358,9 @@ def compare_models(
     paired = {label: (hits, candidate_hits[label]) for label, hits in baseline_hits.items()}
     real: dict[str, Any] | None = None
     if real_dir is not None:
-        real = _judge_real_dirs(baseline, candidate, pathlib.Path(real_dir), margin, alpha, progress)
+        real = _judge_real_dirs(
+            baseline, candidate, pathlib.Path(real_dir), margin, alpha, progress, real_views
+        )
     verdict = judge(
         baseline_report,
         candidate_report,
@@ -398,18 +421,21 @@ def _judge_real_dirs(
     margin: float,
     alpha: float | None,
     progress: bool,
+    views: int = 1,
 ) -> dict[str, Any]:
-    """Score both models on the real sets' validation files and :func:`judge_real` them."""
+    """Score both models on the real sets' validation files (in ``views`` views) and :func:`judge_real`
+    them."""
     from vision.evaluation.real import discover, real_report, score_sets
 
     sets = discover(real_dir)
     clean = [s.name for s in sets if s.clean]
-    base_rows = score_sets(baseline, sets, progress)
-    cand_rows = score_sets(candidate, sets, progress)
+    base_rows = score_sets(baseline, sets, progress, views=views)
+    cand_rows = score_sets(candidate, sets, progress, views=views)
     judged = judge_real(base_rows, cand_rows, (baseline.threshold, candidate.threshold), clean, margin, alpha)
     return {
         "path": str(real_dir.resolve()),
         "files": "validation split (val.txt)",
+        "views": views,
         **judged,
         "classes_held": sorted({c for r in base_rows for c in r.classes}),
         "baseline_report": real_report(base_rows, baseline.threshold, clean),
@@ -523,7 +549,9 @@ def format_verdict(verdict: dict[str, Any]) -> str:
 
     real = verdict.get("real")
     if real:
-        lines.append(f"real scans ({real['path']}, {real['files']}), judged first:")
+        views = real.get("views", 1)
+        seen = f", each in {views} views" if views > 1 else ""
+        lines.append(f"real scans ({real['path']}, {real['files']}{seen}), judged first:")
         for title, row in {**real["sets"], **real["classes"]}.items():
             lines.append(line(f"{title} {row['metric'].replace('_', ' ')} (n={row['instances']})", row))
         lines.append("simulated data:")

@@ -40,6 +40,7 @@ def export_calibrate_evaluate(
     recipe: str | None = None,
     progress: bool = True,
     real_kit: str | Path | None = None,
+    real_views: int = 1,
 ) -> ModelCard:
     """Export ``checkpoint`` to ``folder`` and complete its card.
 
@@ -53,7 +54,9 @@ def export_calibrate_evaluate(
     thresholds are calibrated on the real clean bags of its validation split instead (the threshold that
     holds the rate on every clean set); kinds with no real data (parcel, vehicle) keep the simulated
     calibration. The card then gets a ``real`` section: the real figures at its threshold, and the sets'
-    sources and terms.
+    sources and terms. With ``real_views`` above 1, each clean bag counts in that many mirrored views in
+    the calibration (:mod:`vision.evaluation.real` says why), and the section also holds the figures over
+    those views (``views``) beside the files as they are.
 
     Returns:
         The final card.
@@ -97,7 +100,7 @@ def export_calibrate_evaluate(
     real_sets = discover(real_kit) if real_kit is not None else []
     if real_sets:
         real_threshold, real_record = calibrate_on_clean_sets(
-            Predictor(folder), real_sets, false_alarm_rate, progress
+            Predictor(folder), real_sets, false_alarm_rate, progress, views=real_views
         )
         by_kind = {kind: t for kind, t in thresholds.by_kind.items() if kind != "luggage"}
         thresholds = Thresholds(real_threshold, {**by_kind, "luggage": real_threshold})
@@ -114,7 +117,11 @@ def export_calibrate_evaluate(
     real = {}
     if real_sets:
         real_report = evaluate_real(predictor, real_kit, progress=progress)  # type: ignore[arg-type]
-        real = {"real": card_section(real_report, real_sets)}
+        section = card_section(real_report, real_sets)
+        if real_views > 1:
+            mirrored = evaluate_real(predictor, real_kit, progress=progress, views=real_views)  # type: ignore[arg-type]
+            section["in_views"] = {k: mirrored[k] for k in ("views", "sets", "false_alarms_pooled")}
+        real = {"real": section}
     return update_card(
         folder,
         export_check={"max_abs_diff": difference, "tolerance": PARITY_TOLERANCE, "images": len(inputs)},
