@@ -301,14 +301,11 @@ def real_report(scored: Sequence[RealScore], threshold: float, clean_sets: Seque
         rows = [r for r in scored if r.set_name == name]
         if name in clean:
             rate = sum(r.score > threshold for r in rows) / len(rows)
-            # Views of one bag are not independent scans: the interval counts each bag once. A few dozen
-            # bags say little about a rate of a few percent: 1 alarm in 25 is 0.7-19.5%.
             bags = len(rows) // views
-            interval = wilson_interval(round(rate * bags), bags)
             report["sets"][name] = {
                 "n": bags,
                 "false_alarms": _round(rate),
-                "false_alarms_ci95": None if interval is None else [_round(v) for v in interval],
+                "false_alarms_ci95": _bag_interval(rate, bags),
             }
             continue
         report["sets"][name] = {"n": len(rows) // views, **_threat_figures(rows, threshold, at5)}
@@ -408,12 +405,8 @@ def calibrate_on_clean_sets(
     for real in clean:
         scores = [r.score for r in rows if r.set_name == real.name]
         rate = sum(score >= threshold for score in scores) / len(scores)
-        bags = per_set[real.name]["clean_images"]
-        interval = wilson_interval(round(rate * bags), bags)
         per_set[real.name]["false_alarm_rate_at_threshold"] = _round(rate)
-        per_set[real.name]["false_alarm_rate_ci95"] = (
-            None if interval is None else [round(v, 4) for v in interval]
-        )
+        per_set[real.name]["false_alarm_rate_ci95"] = _bag_interval(rate, per_set[real.name]["clean_images"])
     rule = "the highest of the thresholds that hold the rate on each real clean set's validation files"
     return threshold, {
         "false_alarm_rate": false_alarm_rate,
@@ -476,6 +469,17 @@ def _threat_line(name: str, v: Mapping[str, Any]) -> str:
         f"  {name:15s} n {v['n']:4d}  localised {_fmt(v['localised'])}  flagged {_fmt(v['flagged'])}  "
         f"pointing {_fmt(v['pointing'])}  localised at 5% real FA {_fmt(v['localised_at_5pct_real_fa'])}"
     )
+
+
+def _bag_interval(rate: float, bags: int) -> list[float | None] | None:
+    """The 95% Wilson interval of a false-alarm ``rate`` measured on ``bags`` bags.
+
+    Views of one bag are not independent scans, so the interval counts each bag once, whatever the rate
+    was measured over. A few dozen bags say little about a rate of a few percent: 1 alarm in 25 is
+    0.7-19.5%.
+    """
+    interval = wilson_interval(round(rate * bags), bags)
+    return None if interval is None else [_round(v) for v in interval]
 
 
 def _round(value: float | None) -> float | None:
