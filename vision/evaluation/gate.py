@@ -287,7 +287,8 @@ def _recall(hits: Sequence[bool]) -> float | None:
 def _paired(baseline_hits: Sequence[int], candidate_hits: Sequence[int]) -> dict[str, Any]:
     """Instances the candidate lost and gained against the baseline, and the sign test's p of that split.
 
-    A hit is a bool, or a count of views hit: an instance is lost when the candidate hits it fewer times.
+    Each entry counts the views of one instance hit (0 or 1 with one view): an instance is lost when the
+    candidate hits it fewer times.
     """
     if len(baseline_hits) != len(candidate_hits):
         raise ValueError(f"{len(baseline_hits)} baseline hits against {len(candidate_hits)} of the candidate")

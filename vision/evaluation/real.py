@@ -368,8 +368,24 @@ def evaluate_real(
     scored."""
     sets = discover(kit, all_files)
     scored = score_sets(predictor, sets, progress, views=views)
-    report = real_report(scored, predictor.threshold, [s.name for s in sets if s.clean])
+    return kit_report(kit, sets, scored, predictor.threshold, all_files)
+
+
+def kit_report(
+    kit: str | pathlib.Path,
+    sets: Sequence[RealSet],
+    scored: Sequence[RealScore],
+    threshold: float,
+    all_files: bool = False,
+) -> dict[str, Any]:
+    """:func:`real_report` of rows already scored on ``sets`` of ``kit``, naming the kit and the files."""
+    report = real_report(scored, threshold, [s.name for s in sets if s.clean])
     return {"kit": str(kit), "files": "all" if all_files else "validation split (val.txt)", **report}
+
+
+def as_they_are(scored: Sequence[RealScore]) -> list[RealScore]:
+    """The rows of files as they are (the identity view), from rows scored in several views."""
+    return [r for r in scored if r.view == "identity"]
 
 
 def calibrate_on_clean_sets(

@@ -11,7 +11,14 @@ import numpy as np
 from vision.datasets import dataset_spec, load_datasets, read_rgb
 from vision.evaluation.evaluate import calibrate, report, score_samples, split_thresholds
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, DR_KEY
-from vision.evaluation.real import calibrate_on_clean_sets, card_section, discover, evaluate_real
+from vision.evaluation.real import (
+    as_they_are,
+    calibrate_on_clean_sets,
+    card_section,
+    discover,
+    kit_report,
+    score_sets,
+)
 from vision.infer import Predictor, Thresholds
 from vision.physics.profiles import HELD_OUT_PROFILE
 from vision.preprocess import PreprocessSpec, preprocess
@@ -116,10 +123,13 @@ def export_calibrate_evaluate(
     }
     real = {}
     if real_sets:
-        real_report = evaluate_real(predictor, real_kit, progress=progress)  # type: ignore[arg-type]
-        section = card_section(real_report, real_sets)
+        assert real_kit is not None  # the real sets were found in it
+        # Scored once in every view; the files as they are (the view the shared check sees) lead the card.
+        real_rows = score_sets(predictor, real_sets, progress, views=real_views)
+        threshold = predictor.threshold
+        section = card_section(kit_report(real_kit, real_sets, as_they_are(real_rows), threshold), real_sets)
         if real_views > 1:
-            mirrored = evaluate_real(predictor, real_kit, progress=progress, views=real_views)  # type: ignore[arg-type]
+            mirrored = kit_report(real_kit, real_sets, real_rows, threshold)
             section["in_views"] = {k: mirrored[k] for k in ("views", "sets", "false_alarms_pooled")}
         real = {"real": section}
     return update_card(
