@@ -394,10 +394,28 @@ def quantize(
         float, typer.Option(min=0.0, help="smallest FP32/INT8 speed ratio accepted")
     ] = 1.1,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads for the speed check")] = 2,
+    real: Annotated[
+        pathlib.Path | None,
+        typer.Option(
+            help="real kit (e.g. ../shared/real/xray): INT8's shared and luggage thresholds on its clean "
+            "validation bags, and both graphs judged on its validation files first"
+        ),
+    ] = None,
+    real_views: Annotated[
+        int | None,
+        typer.Option(min=1, max=4, help="views of each real file (default: those of the card's calibration)"),
+    ] = None,
+    max_real_drop: Annotated[
+        float, typer.Option(min=0.0, help="largest loss of real localised detection accepted")
+    ] = 0.02,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Add a static INT8 version beside the model, kept only if faster and within the AUROC budget.
 
+    With --real, real data decides first: INT8 gets its shared and luggage thresholds from the kit's
+    clean validation bags, as the export does, and is refused if it localises any real threat set's
+    threats less often than FP32 (each at its own threshold) by more than --max-real-drop. Pass real
+    training files (imported) among --calibration so the activation ranges are those of real scans.
     Exits 1 (nothing written) when the INT8 graph is measured not to pay. The service runs it with
     TRIAGE_INT8=true, `triage scan` with --int8; it has its own calibrated thresholds.
     """
@@ -414,8 +432,14 @@ def quantize(
                 min_speedup=min_speedup,
                 threads=threads,
                 progress=not quiet,
+                real_kit=real,
+                real_views=real_views,
+                max_real_drop=max_real_drop,
             )
         except QuantisationRefused as refused:
             raise fail(f"INT8 not kept: {refused}", code=1) from None
-    summary = ("file", "speedup", "fp32_p50_ms", "int8_p50_ms", "fp32_auroc", "int8_auroc", "threshold")
-    print(json.dumps({k: entry[k] for k in summary}, indent=2))
+    summary = (
+        *("file", "speedup", "fp32_p50_ms", "int8_p50_ms", "fp32_auroc", "int8_auroc", "threshold"),
+        "real",
+    )
+    print(json.dumps({k: entry[k] for k in summary if k in entry}, indent=2))

@@ -83,3 +83,66 @@ def test_quantize_refuses_an_uncalibrated_model(
     command = ["quantize", "--model", str(tiny_model_dir), "--calibration", str(data["calibration"])]
     result = runner.invoke(app, [*command, "--test", str(data["test"]), "--quiet"])
     assert result.exit_code == 2 and "not calibrated" in result.stderr
+
+
+def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_real_first(
+    rigged_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    from tests.model.test_real import write_kit
+
+    kit = write_kit(tmp_path / "kit")
+    folder = calibrated_copy(rigged_model_dir, tmp_path / "model")
+    calibration, test = str(shapes_datasets["calibration"]), str(shapes_datasets["test"])
+    before = (folder / "model.json").read_text()
+    # Asked to gain real localisation, which quantising a graph cannot promise: refused, nothing written.
+    with pytest.raises(QuantisationRefused, match="INT8 localises"):
+        quantize_model(
+            folder, [calibration], [test], images=4, min_speedup=0.0, max_auroc_drop=1.0,
+            real_kit=kit, real_views=2, max_real_drop=-0.5, progress=False,
+        )  # fmt: skip
+    assert not (folder / INT8_FILE).exists() and (folder / "model.json").read_text() == before
+    entry = quantize_model(
+        folder, [calibration], [test], images=4, min_speedup=0.0, max_auroc_drop=1.0,
+        real_kit=kit, real_views=2, progress=False,
+    )  # fmt: skip
+    real = entry["real"]
+    assert real["views"] == 2 and real["kit"] == str(kit)
+    # The rigged graph has no convolution to quantise, so INT8 computes what FP32 does: same figures.
+    assert real["int8"]["sets"] == real["fp32"]["sets"]
+    assert set(real["int8"]["sets"]) == {"voc-threats", "yolo-knives", "clean-bags"}
+    # Shared and luggage thresholds from the real clean bags (in two views); the record says so.
+    record = entry["calibration"]["real"]
+    assert record["views"] == 2 and entry["threshold"] == real["int8"]["threshold"]
+    assert entry["kind_thresholds"]["luggage"] == entry["threshold"]
+    assert entry["calibration"]["shared_and_luggage_from"].startswith("real clean bags")
+    assert Predictor(folder, int8=True).threshold == entry["threshold"]
+
+
+def test_activation_ranges_come_from_every_calibration_folder(
+    shapes_datasets: dict[str, pathlib.Path],
+) -> None:
+    from vision.train.quantize import spread
+
+    folders = [str(shapes_datasets["calibration"]), str(shapes_datasets["test"])]
+    drawn = spread(folders, 6)
+    assert len(drawn) == 6
+    assert {s.image_path.parent.parent for s in drawn} == {pathlib.Path(f) for f in folders}
+
+
+def test_quantize_command_with_the_real_kit(
+    rigged_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    from tests.model.test_real import write_kit
+
+    kit = write_kit(tmp_path / "kit")
+    folder = calibrated_copy(rigged_model_dir, tmp_path / "model")
+    data = shapes_datasets
+    command = ["quantize", "--model", str(folder), "--calibration", str(data["calibration"])]
+    command += ["--test", str(data["test"]), "--images", "4", "--real", str(kit), "--quiet"]
+    refused = runner.invoke(app, [*command, "--real-views", "5"])
+    assert refused.exit_code == 2 and "--real-views" in refused.output
+    accept_any = ["--min-speedup", "0", "--max-auroc-drop", "1"]
+    result = runner.invoke(app, [*command, "--real-views", "2", *accept_any])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["real"]["views"] == 2 and printed["threshold"] == printed["real"]["int8"]["threshold"]

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from vision.dataimport import READERS, ImportFailed, ImportReport
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, wilson_interval
-from vision.infer import REGION_LEVEL, VIEWS, Predictor
+from vision.infer import REGION_LEVEL, VIEWS, Predictor, Thresholds
 from vision.io import read_image
 
 Box = tuple[float, float, float, float]
@@ -430,6 +430,33 @@ def calibrate_on_clean_sets(
         "views": views,
         "sets": per_set,
     }
+
+
+def with_real_thresholds(
+    predictor: Predictor,
+    sets: Sequence[RealSet],
+    simulated: Thresholds,
+    record: Mapping[str, Any],
+    kit: str | pathlib.Path,
+    false_alarm_rate: float,
+    progress: bool = True,
+    views: int = 1,
+) -> tuple[Thresholds, dict[str, Any]]:
+    """``simulated`` thresholds with the shared and luggage ones calibrated on the real clean bags of
+    ``sets`` instead (:func:`calibrate_on_clean_sets`); kinds with no real data (parcel, vehicle) keep
+    their simulated calibration. The calibration ``record`` gets the real record under ``real``.
+
+    Raises:
+        RealKitError: if ``sets`` holds no clean set.
+    """
+    threshold, real_record = calibrate_on_clean_sets(predictor, sets, false_alarm_rate, progress, views=views)
+    by_kind = {kind: t for kind, t in simulated.by_kind.items() if kind != "luggage"}
+    record = {
+        **dict(record),
+        "real": {"kit": str(kit), **real_record},
+        "shared_and_luggage_from": "real clean bags (record['real'])",
+    }
+    return Thresholds(threshold, {**by_kind, "luggage": threshold}), record
 
 
 def card_section(report: Mapping[str, Any], sets: Sequence[RealSet]) -> dict[str, Any]:

@@ -13,13 +13,13 @@ from vision.evaluation.evaluate import calibrate, report, score_samples, split_t
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, DR_KEY
 from vision.evaluation.real import (
     as_they_are,
-    calibrate_on_clean_sets,
     card_section,
     discover,
     kit_report,
     score_sets,
+    with_real_thresholds,
 )
-from vision.infer import Predictor, Thresholds
+from vision.infer import Predictor
 from vision.physics.profiles import HELD_OUT_PROFILE
 from vision.preprocess import PreprocessSpec, preprocess
 from vision.registry import ModelCard
@@ -106,13 +106,10 @@ def export_calibrate_evaluate(
     record = {**record, "data": dataset_spec(calibration)}
     real_sets = discover(real_kit) if real_kit is not None else []
     if real_sets:
-        real_threshold, real_record = calibrate_on_clean_sets(
-            Predictor(folder), real_sets, false_alarm_rate, progress, views=real_views
+        assert real_kit is not None  # the real sets were found in it
+        thresholds, record = with_real_thresholds(
+            Predictor(folder), real_sets, thresholds, record, real_kit, false_alarm_rate, progress, real_views
         )
-        by_kind = {kind: t for kind, t in thresholds.by_kind.items() if kind != "luggage"}
-        thresholds = Thresholds(real_threshold, {**by_kind, "luggage": real_threshold})
-        record["real"] = {"kit": str(real_kit), **real_record}
-        record["shared_and_luggage_from"] = "real clean bags (record['real'])"
     set_threshold(folder, thresholds.shared, record, thresholds.by_kind)
     predictor = Predictor(folder)
     results = {
