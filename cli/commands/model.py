@@ -134,6 +134,19 @@ def train(
             "step's weights (0: off)",
         ),
     ] = DEFAULTS.ema,
+    distill: Annotated[
+        pathlib.Path | None,
+        typer.Option(
+            help="teacher model folder or checkpoint: on the --distill-on folders' scans the network is "
+            "held to the teacher's maps (learning without forgetting, e.g. the simulator-only classes)"
+        ),
+    ] = None,
+    distill_on: Annotated[
+        str | None, typer.Option(help="--data folder(s) to distil the teacher on, comma-separated")
+    ] = None,
+    distill_weight: Annotated[
+        float, typer.Option(min=0.0, help="weight of the distillation term")
+    ] = DEFAULTS.distill_weight,
     blocks: Annotated[
         str | None,
         typer.Option(
@@ -204,6 +217,9 @@ def train(
             epoch_size=epoch_size,
             hard_negatives=hard_negatives,
             ema=ema,
+            distill=str(distill) if distill else "",
+            distill_on=_folders(distill_on) if distill_on else [],
+            distill_weight=distill_weight,
             precision=precision,
             device=device,
             blocks=_blocks(blocks) if blocks is not None else None,

@@ -43,6 +43,11 @@ class TrainArgs:
     # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
     # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
     ema: float = 0.0
+    # Distillation (learning without forgetting): a teacher model (folder or checkpoint) whose maps the
+    # network is held to, on the scans of the --data folders in distill_on, with this weight.
+    distill: str = ""
+    distill_on: list[str] = field(default_factory=list)
+    distill_weight: float = 1.0
     precision: str = "fp32"
     device: str = "cpu"
     progress: bool = True
