@@ -17,6 +17,7 @@ from vision.errors import ModelLoadError
 from vision.infer import Predictor
 from vision.registry import (
     Change,
+    Int8Entry,
     ModelCard,
     ModelEntry,
     ModelNotFound,
@@ -39,12 +40,12 @@ __all__ = [
 logger = logging.getLogger("triage.models")
 
 
-def _has_int8(model_dir: pathlib.Path) -> bool:
-    """Whether a model folder's card names an INT8 version (an invalid card is left to the loader)."""
+def _int8_entry(model_dir: pathlib.Path) -> Int8Entry | None:
+    """A model folder's INT8 entry, if its card names one (an invalid card is left to the loader)."""
     try:
-        return ModelCard.read(model_dir).int8 is not None
+        return ModelCard.read(model_dir).int8
     except ModelLoadError:
-        return False
+        return None
 
 
 class ModelManager:
@@ -72,10 +73,17 @@ class ModelManager:
             ModelLoadError: the folder is not a loadable model.
         """
         try:
-            int8 = self.int8 and _has_int8(model_dir)
-            if self.int8 and not int8:
+            entry = _int8_entry(model_dir) if self.int8 else None
+            if self.int8 and entry is None:
                 logger.warning("no INT8 version; serving FP32", extra={"model": str(model_dir)})
-            return Predictor(model_dir, threads=self.threads, int8=int8)
+            elif entry is not None and not (entry.model_extra or {}).get("real"):
+                # Quantised without --real: judged on simulated scans only, its thresholds calibrated there.
+                logger.warning(
+                    "serving an INT8 version never judged on real scans (triage quantize --real): its false "
+                    "alarms and detection on real bags are unknown",
+                    extra={"model": str(model_dir)},
+                )
+            return Predictor(model_dir, threads=self.threads, int8=entry is not None)
         except ModelLoadError:
             raise
         except Exception as error:  # onnxruntime and json raise many types; all mean "cannot serve this"

@@ -86,8 +86,13 @@ def test_quantize_refuses_an_uncalibrated_model(
 
 
 def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_real_first(
-    rigged_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+    rigged_model_dir: pathlib.Path,
+    shapes_datasets: dict[str, pathlib.Path],
+    tmp_path: pathlib.Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from service.models import ModelManager
+
     from tests.model.test_real import write_kit
 
     kit = write_kit(tmp_path / "kit")
@@ -116,6 +121,9 @@ def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_r
     assert entry["kind_thresholds"]["luggage"] == entry["threshold"]
     assert entry["calibration"]["shared_and_luggage_from"].startswith("real clean bags")
     assert Predictor(folder, int8=True).threshold == entry["threshold"]
+    with caplog.at_level("WARNING", logger="triage.models"):
+        assert ModelManager(tmp_path, int8=True).load(folder).precision == "int8"
+    assert "never judged on real scans" not in caplog.text
 
 
 def test_activation_ranges_come_from_every_calibration_folder(
@@ -146,3 +154,24 @@ def test_quantize_command_with_the_real_kit(
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert printed["real"]["views"] == 2 and printed["threshold"] == printed["real"]["int8"]["threshold"]
+
+
+def test_the_service_warns_of_an_int8_version_never_judged_on_real_scans(
+    tiny_model_dir: pathlib.Path,
+    shapes_datasets: dict[str, pathlib.Path],
+    tmp_path: pathlib.Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from service.models import ModelManager
+
+    folder = calibrated_copy(tiny_model_dir, tmp_path / "models" / "tiny" / "1")
+    manager = ModelManager(tmp_path / "models", int8=True)
+    with caplog.at_level("WARNING", logger="triage.models"):
+        assert manager.load(folder).precision == "fp32"
+    assert "no INT8 version; serving FP32" in caplog.text
+    data = [str(shapes_datasets["calibration"])], [str(shapes_datasets["test"])]
+    quantize_model(folder, *data, images=4, min_speedup=0.0, max_auroc_drop=1.0, progress=False)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="triage.models"):
+        assert manager.load(folder).precision == "int8"
+    assert "never judged on real scans" in caplog.text
