@@ -92,7 +92,6 @@ def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_r
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from service.models import ModelManager
-
     from tests.model.test_real import write_kit
 
     kit = write_kit(tmp_path / "kit")
