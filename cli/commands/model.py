@@ -454,8 +454,14 @@ def quantize(
             )
         except QuantisationRefused as refused:
             raise fail(f"INT8 not kept: {refused}", code=1) from None
-    summary = (
-        *("file", "speedup", "fp32_p50_ms", "int8_p50_ms", "fp32_auroc", "int8_auroc", "threshold"),
+    summary = [
+        "file",
+        "speedup",
+        "fp32_p50_ms",
+        "int8_p50_ms",
+        "fp32_auroc",
+        "int8_auroc",
+        "threshold",
         "real",
-    )
+    ]
     print(json.dumps({k: entry[k] for k in summary if k in entry}, indent=2))

@@ -296,10 +296,9 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Ten
     0.00), firearms 0.83 -> 0.70, parcel AUROC 0.940 -> 0.877. One epoch from 1.16.0 with 1.11.0 as the
     teacher on the simulated folders gave back little: parcel AUROC 0.880 (weight 1) and 0.883 (weight 5),
     the recall of all simulated instances 0.601 -> 0.613, real figures within the gate's margin (weight 1:
-    OPIXray knives localised 0.625 -> 0.619 in four views, SIXray level). The mean over
-    cells weighs lightly the few clean cells that make the parcels' false-alarm tail (their 95th
-    percentile 0.70 with 1.11.0, 0.85 with 1.16.1); a larger simulated share of the mix did no better
-    (0.883).
+    OPIXray knives localised 0.625 -> 0.619 in four views, SIXray level). The mean over cells weighs
+    lightly the few clean cells that make the parcels' false-alarm tail (their 95th percentile 0.70 with
+    1.11.0, 0.85 with 1.16.1); a larger simulated share of the mix did no better (0.883).
 
     Args:
         student: ``N x C x h x w`` logits of the network being trained.
