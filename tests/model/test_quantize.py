@@ -131,7 +131,7 @@ def test_activation_ranges_come_from_every_calibration_folder(
     from vision.train.quantize import spread
 
     folders = [str(shapes_datasets["calibration"]), str(shapes_datasets["test"])]
-    drawn = spread(folders, 6)
+    drawn = spread([load_datasets([folder]) for folder in folders], 6)
     assert len(drawn) == 6
     assert {s.image_path.parent.parent for s in drawn} == {pathlib.Path(f) for f in folders}
 

@@ -100,14 +100,15 @@ def quantize_model(
         raise ValueError(f"{folder} is not calibrated yet (run triage export first)")
     real_sets = discover(real_kit) if real_kit is not None else []
     views = real_views or int(fp32.card.calibration.get("real", {}).get("views", 1))
-    calibration_samples = load_datasets(calibration)
+    per_folder = [load_datasets([folder]) for folder in calibration]
+    calibration_samples = [sample for samples in per_folder for sample in samples]
     test_samples = load_datasets(tests)
     with tempfile.TemporaryDirectory() as tmp:
         # The INT8 graph in a folder of its own, so it can be scored like any model before it is kept.
         trial = Path(tmp) / "int8"
         trial.mkdir()
         shutil.copy(folder / CARD_FILE, trial / CARD_FILE)
-        ranges = spread(calibration, images)
+        ranges = spread(per_folder, images)
         _quantise(folder / MODEL_FILE, trial / MODEL_FILE, fp32, ranges, Path(tmp))
         int8 = Predictor(trial, threads=threads)
         fp32_p50, int8_p50 = _side_by_side_p50(fp32, int8, calibration_samples[0])
@@ -160,13 +161,12 @@ def quantize_model(
     return entry
 
 
-def spread(folders: Sequence[str], images: int) -> list[Sample]:
-    """About ``images`` scans drawn evenly from every folder (an equal share each, spaced through it),
-    so that real and simulated folders both set the activation ranges, whatever their order or size."""
+def spread(folders: Sequence[Sequence[Sample]], images: int) -> list[Sample]:
+    """About ``images`` scans drawn evenly from every folder's scans (an equal share each, spaced through
+    it), so that real and simulated folders both set the activation ranges, whatever their order or size."""
     share = max(1, images // max(1, len(folders)))
     drawn: list[Sample] = []
-    for folder in folders:
-        samples = load_datasets([folder])
+    for samples in folders:
         drawn += samples[:: max(1, len(samples) // share)][:share]
     return drawn
 
