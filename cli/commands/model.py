@@ -367,6 +367,14 @@ def export(
             "mirrored), and add the figures over them to the card",
         ),
     ] = 1,
+    input_size: Annotated[
+        int | None,
+        typer.Option(
+            min=32,
+            help="letterbox side of the exported model input (default: the one it was trained at); "
+            "calibrated and evaluated at it",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Export to OUT/NAME/VERSION, calibrate the threshold on the ONNX file, evaluate, write the card."""
@@ -389,6 +397,7 @@ def export(
             progress=not quiet,
             real_kit=real,
             real_views=real_views,
+            input_size=input_size,
         )
     summary = {"model": str(out / name / version), **(card.metrics or {})["summary"]}
     if card.real is not None:

@@ -376,6 +376,32 @@ def test_bf16_on_a_cpu_without_bf16_kernels_is_warned_of(
 
 
 @pytest.mark.slow
+def test_export_at_another_input_size_calibrates_there_and_records_both_sizes(
+    trained_run: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    base = [
+        "export", "--checkpoint", str(trained_run / "model_best.pt"),
+        "--calibration", str(shapes_datasets["calibration"]), "--test", str(shapes_datasets["test"]),
+        "--name", "shapes", "--out", str(tmp_path), "--far", "0.25", "--quiet",
+    ]  # fmt: skip
+    result = runner.invoke(app, [*base, "--version", "0.3", "--input-size", "80"])
+    assert result.exit_code == 0, result.output
+    predictor = Predictor(tmp_path / "shapes" / "0.3")
+    card = predictor.card.to_json()
+    # The graph takes the new size (the Predictor checks it against the card), torch agrees with it there,
+    # and the card says what the network was trained at.
+    assert predictor.input_size == card["input_size"] == card["preprocessing"]["input_size"] == 80
+    assert card["training"]["input_size"] == card["training"]["args"]["input_size"] == 64
+    assert card["export_check"]["max_abs_diff"] < card["export_check"]["tolerance"]
+    prediction = predictor.predict(np.zeros((50, 70, 3), np.uint8))
+    assert prediction.threat_map.shape == (20, 20) and prediction.threshold == card["threshold"]
+    # A side the output stride does not divide is refused with one line, and nothing is written.
+    refused = runner.invoke(app, [*base, "--version", "0.4", "--input-size", "66"])
+    assert refused.exit_code == 2 and "not a multiple of 4" in refused.stderr
+    assert not (tmp_path / "shapes" / "0.4").exists()
+
+
+@pytest.mark.slow
 def test_export_with_real_sets_calibrates_on_their_clean_bags_and_writes_the_real_section(
     trained_run: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
 ) -> None:
