@@ -423,7 +423,8 @@ def quantize(
         pathlib.Path | None,
         typer.Option(
             help="real kit (e.g. ../shared/real/xray): INT8's shared and luggage thresholds on its clean "
-            "validation bags, and both graphs judged on its validation files first"
+            "validation bags, and both graphs judged on its validation files first (the model must have "
+            "been exported with --real)"
         ),
     ] = None,
     real_views: Annotated[
@@ -439,7 +440,8 @@ def quantize(
 
     With --real, real data decides first: INT8 gets its shared and luggage thresholds from the kit's
     clean validation bags, as the export does, and is refused if it localises any real threat set's
-    threats less often than FP32 (each at its own threshold) by more than --max-real-drop. Pass real
+    threats less often than FP32 (each at its own threshold) by more than --max-real-drop; FP32's
+    threshold must come from the same real clean bags (`triage export --real`). Pass real
     training files (imported) among --calibration so the activation ranges are those of real scans.
     Exits 1 (nothing written) when the INT8 graph is measured not to pay. The service runs it with
     TRIAGE_INT8=true, `triage scan` with --int8; it has its own calibrated thresholds.

@@ -26,6 +26,19 @@ def calibrated_copy(source: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
     return target
 
 
+def real_calibrated_copy(source: pathlib.Path, target: pathlib.Path, kit: pathlib.Path) -> pathlib.Path:
+    """A copy whose shared and luggage thresholds come from the kit's real clean bags, as `export --real`."""
+    from vision.evaluation.real import discover, with_real_thresholds
+    from vision.infer import Thresholds
+
+    calibrated_copy(source, target)
+    thresholds, record = with_real_thresholds(
+        Predictor(target), discover(kit), Thresholds(0.5, {}), {"false_alarm_rate": 0.25}, kit, 0.25, False
+    )
+    set_threshold(target, thresholds.shared, record, thresholds.by_kind)
+    return target
+
+
 def test_a_kept_int8_version_is_written_with_its_own_thresholds(
     tiny_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
 ) -> None:
@@ -95,8 +108,13 @@ def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_r
     from tests.model.test_real import write_kit
 
     kit = write_kit(tmp_path / "kit")
-    folder = calibrated_copy(rigged_model_dir, tmp_path / "model")
     calibration, test = str(shapes_datasets["calibration"]), str(shapes_datasets["test"])
+    # A threshold set on simulated scans only would not compare with INT8's real one: refused up front.
+    simulated = calibrated_copy(rigged_model_dir, tmp_path / "simulated")
+    with pytest.raises(ValueError, match="calibrated on simulated scans only; export it with --real"):
+        quantize_model(simulated, [calibration], [test], images=4, real_kit=kit, progress=False)
+    assert not (simulated / INT8_FILE).exists()
+    folder = real_calibrated_copy(rigged_model_dir, tmp_path / "model", kit)
     before = (folder / "model.json").read_text()
     # Asked to gain real localisation, which quantising a graph cannot promise: refused, nothing written.
     with pytest.raises(QuantisationRefused, match="INT8 localises"):
@@ -142,12 +160,15 @@ def test_quantize_command_with_the_real_kit(
     from tests.model.test_real import write_kit
 
     kit = write_kit(tmp_path / "kit")
-    folder = calibrated_copy(rigged_model_dir, tmp_path / "model")
+    folder = real_calibrated_copy(rigged_model_dir, tmp_path / "model", kit)
     data = shapes_datasets
     command = ["quantize", "--model", str(folder), "--calibration", str(data["calibration"])]
     command += ["--test", str(data["test"]), "--images", "4", "--real", str(kit), "--quiet"]
     refused = runner.invoke(app, [*command, "--real-views", "5"])
     assert refused.exit_code == 2 and "--real-views" in refused.output
+    simulated = calibrated_copy(rigged_model_dir, tmp_path / "simulated")
+    refused = runner.invoke(app, ["quantize", "--model", str(simulated), *command[3:]])
+    assert refused.exit_code == 2 and "export it with --real first" in refused.stderr
     accept_any = ["--min-speedup", "0", "--max-auroc-drop", "1"]
     result = runner.invoke(app, [*command, "--real-views", "2", *accept_any])
     assert result.exit_code == 0, result.output
