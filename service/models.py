@@ -76,7 +76,7 @@ class ModelManager:
             entry = _int8_entry(model_dir) if self.int8 else None
             if self.int8 and entry is None:
                 logger.warning("no INT8 version; serving FP32", extra={"model": str(model_dir)})
-            elif entry is not None and not (entry.model_extra or {}).get("real"):
+            elif entry is not None and not entry.real:
                 # Quantised without --real: judged on simulated scans only, its thresholds calibrated there.
                 logger.warning(
                     "serving an INT8 version never judged on real scans (triage quantize --real): its false "

@@ -65,6 +65,9 @@ class Int8Entry(BaseModel):
     file: str
     threshold: float
     kind_thresholds: dict[str, float] = Field(default_factory=dict)
+    # Both graphs' figures on the real validation files (`triage quantize --real`); absent when INT8 was
+    # judged on simulated scans only.
+    real: dict[str, Any] | None = None
 
     @field_validator("threshold")
     @classmethod
