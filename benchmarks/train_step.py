@@ -4,11 +4,12 @@ Run: ``python -m benchmarks.train_step [--batch-size 16] [--crop-size 256] [--ro
 [--widths 24,48,96,144]`` (needs the ``[train]`` extra). Steps go through
 :func:`vision.train.train.train_one_epoch`, the code path ``triage train`` runs, on the same random batch;
 fp32 and bf16 alternate round by round so that a shared, noisy machine slows both alike, and the ratio of
-their medians is printed. With ``--widths`` other than the default, the default network's bf16 step joins
-the rounds: what a wider network costs a step. The data loader's cost per batch (augmentation and loss
-targets on a simulated scan) is printed beside them: when it exceeds a step, more ``--workers`` help more
-than precision does. Last, the CPU time a validation scan costs every epoch besides the network, letterboxed
-each epoch against prepared once: on a GPU, where a step takes milliseconds, that share decides an epoch.
+their medians is printed, and so is what ``--qat``'s rounding (:mod:`vision.train.qat`) adds to a bf16
+step. With ``--widths`` other than the default, the default network's bf16 step joins the rounds: what a
+wider network costs a step. The data loader's cost per batch (augmentation and loss targets on a simulated
+scan) is printed beside them: when it exceeds a step, more ``--workers`` help more than precision does.
+Last, the CPU time a validation scan costs every epoch besides the network, letterboxed each epoch against
+prepared once: on a GPU, where a step takes milliseconds, that share decides an epoch.
 """
 
 from __future__ import annotations
@@ -27,16 +28,20 @@ def step_seconds(
     steps: int,
     widths: tuple[int, int, int, int],
     seed: int = 0,
+    rounded: bool = False,
 ) -> float:
     """Median seconds per optimiser step of a network of ``widths`` over ``steps`` steps (after one warm-up
-    step)."""
+    step); ``rounded``: with the INT8 rounding of ``--qat`` (:mod:`vision.train.qat`)."""
     import torch
 
+    from vision.train import qat
     from vision.train.model import NUM_CHANNELS, ThreatNet, build_model
     from vision.train.train import for_precision, train_one_epoch
 
     torch.manual_seed(seed)
     model = for_precision(build_model(widths), precision)
+    if rounded:
+        qat.attach(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     images = torch.randn(batch, 3, crop, crop)
@@ -138,18 +143,27 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"batch {args.batch_size} x {args.crop_size}^2, {args.threads} threads, {args.rounds} rounds")
     print(f"widths {widths}")
-    configs = {"fp32": ("fp32", widths), "bf16": ("bf16", widths)}
+    configs = {
+        "fp32": ("fp32", widths, False),
+        "bf16": ("bf16", widths, False),
+        "qat": ("bf16", widths, True),
+    }
     if widths != DEFAULT_WIDTHS:
-        configs["default"] = ("bf16", DEFAULT_WIDTHS)
+        configs["default"] = ("bf16", DEFAULT_WIDTHS, False)
     runs: dict[str, list[float]] = {name: [] for name in configs}
     for _ in range(args.rounds):
-        for name, (precision, net_widths) in configs.items():
-            seconds = step_seconds(precision, args.batch_size, args.crop_size, args.steps, net_widths)
+        for name, (precision, net_widths, rounded) in configs.items():
+            seconds = step_seconds(
+                precision, args.batch_size, args.crop_size, args.steps, net_widths, rounded=rounded
+            )
             runs[name].append(seconds)
     fp32, bf16 = (statistics.median(runs[p]) * 1000 for p in ("fp32", "bf16"))
     print(f"step fp32 (median of rounds)       : {fp32:7.1f} ms")
     print(f"step bf16 autocast, channels-last  : {bf16:7.1f} ms")
     print(f"ratio fp32 / bf16                  : {fp32 / bf16:7.2f}x")
+    rounded = statistics.median(runs["qat"]) * 1000
+    print(f"step bf16 with --qat's rounding    : {rounded:7.1f} ms")
+    print(f"ratio --qat / bf16                 : {rounded / bf16:7.2f}x")
     if "default" in runs:
         default = statistics.median(runs["default"]) * 1000
         print(f"step bf16, default widths          : {default:7.1f} ms")

@@ -134,6 +134,14 @@ def train(
             "step's weights (0: off)",
         ),
     ] = DEFAULTS.ema,
+    qat: Annotated[
+        bool,
+        typer.Option(
+            "--qat",
+            help="quantisation-aware fine-tuning: round weights and activations in the forward pass as "
+            "`triage quantize`'s INT8 graph will, so that INT8 costs less; the checkpoint stays float",
+        ),
+    ] = DEFAULTS.qat,
     distill: Annotated[
         pathlib.Path | None,
         typer.Option(
@@ -217,6 +225,7 @@ def train(
             epoch_size=epoch_size,
             hard_negatives=hard_negatives,
             ema=ema,
+            qat=qat,
             distill=str(distill) if distill else "",
             distill_on=_folders(distill_on) if distill_on else [],
             distill_weight=distill_weight,

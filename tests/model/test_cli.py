@@ -207,7 +207,7 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
             "--workers", "0", "--balance", "--blocks", "1,1", "--widths", "4,8,12,8", "--precision", "bf16",
-            "--epoch-size", "12", "--hard-negatives", "4", "--ema", "0.5", "--quiet",
+            "--epoch-size", "12", "--hard-negatives", "4", "--ema", "0.5", "--qat", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -222,6 +222,8 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     assert not torch.equal(state["raw_model"]["head.weight"], state["model"]["head.weight"])
     assert state["average"]["n_averaged"].item() == 3
     assert state["args"]["balance"] is True and tuple(state["args"]["blocks"]) == (1, 1)
+    # --qat rounded the forward pass; what is checkpointed is a plain float network
+    assert state["args"]["qat"] is True and state["model"].keys() == state["raw_model"].keys()
     # mixed precision computes in bf16 but keeps (and checkpoints) float32 weights
     assert state["args"]["precision"] == "bf16"
     assert all(v.dtype == torch.float32 for v in state["model"].values() if v.is_floating_point())

@@ -48,6 +48,9 @@ class TrainArgs:
     distill: str = ""
     distill_on: list[str] = field(default_factory=list)
     distill_weight: float = 1.0
+    # Quantisation-aware fine-tuning (vision.train.qat): the forward pass rounds weights and activations
+    # as the INT8 graph of `triage quantize` will, so that its rounding costs less.
+    qat: bool = False
     precision: str = "fp32"
     device: str = "cpu"
     progress: bool = True

@@ -19,7 +19,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +217,13 @@ def _real_comparison(
 def _quantise(
     source: Path, target: Path, predictor: Predictor, samples: Sequence[Sample], scratch: Path
 ) -> None:
+    inputs = (preprocess(read_rgb(sample.image_path), predictor.spec)[0][None] for sample in samples)
+    quantise_graph(source, target, inputs, scratch)
+
+
+def quantise_graph(source: Path, target: Path, inputs: Iterable[np.ndarray], scratch: Path) -> None:
+    """Write ``source``'s static INT8 (QDQ) graph to ``target``, its activation ranges read off
+    ``inputs`` (preprocessed ``1 x 3 x S x S`` batches); :mod:`vision.train.qat` rounds as this does."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -228,13 +235,11 @@ def _quantise(
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.inputs = iter(samples)
+            self.inputs = iter(inputs)
 
         def get_next(self) -> dict[str, np.ndarray] | None:
-            sample = next(self.inputs, None)
-            if sample is None:
-                return None
-            return {"image": preprocess(read_rgb(sample.image_path), predictor.spec)[0][None]}
+            batch = next(self.inputs, None)
+            return None if batch is None else {"image": batch}
 
     import onnx
 

@@ -38,6 +38,7 @@ from vision.evaluation.metrics import (
 from vision.files import file_sha256
 from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
 from vision.registry import CARD_FILE, ModelCard
+from vision.train import qat
 from vision.train.args import TrainArgs
 from vision.train.export import source_commit
 from vision.train.model import (
@@ -905,6 +906,9 @@ def main(args: TrainArgs) -> Path:
         optimizer, max_lr=args.lr, total_steps=args.epochs * len(loader), pct_start=0.1
     )
     average = moving_average(model, args.ema)
+    if args.qat:
+        # After the average is made: it, and so what is validated and checkpointed, stays a plain network.
+        qat.attach(model)
     # What is validated and checkpointed as the run's model: the moving average if there is one.
     served: ThreatNet = model if average is None else cast(ThreatNet, average.module)
     start, best, history, init_validation = 0, -math.inf, [], None
