@@ -132,6 +132,9 @@ def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_r
     # The rigged graph has no convolution to quantise, so INT8 computes what FP32 does: same figures.
     assert real["int8"]["sets"] == real["fp32"]["sets"]
     assert set(real["int8"]["sets"]) == {"voc-threats", "yolo-knives", "clean-bags"}
+    # Judged on localised detection averaged over each graph's thresholds for 2-10% real false alarms.
+    assert real["judged_on"] == "localised_over_2_10pct_real_fa"
+    assert real["int8"]["sets"]["yolo-knives"]["localised_over_2_10pct_real_fa"] is not None
     # Shared and luggage thresholds from the real clean bags (in two views); the record says so.
     record = entry["calibration"]["real"]
     assert record["views"] == 2 and entry["threshold"] == real["int8"]["threshold"]
