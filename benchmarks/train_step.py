@@ -161,9 +161,9 @@ def main() -> None:
     print(f"step fp32 (median of rounds)       : {fp32:7.1f} ms")
     print(f"step bf16 autocast, channels-last  : {bf16:7.1f} ms")
     print(f"ratio fp32 / bf16                  : {fp32 / bf16:7.2f}x")
-    rounded = statistics.median(runs["qat"]) * 1000
-    print(f"step bf16 with --qat's rounding    : {rounded:7.1f} ms")
-    print(f"ratio --qat / bf16                 : {rounded / bf16:7.2f}x")
+    qat_ms = statistics.median(runs["qat"]) * 1000
+    print(f"step bf16 with --qat's rounding    : {qat_ms:7.1f} ms")
+    print(f"ratio --qat / bf16                 : {qat_ms / bf16:7.2f}x")
     if "default" in runs:
         default = statistics.median(runs["default"]) * 1000
         print(f"step bf16, default widths          : {default:7.1f} ms")

@@ -450,9 +450,9 @@ def quantize(
     With --real, real data decides first: INT8 gets its shared and luggage thresholds from the kit's
     clean validation bags, as the export does, and is refused if it localises any real threat set's
     threats less often than FP32 by more than --max-real-drop (each graph averaged over its own
-    thresholds for 2-10% false alarms on the real clean bags); FP32's
-    threshold must come from the same real clean bags (`triage export --real`). Pass real
-    training files (imported) among --calibration so the activation ranges are those of real scans.
+    thresholds for 2-10% false alarms on the real clean bags); FP32's threshold must come from the same
+    real clean bags (`triage export --real`). Pass real training files (imported) among --calibration so
+    the activation ranges are those of real scans.
     Exits 1 (nothing written) when the INT8 graph is measured not to pay. The service runs it with
     TRIAGE_INT8=true, `triage scan` with --int8; it has its own calibrated thresholds.
     """

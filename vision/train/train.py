@@ -907,7 +907,8 @@ def main(args: TrainArgs) -> Path:
     )
     average = moving_average(model, args.ema)
     if args.qat:
-        # After the average is made: it, and so what is validated and checkpointed, stays a plain network.
+        # After the average is made, so that with --ema what is validated and checkpointed stays a plain
+        # network; without it the rounded network is validated (its state dict is a plain one's either way).
         qat.attach(model)
     # What is validated and checkpointed as the run's model: the moving average if there is one.
     served: ThreatNet = model if average is None else cast(ThreatNet, average.module)
