@@ -124,6 +124,15 @@ def train(
             "its clean scans' share stay as they were",
         ),
     ] = DEFAULTS.hard_negatives,
+    hard_positives: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="hard-positive mining: each epoch, the quarter of each folder's threat scans whose "
+            "least-found class the network peaks lowest on (over its cells, or its box) are drawn this "
+            "many times as often (1: off); each folder's share and its threat scans' share stay as they were",
+        ),
+    ] = DEFAULTS.hard_positives,
     ema: Annotated[
         float,
         typer.Option(
@@ -224,6 +233,7 @@ def train(
             keep_epochs=keep_epochs,
             epoch_size=epoch_size,
             hard_negatives=hard_negatives,
+            hard_positives=hard_positives,
             ema=ema,
             qat=qat,
             distill=str(distill) if distill else "",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from vision.classes import THREAT_CLASSES
 from vision.preprocess import PreprocessSpec
 from vision.train.model import NUM_CHANNELS
 from vision.train.presets import TrainPreset, soft_targets
@@ -162,13 +163,13 @@ def test_weighting_a_missed_class_never_eases_the_push_on_the_others() -> None:
 
 
 def test_hard_negatives_are_drawn_more_within_each_folder_and_its_clean_share() -> None:
-    from vision.train.train import hard_negative_factors, respread
+    from vision.train.train import hard_factors, respread
 
     # folder 0: four clean scans (0-3) and two threat scans (4, 5); folder 1: four clean scans (6-9)
     origins = [0] * 6 + [1] * 4
     clean = [0, 1, 2, 3, 6, 7, 8, 9]
     scores = np.asarray([0.1, 0.9, 0.2, 0.3, 0.5, 0.6, 0.95, 0.4])
-    factors, cuts = hard_negative_factors(scores, clean, origins, boost=4.0, share=0.25)
+    factors, cuts = hard_factors(scores, clean, origins, boost=4.0, share=0.25)
     # the top quarter of each folder's clean scans by score: scan 1 in folder 0, scan 8 in folder 1
     assert np.flatnonzero(factors == 4.0).tolist() == [1, 8] and set(cuts) == {0, 1}
     weights = np.asarray([1.0] * 6 + [2.0] * 4)
@@ -180,3 +181,32 @@ def test_hard_negatives_are_drawn_more_within_each_folder_and_its_clean_share() 
         assert drawn[members].sum() == pytest.approx(weights[members].sum())
     assert drawn[1] == pytest.approx(4 * drawn[0]) and drawn[8] == pytest.approx(4 * drawn[6])
     assert drawn[4] == weights[4]  # a threat scan is never mined
+
+
+def test_hard_positives_are_the_threat_scans_whose_least_found_class_peaks_lowest() -> None:
+    from vision.train.model import build_model
+    from vision.train.train import hard_factors, square_outputs, whole_scan_figures
+
+    spec = PreprocessSpec(input_size=64)
+    rgb = np.full((64, 64, 3), 200, np.uint8)
+    knife, pistol = np.zeros((64, 64), np.uint8), np.zeros((64, 64), np.uint8)
+    knife[8:24, 8:24] = THREAT_CLASSES.index("blade") + 1
+    pistol[40:56, 40:56] = THREAT_CLASSES.index("firearm") + 1
+    both = np.maximum(knife, pistol)
+    scans = [(rgb, knife), (rgb, pistol), (rgb, both), (rgb, np.zeros_like(knife))]
+    torch.manual_seed(0)
+    model = build_model((4, 8, 8, 8))
+    scores, peaks = whole_scan_figures(model, scans, [0, 1, 2, 3], spec)
+    with torch.no_grad():
+        threat_map = square_outputs(model, [rgb], spec, None)[0][0]
+    stride = 64 // threat_map.shape[0]
+    knife_peak = threat_map[8 // stride : 24 // stride, 8 // stride : 24 // stride].max()
+    pistol_peak = threat_map[40 // stride : 56 // stride, 40 // stride : 56 // stride].max()
+    # a scan's peak is over its least-found class; a clean scan has nothing to find
+    assert peaks[0] == pytest.approx(knife_peak, abs=1e-6)
+    assert peaks[1] == pytest.approx(pistol_peak, abs=1e-6)
+    assert peaks[2] == pytest.approx(min(knife_peak, pistol_peak), abs=1e-6) and peaks[3] == 1.0
+    assert np.allclose(scores, threat_map.max(), atol=1e-6)
+    # mined on the miss (1 - peak): the lowest peaks of each folder are drawn more
+    factors, cuts = hard_factors(1.0 - np.asarray([0.9, 0.2, 0.6, 0.4]), [0, 1, 2, 3], [0, 0, 0, 0], 3.0)
+    assert np.flatnonzero(factors == 3.0).tolist() == [1] and cuts[0] == pytest.approx(0.65)

@@ -208,7 +208,8 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "--data", f"{shapes_datasets['train']},{shapes_datasets['test']}", "--mix", "3,1",
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
             "--workers", "0", "--balance", "--blocks", "1,1", "--widths", "4,8,12,8", "--precision", "bf16",
-            "--epoch-size", "12", "--hard-negatives", "4", "--ema", "0.5", "--qat", "--quiet",
+            "--epoch-size", "12", "--hard-negatives", "4", "--hard-positives", "3", "--ema", "0.5", "--qat",
+            "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -217,6 +218,9 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     # the clean scans of both folders were scored and each folder's hard-negative cut recorded
     assert set(record["hard_negative_cuts"]) == {"train", "test"}
     assert all(0.0 <= cut <= 1.0 for cut in record["hard_negative_cuts"].values())
+    # and the threat scans of the folders that hold some, with the class peak each was mined below
+    assert set(record["hard_positive_cuts"]) and set(record["hard_positive_cuts"]) <= {"train", "test"}
+    assert all(0.0 <= cut <= 1.0 for cut in record["hard_positive_cuts"].values())
     state = torch.load(str(out / "model_best.pt"), map_location="cpu", weights_only=False)
     # --ema: the checkpoint's model is the moving average; the last step's weights are kept to resume
     assert state["args"]["ema"] == 0.5 and set(state["raw_model"]) == set(state["model"])

@@ -38,8 +38,11 @@ class TrainArgs:
     # the same number of steps (e.g. an ablation that drops a data folder).
     epoch_size: int = 0
     # Hard-negative mining: each epoch, the top HARD_SHARE of each folder's clean scans by the current
-    # network's score are drawn this many times as often (1: off); see train.hard_negative_factors.
+    # network's score are drawn this many times as often (1: off); see train.hard_factors.
     hard_negatives: float = 1.0
+    # Hard-positive mining: likewise the HARD_SHARE of each folder's threat scans whose least-found class
+    # the network peaks lowest on, over that class's cells of the whole scan (1: off).
+    hard_positives: float = 1.0
     # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
     # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
     ema: float = 0.0

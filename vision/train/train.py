@@ -78,9 +78,12 @@ MISS_BOOST = 3.0
 # fp32 one within noise (train loss within 0.014 each epoch, last val AUROC 0.874 vs 0.873). Where bf16 is
 # emulated (no AVX512-BF16) it is slower.
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
-# Hard-negative mining (--hard-negatives): the share of each folder's clean scans, those the network scores
-# highest, that are drawn more often. The threshold at 5% real false alarms is set by the top 5% of clean
-# bags; a quarter reaches well past that tail so it does not chase a handful of scans.
+# Hard-example mining: the share of each folder's clean scans that the network scores highest
+# (--hard-negatives), and of its threat scans that it peaks lowest on (--hard-positives), drawn more often.
+# The threshold at 5% real false alarms is set by the top 5% of clean bags; a quarter reaches well past that
+# tail so it does not chase a handful of scans. Positives: 1.16.2 localised OPIXray's straight and utility
+# knives no better on the kit's training files (0.26 and 0.29; flagged 0.44 and 0.46) than on its validation
+# files (0.29 and 0.37): the network underfits them, rather than failing to carry them over.
 HARD_SHARE = 0.25
 
 
@@ -662,41 +665,47 @@ def repeat_factors(
 
 
 @torch.no_grad()
-def clean_scores(
+def whole_scan_figures(
     model: ThreatNet,
     scans: Sequence[tuple[np.ndarray, np.ndarray]],
     indices: Sequence[int],
     spec: PreprocessSpec,
     batch_size: int = 8,
     device: torch.device | None = None,
-) -> np.ndarray:
-    """The image score of each scan ``scans[i]``, ``i`` in ``indices``, as inference sees the whole scan."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of each scan ``scans[i]``, ``i`` in ``indices``, as inference sees the whole scan: its image score, and
+    the threat map's peak over the cells of its least-found threat class (:func:`class_peaks`; 1 where the
+    scan holds no threat)."""
     model.eval()
     scores: list[float] = []
+    peaks: list[float] = []
     for start in range(0, len(indices), batch_size):
-        squares = [
-            letterbox(scans[i][0], spec.input_size, spec.pad_value)[0]
-            for i in indices[start : start + batch_size]
-        ]
-        scores += square_outputs(model, squares, spec, device)[1].tolist()
-    return np.asarray(scores, dtype=np.float64)
+        chunk = [scans[i] for i in indices[start : start + batch_size]]
+        squares = [letterbox(rgb, spec.input_size, spec.pad_value)[0] for rgb, _ in chunk]
+        threat_maps, score = square_outputs(model, squares, spec, device)
+        scores += score.tolist()
+        for (_, mask), threat_map in zip(chunk, threat_maps, strict=True):
+            found = class_peaks(letterbox_mask(mask, spec.input_size), threat_map).values()
+            peaks.append(min(found, default=1.0))
+    return np.asarray(scores, dtype=np.float64), np.asarray(peaks, dtype=np.float64)
 
 
-def hard_negative_factors(
-    scores: np.ndarray,
+def hard_factors(
+    hardness: np.ndarray,
     indices: Sequence[int],
     origins: Sequence[int],
     boost: float,
     share: float = HARD_SHARE,
 ) -> tuple[np.ndarray, dict[int, float]]:
-    """Draw factors that favour the clean scans the network scores highest (hard-negative mining).
+    """Draw factors that favour the hardest of some scans (hard-example mining).
 
-    Within each data folder, the clean scans ``indices`` (with their ``scores``) at or above the folder's
-    ``1 - share`` quantile get ``boost``; every other scan 1. Use with :func:`respread`, which keeps each
-    folder's share and its clean scans' share of the draw.
+    Within each data folder, the scans ``indices`` (with their ``hardness``: a clean scan's score, a threat
+    scan's miss :func:`threat_peaks`) at or above the folder's ``1 - share`` quantile get ``boost``; every
+    other scan 1. Use with :func:`respread`, which keeps each folder's share and its clean scans' share of
+    the draw.
 
     Returns:
-        The factor of every training scan (``len(origins)``), and each folder's cut score.
+        The factor of every training scan (``len(origins)``), and each folder's cut hardness.
     """
     factors = np.ones(len(origins), dtype=np.float64)
     index = np.asarray(indices, dtype=np.int64)
@@ -704,8 +713,8 @@ def hard_negative_factors(
     cuts: dict[int, float] = {}
     for folder in np.unique(folder_of):
         mine = folder_of == folder
-        cut = float(np.quantile(scores[mine], 1.0 - share))
-        factors[index[mine & (scores >= cut)]] = boost
+        cut = float(np.quantile(hardness[mine], 1.0 - share))
+        factors[index[mine & (hardness >= cut)]] = boost
         cuts[int(folder)] = round(cut, 4)
     return factors, cuts
 
@@ -808,7 +817,7 @@ def make_loader(
     shuffle = torch.Generator()
     sampler = None
     draw = draw_weights(args, data.samples, data.origins)
-    if draw is None and (args.epoch_size or args.hard_negatives > 1):
+    if draw is None and (args.epoch_size or mining(args)):
         draw = np.ones(len(data.train_set))
     if draw is not None:
         sampler = WeightedRandomSampler(
@@ -829,28 +838,47 @@ def make_loader(
     return loader, sampler, shuffle
 
 
-def mine_hard_negatives(
+def mining(args: TrainArgs) -> bool:
+    """Whether the run mines hard scans each epoch (``--hard-negatives`` or ``--hard-positives`` above 1)."""
+    return args.hard_negatives > 1 or args.hard_positives > 1
+
+
+def mine_hard_scans(
     args: TrainArgs,
     model: ThreatNet,
     data: TrainingData,
     weights: np.ndarray,
     spec: PreprocessSpec,
     device: torch.device,
-) -> tuple[np.ndarray, dict[str, float]]:
-    """This epoch's draw weights with the clean scans the current network scores highest drawn
-    ``--hard-negatives`` times as often (each folder's share and its clean share unchanged).
+) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
+    """This epoch's draw weights with the hardest scans of each folder drawn more often, as the current
+    network sees them: the clean scans it scores highest (``--hard-negatives`` times as often) and the threat
+    scans whose least-found class it peaks lowest on (``--hard-positives``). Each folder's share, and its
+    clean scans' share, stay as they were.
 
     Returns:
-        The weights, and each folder's cut score (its clean scans' ``1 - HARD_SHARE`` quantile) by name.
+        The weights, and for each kind of mining each folder's cut by name (``hard_negative_cuts``: the
+        clean scores at and above which scans were mined; ``hard_positive_cuts``: the class peaks at and
+        below which they were).
     """
-    clean = [i for i, sample in enumerate(data.samples) if not sample.has_threat]
-    scores = clean_scores(model, data.train_set.cached, clean, spec, device=device)
-    factors, cuts = hard_negative_factors(scores, clean, data.origins, args.hard_negatives)
+    factors = np.ones(len(data.samples), dtype=np.float64)
+    cuts: dict[str, dict[str, float]] = {}
+    for key, boost, threat in (
+        ("hard_negative_cuts", args.hard_negatives, False),
+        ("hard_positive_cuts", args.hard_positives, True),
+    ):
+        if boost <= 1:
+            continue
+        chosen = [i for i, sample in enumerate(data.samples) if sample.has_threat == threat]
+        scores, peaks = whole_scan_figures(model, data.train_set.cached, chosen, spec, device=device)
+        mined, cut = hard_factors(1.0 - peaks if threat else scores, chosen, data.origins, boost)
+        factors *= mined
+        cuts[key] = {Path(args.data[f]).name: round(1.0 - c, 4) if threat else c for f, c in cut.items()}
     groups = [
         2 * origin + (not sample.has_threat)
         for origin, sample in zip(data.origins, data.samples, strict=True)
     ]
-    return respread(weights, groups, factors), {Path(args.data[f]).name: cut for f, cut in cuts.items()}
+    return respread(weights, groups, factors), cuts
 
 
 def run_record(args: TrainArgs, spec: PreprocessSpec, init: dict[str, Any] | None, data: TrainingData,
@@ -938,14 +966,14 @@ def main(args: TrainArgs) -> Path:
         # Order and augmentation depend on (seed, epoch) only, so a resumed run continues identically.
         data.train_set.epoch = epoch
         shuffle.manual_seed(args.seed * 1000 + epoch)
-        ranking, mined = None, dict[str, float]()
-        if sampler is not None and (args.balance or args.hard_negatives > 1):
+        ranking, mined = None, dict[str, dict[str, float]]()
+        if sampler is not None and (args.balance or mining(args)):
             # What the last validation missed steers both this epoch's draw and its ranking term.
             misses = class_misses(hits)
             weights = draw_weights(args, data.samples, data.origins, misses)
             weights = np.ones(len(data.samples)) if weights is None else weights
-            if args.hard_negatives > 1:
-                weights, mined = mine_hard_negatives(args, model, data, weights, spec, device)
+            if mining(args):
+                weights, mined = mine_hard_scans(args, model, data, weights, spec, device)
             sampler.weights = torch.as_tensor(weights, dtype=torch.double)
             ranking = ranking_weights(misses) if args.balance else None
         weight = IMAGE_LOSS_WEIGHT if init is not None else image_loss_weight(epoch / args.epochs)
@@ -960,7 +988,7 @@ def main(args: TrainArgs) -> Path:
             **losses,
             "image_weight": weight,
             "steps": len(loader),
-            **({"hard_negative_cuts": mined} if mined else {}),
+            **mined,
             **metrics,
             "lr": scheduler.get_last_lr()[0],
             "seconds": round(time.monotonic() - began, 1),
