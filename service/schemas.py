@@ -200,6 +200,11 @@ class ModelInfo(BaseModel):
     gate: GateVerdict | None = Field(
         None, description="its promotion gate's verdict (triage compare), or null if it was never gated"
     )
+    gate_int8: GateVerdict | None = Field(
+        None,
+        description="the gate's verdict on its INT8 graph (triage compare --int8), which a model with one "
+        "needs to be promoted; null if never gated so",
+    )
     card: dict[str, Any]
 
 

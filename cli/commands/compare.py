@@ -45,12 +45,21 @@ def compare(
             "pairs files)",
         ),
     ] = 1,
+    int8: Annotated[
+        bool,
+        typer.Option(
+            help="judge the graphs a TRIAGE_INT8 service serves: the candidate's INT8 graph (triage "
+            "quantize) against the baseline's INT8 graph where it has one, else its FP32 graph; the verdict "
+            "goes to CANDIDATE/gate_int8.json, which promotion needs of a model with an INT8 graph",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as one JSON object")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Evaluate both models on DATA, print per-class recall, AUROC and detection rate side by side.
 
-    Writes the verdict to CANDIDATE/gate.json (promotion needs it) and exits 1 when the candidate fails.
+    Writes the verdict to CANDIDATE/gate.json (gate_int8.json with --int8; promotion needs both of a
+    model with an INT8 graph) and exits 1 when the candidate fails.
     """
     from vision.evaluation.gate import compare_models, format_verdict, write_gate
 
@@ -66,6 +75,7 @@ def compare(
             alpha=alpha,
             real_dir=real,
             real_views=real_views,
+            int8=int8,
         )
         path = write_gate(candidate, verdict)
     print(json.dumps(verdict) if as_json else f"{format_verdict(verdict)}\nverdict written to {path}")

@@ -84,24 +84,30 @@ def list_models(
         print(f"no models in {registry.root}")
     for entry in entries:
         ref = f"{entry.name}/{entry.version}"
-        verdict = gate_summary(entry.path)
+        verdict, int8_verdict = gate_summary(entry.path), gate_summary(entry.path, int8=True)
         row = {
             "model": ref,
             "promoted": ref == promoted,
             "threshold": entry.card.get("threshold"),
             "gate": verdict,
+            "gate_int8": int8_verdict,
         }
         if as_json:
             print(json.dumps(row))
             continue
-        if verdict is None:
-            gate_text = "no gate"
-        else:
-            outcome = "passed" if verdict["passed"] else "FAILED"
-            gate_text = f"gate {outcome} vs {verdict['baseline']} ({verdict['time']})"
+        gate_text = _gate_text(verdict, "gate")
+        if int8_verdict is not None:
+            gate_text += "; " + _gate_text(int8_verdict, "INT8 gate")
         threshold = row["threshold"]
         shown = f"{threshold:.4f}" if isinstance(threshold, int | float) else "-"
         print(f"{'*' if row['promoted'] else ' '} {ref:<32} threshold {shown}  {gate_text}")
+
+
+def _gate_text(verdict: dict[str, Any] | None, title: str) -> str:
+    if verdict is None:
+        return f"no {title}"
+    outcome = "passed" if verdict["passed"] else "FAILED"
+    return f"{title} {outcome} vs {verdict['baseline']} ({verdict['time']})"
 
 
 @models_app.command("promote")
@@ -111,7 +117,8 @@ def promote(
     reason: Annotated[str | None, typer.Option(help="why a forced promotion is needed (recorded)")] = None,
     models_root: RootOption = None,
 ) -> None:
-    """Promote NAME/VERSION: refused unless its gate.json passed against the promoted model, or --force."""
+    """Promote NAME/VERSION: refused unless its gate.json (and gate_int8.json, for a model with an INT8
+    graph) passed against the promoted model, or --force."""
     from vision.registry import ModelNotFound, PromotionFailed, PromotionRefused
 
     name, slash, version = model.partition("/")

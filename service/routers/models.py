@@ -37,8 +37,8 @@ def _ref(predictor: Any) -> ModelRef | None:
     return None if predictor is None else ModelRef(name=predictor.name, version=predictor.version)
 
 
-def _gate_verdict(folder: pathlib.Path) -> GateVerdict | None:
-    summary = gate_summary(folder)
+def _gate_verdict(folder: pathlib.Path, int8: bool = False) -> GateVerdict | None:
+    summary = gate_summary(folder, int8)
     return GateVerdict(**summary) if summary is not None else None
 
 
@@ -70,6 +70,7 @@ def list_models(state: StateDep, _key: AnyKey) -> list[ModelInfo]:
                 threshold=threshold if isinstance(threshold, int | float) else None,
                 kind_thresholds=_numbers(by_kind),
                 gate=_gate_verdict(entry.path),
+                gate_int8=_gate_verdict(entry.path, int8=True),
                 card=entry.card,
             )
         )

@@ -250,6 +250,54 @@ def test_cli_promote_is_gated_forced_with_a_reason_and_rolled_back(models_root: 
     assert _models("promote", "nonsense", *root)[0] == 2
 
 
+def _with_int8_graph(model_dir: pathlib.Path) -> pathlib.Path:
+    """Give a model folder an INT8 entry (its FP32 graph copied as the INT8 file: the gate only loads it)."""
+    (model_dir / "model_int8.onnx").write_bytes((model_dir / "model.onnx").read_bytes())
+    card = json.loads((model_dir / "model.json").read_text())
+    card["int8"] = {"file": "model_int8.onnx", "threshold": card["threshold"]}
+    (model_dir / "model.json").write_text(json.dumps(card))
+    return model_dir
+
+
+def test_a_model_with_an_int8_graph_is_promoted_only_when_that_graph_passed_its_gate_too(
+    models_root: pathlib.Path, gate_data: pathlib.Path
+) -> None:
+    root = ("--models-root", str(models_root))
+    base, candidate = models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.2"
+    assert _models("promote", "tiny-threat/0.0.1", *root)[0] == 0
+    # --int8 of a candidate without an INT8 graph is a one-line error, and writes nothing
+    code, _, err = _compare(
+        "--candidate", str(candidate), "--baseline", str(base), "--data", str(gate_data), "--int8"
+    )
+    assert code == 2 and "no INT8 graph" in err and err.count("\n") == 1
+    assert not (candidate / "gate_int8.json").exists()
+    _with_int8_graph(candidate)
+    assert _compare("--candidate", str(candidate), "--baseline", str(base), "--data", str(gate_data))[0] == 0
+    code, _, err = _models("promote", "tiny-threat/0.0.2", *root)
+    assert code == 2 and "INT8 graph of tiny-threat/0.0.2 has no readable gate_int8.json" in err
+    assert "triage compare --int8" in err
+    # judged as a TRIAGE_INT8 service serves them: its INT8 graph against the baseline's FP32 (it has none)
+    code, out, err = _compare(
+        "--candidate", str(candidate), "--baseline", str(base), "--data", str(gate_data), "--int8"
+    )
+    assert code == 0, err
+    assert "tiny-threat/0.0.2 INT8 (threshold" in out and "gate_int8.json" in out
+    verdict = json.loads((candidate / "gate_int8.json").read_text())
+    assert verdict["candidate"]["precision"] == "int8" and verdict["baseline"]["precision"] == "fp32"
+    assert set(verdict["candidate"]["sha256"]) == {"model_int8.onnx", "model.json"}
+    assert json.loads((candidate / "gate.json").read_text())["candidate"]["precision"] == "fp32"
+    # an INT8 graph changed after its gate is refused as an FP32 graph would be
+    graph = (candidate / "model_int8.onnx").read_bytes()
+    (candidate / "model_int8.onnx").write_bytes(graph + b" ")
+    code, _, err = _models("promote", "tiny-threat/0.0.2", *root)
+    assert code == 2 and "INT8 graph of tiny-threat/0.0.2 changed after its gate" in err
+    (candidate / "model_int8.onnx").write_bytes(graph)
+    code, out, _ = _models("list", *root)
+    assert code == 0 and "; INT8 gate passed vs tiny-threat/0.0.1" in out
+    code, out, err = _models("promote", "tiny-threat/0.0.2", *root)
+    assert code == 0, err
+
+
 def test_compare_needs_no_torch(models_root: pathlib.Path, gate_data: pathlib.Path) -> None:
     base, same = models_root / "tiny-threat" / "0.0.1", models_root / "tiny-threat" / "0.0.2"
     # Importing torch, torchvision or onnx fails in this interpreter: the gate runs on onnxruntime alone.

@@ -29,6 +29,12 @@ The verdict is written as ``gate.json`` into the candidate folder, with the base
 against, the data (folder and SHA-256 of its ``annotations.json``) and hashes of the candidate's own
 ``model.onnx`` and ``model.json``, so ``gate_refusal`` can tell a verdict that no longer applies: another
 model is now served, or the candidate's files changed after the gate.
+
+**The INT8 graph is gated too.** A service with ``TRIAGE_INT8=true`` serves each model's INT8 graph where
+its card has one (``triage quantize``), and its FP32 graph otherwise. ``int8=True`` judges the two models
+as such a service serves them, and the verdict goes to ``gate_int8.json`` (with the INT8 file's hash). A
+candidate that carries an INT8 graph is promoted only when both verdicts passed: the registry is shared by
+the stations that serve FP32 and those that serve INT8, so neither graph may reach them ungated.
 """
 
 from __future__ import annotations
@@ -49,14 +55,32 @@ if TYPE_CHECKING:
     from vision.infer import Predictor, Thresholds
 
 GATE_FILE = "gate.json"
+GATE_INT8_FILE = "gate_int8.json"
 DEFAULT_MARGIN = 0.02
 FAR_SHOWN = DEFAULT_FALSE_ALARM_RATE
 _DR_KEY = DR_KEY
 
 
-def model_hashes(model_dir: pathlib.Path) -> dict[str, str]:
-    """SHA-256 of ``model.onnx`` and ``model.json``: what a verdict was measured on."""
-    return {name: file_sha256(model_dir / name) for name in ("model.onnx", "model.json")}
+def gate_file(int8: bool = False) -> str:
+    """The verdict's file name in a model folder: of the FP32 graph, or of the INT8 graph."""
+    return GATE_INT8_FILE if int8 else GATE_FILE
+
+
+def int8_file(model_dir: pathlib.Path) -> str | None:
+    """The file name of a model folder's INT8 graph, as its card names it (None: it has none)."""
+    try:
+        entry = json.loads((model_dir / "model.json").read_text()).get("int8")
+    except (OSError, ValueError, AttributeError):
+        return None
+    name = entry.get("file") if isinstance(entry, dict) else None
+    return pathlib.Path(name).name if isinstance(name, str) and name else None
+
+
+def model_hashes(model_dir: pathlib.Path, int8: bool = False) -> dict[str, str]:
+    """SHA-256 of the graph a verdict was measured on (``model.onnx``, or with ``int8`` the INT8 file its
+    card names) and of ``model.json``."""
+    graph = int8_file(model_dir) if int8 else None
+    return {name: file_sha256(model_dir / name) for name in (graph or "model.onnx", "model.json")}
 
 
 def _delta(candidate: float | None, baseline: float | None) -> float | None:
@@ -307,6 +331,7 @@ def compare_models(
     alpha: float | None = None,
     real_dir: str | pathlib.Path | None = None,
     real_views: int = 1,
+    int8: bool = False,
 ) -> dict[str, Any]:
     """Evaluate both models on the same dataset (and real sets) and judge the candidate, real rows first.
 
@@ -323,12 +348,15 @@ def compare_models(
             validation files and judged first (see the module docstring).
         real_views: score each real file in this many views (:func:`vision.evaluation.real.view_names`):
             the as-is view is the one every earlier choice was made on, the mirrored ones are not.
+        int8: judge the graphs a ``TRIAGE_INT8`` service serves: the candidate's INT8 graph, against the
+            baseline's INT8 graph where it has one (its FP32 graph otherwise), each at its own thresholds.
 
     Returns:
-        The verdict, as written to ``gate.json``.
+        The verdict, as written to ``gate.json`` (``gate_int8.json`` with ``int8``).
 
     Raises:
-        ValueError: a bad margin or alpha, or a dataset without annotations.
+        ValueError: a bad margin or alpha, a dataset without annotations, or ``int8`` with a candidate
+            that has no INT8 graph.
         ModelLoadError: either folder is not a loadable model.
     """
     # Imported here: evaluation reads datasets (OpenCV, tqdm); the service only needs the verdict check.
@@ -348,8 +376,10 @@ def compare_models(
     samples = load_dataset(data_path)
     if not samples:
         raise ValueError(f"{data_path} holds no images")
-    baseline = Predictor(baseline_path, threads=threads)
-    candidate = Predictor(candidate_path, threads=threads)
+    if int8 and int8_file(candidate_path) is None:
+        raise ValueError(f"{candidate_path} has no INT8 graph to judge (make one: triage quantize)")
+    baseline = Predictor(baseline_path, threads=threads, int8=int8 and int8_file(baseline_path) is not None)
+    candidate = Predictor(candidate_path, threads=threads, int8=int8)
     baseline_scored = score_samples(baseline, samples, progress=progress)
     candidate_scored = score_samples(candidate, samples, progress=progress)
     baseline_report = report(baseline_scored, baseline.thresholds)
@@ -381,13 +411,15 @@ def compare_models(
             "version": candidate.version,
             "threshold": candidate.threshold,
             "kind_thresholds": dict(candidate.thresholds.by_kind),
-            "sha256": model_hashes(candidate_path),
+            "precision": candidate.precision,
+            "sha256": model_hashes(candidate_path, int8),
         },
         "baseline": {
             "name": baseline.name,
             "version": baseline.version,
             "threshold": baseline.threshold,
             "kind_thresholds": dict(baseline.thresholds.by_kind),
+            "precision": baseline.precision,
             "path": str(baseline_path.resolve()),
         },
         "data": {
@@ -445,29 +477,34 @@ def _judge_real_dirs(
 
 
 def write_gate(model_dir: str | pathlib.Path, verdict: dict[str, Any]) -> pathlib.Path:
-    """Write ``verdict`` as ``gate.json`` in ``model_dir`` atomically (a temp file renamed over it).
+    """Write ``verdict`` as ``gate.json`` in ``model_dir`` atomically (a temp file renamed over it);
+    ``gate_int8.json`` when it judged the candidate's INT8 graph.
 
     The file gets the permissions of any file made there (the umask's), like the card beside it: a
     ``mkstemp`` file would stay owner-only, and a service running as another user could not read it.
     """
-    target = pathlib.Path(model_dir) / GATE_FILE
+    judged = verdict.get("candidate", {})
+    target = pathlib.Path(model_dir) / gate_file(
+        isinstance(judged, dict) and judged.get("precision") == "int8"
+    )
     write_atomic(target, (json.dumps(verdict, indent=2) + "\n").encode())
     return target
 
 
-def read_gate(model_dir: str | pathlib.Path) -> dict[str, Any] | None:
-    """The ``gate.json`` of a model folder, or None when it is missing or not a JSON object."""
+def read_gate(model_dir: str | pathlib.Path, int8: bool = False) -> dict[str, Any] | None:
+    """The ``gate.json`` (``gate_int8.json``) of a model folder, or None when it is missing or not a JSON
+    object."""
     try:
-        verdict = json.loads((pathlib.Path(model_dir) / GATE_FILE).read_text())
+        verdict = json.loads((pathlib.Path(model_dir) / gate_file(int8)).read_text())
     except (OSError, ValueError):
         return None
     return verdict if isinstance(verdict, dict) else None
 
 
-def gate_summary(model_dir: str | pathlib.Path) -> dict[str, Any] | None:
+def gate_summary(model_dir: str | pathlib.Path, int8: bool = False) -> dict[str, Any] | None:
     """The gate verdict of a model folder in short: ``{passed, baseline ("name/version"), time}``, or
-    None when it has no readable ``gate.json``."""
-    verdict = read_gate(model_dir)
+    None when it has no readable ``gate.json`` (``gate_int8.json``)."""
+    verdict = read_gate(model_dir, int8)
     if verdict is None:
         return None
     base = verdict.get("baseline", {})
@@ -482,30 +519,42 @@ def gate_refusal(model_dir: str | pathlib.Path, name: str, version: str, served:
     """Why ``name/version`` may not replace the served model ``served`` ("name/version"), or None if it may.
 
     It may when its ``gate.json`` says it passed against ``served`` and its files are those the gate
-    measured.
+    measured; and, where its card names an INT8 graph, its ``gate_int8.json`` says the same of that graph.
     """
     folder = pathlib.Path(model_dir)
-    verdict = read_gate(folder)
+    graphs = (False, True) if int8_file(folder) is not None else (False,)
+    for int8 in graphs:
+        refusal = _graph_refusal(folder, name, version, served, int8)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def _graph_refusal(folder: pathlib.Path, name: str, version: str, served: str, int8: bool) -> str | None:
+    """:func:`gate_refusal` for one graph's verdict."""
+    file, graph = gate_file(int8), "INT8 graph of " if int8 else ""
+    compare = "triage compare --int8" if int8 else "triage compare"
+    verdict = read_gate(folder, int8)
     if verdict is None:
-        return f"{name}/{version} has no readable {GATE_FILE}; run triage compare against {served} first"
+        return f"{graph}{name}/{version} has no readable {file}; run {compare} against {served} first"
     baseline = verdict.get("baseline", {})
     against = f"{baseline.get('name')}/{baseline.get('version')}" if isinstance(baseline, dict) else "?"
     if against != served:
-        return f"{name}/{version} was gated against {against}, but {served} is served; compare again"
+        return f"{graph}{name}/{version} was gated against {against}, but {served} is served; compare again"
     candidate = verdict.get("candidate", {})
     if not isinstance(candidate, dict) or (candidate.get("name"), candidate.get("version")) != (
         name,
         version,
     ):
-        return f"{GATE_FILE} of {name}/{version} is the verdict on another model"
+        return f"{file} of {name}/{version} is the verdict on another model"
     try:
-        if candidate.get("sha256") != model_hashes(folder):
-            return f"{name}/{version} changed after its gate; compare again"
+        if candidate.get("sha256") != model_hashes(folder, int8):
+            return f"{graph}{name}/{version} changed after its gate; compare again"
     except OSError as error:
-        return f"cannot hash {name}/{version}: {error}"
+        return f"cannot hash {graph}{name}/{version}: {error}"
     if verdict.get("passed") is not True:
         failures = verdict.get("failures") or ["passed is not true"]
-        return f"{name}/{version} failed its gate against {served}: {'; '.join(map(str, failures))}"
+        return f"{graph}{name}/{version} failed its gate against {served}: {'; '.join(map(str, failures))}"
     return None
 
 
@@ -517,12 +566,17 @@ def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.3f}"
 
 
+def _graph(model: Mapping[str, Any]) -> str:
+    """ " INT8" for a model judged by its INT8 graph (verdicts before INT8 was gated name no precision)."""
+    return " INT8" if model.get("precision") == "int8" else ""
+
+
 def format_verdict(verdict: dict[str, Any]) -> str:
     """The verdict as a side-by-side table for the terminal."""
     base, cand, data = verdict["baseline"], verdict["candidate"], verdict["data"]
     lines = [
-        f"candidate {cand['name']}/{cand['version']} (threshold {cand['threshold']:.4f}) vs baseline "
-        f"{base['name']}/{base['version']} (threshold {base['threshold']:.4f})",
+        f"candidate {cand['name']}/{cand['version']}{_graph(cand)} (threshold {cand['threshold']:.4f}) vs "
+        f"baseline {base['name']}/{base['version']}{_graph(base)} (threshold {base['threshold']:.4f})",
         f"data {data['path']}: {data['images']} images, {data['threat_images']} with threats; "
         f"margin {verdict['margin']:g}"
         + (
