@@ -83,7 +83,9 @@ PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat1
 # The threshold at 5% real false alarms is set by the top 5% of clean bags; a quarter reaches well past that
 # tail so it does not chase a handful of scans. Positives: 1.16.2 localised OPIXray's straight and utility
 # knives no better on the kit's training files (0.26 and 0.29; flagged 0.44 and 0.46) than on its validation
-# files (0.29 and 0.37): the network underfits them, rather than failing to carry them over.
+# files (0.29 and 0.37): the network underfits them, rather than failing to carry them over. Mining them
+# (--hard-positives 3, one epoch from 1.16.2) did not fit them either, and raised the clean bags' scores
+# with theirs: README, "Real scans in the loop".
 HARD_SHARE = 0.25
 
 
@@ -707,10 +709,10 @@ def hard_factors(
 ) -> tuple[np.ndarray, dict[int, float]]:
     """Draw factors that favour the hardest of some scans (hard-example mining).
 
-    Within each data folder, the scans ``indices`` (with their ``hardness``: a clean scan's score, a threat
-    scan's miss :func:`threat_peaks`) at or above the folder's ``1 - share`` quantile get ``boost``; every
-    other scan 1. Use with :func:`respread`, which keeps each folder's share and its clean scans' share of
-    the draw.
+    Within each data folder, the scans ``indices`` (with their ``hardness``: a clean scan's score, or one
+    minus a threat scan's class peak, both from :func:`whole_scan_figures`) at or above the folder's
+    ``1 - share`` quantile get ``boost``; every other scan 1. Use with :func:`respread`, which keeps each
+    folder's share and its clean scans' share of the draw.
 
     Returns:
         The factor of every training scan (``len(origins)``), and each folder's cut hardness.
