@@ -130,7 +130,8 @@ def train(
             min=1.0,
             help="hard-positive mining: each epoch, the quarter of each folder's threat scans whose "
             "least-found class the network peaks lowest on (over its cells, or its box) are drawn this "
-            "many times as often (1: off); each folder's share and its threat scans' share stay as they were",
+            "many times as often (1: off); each folder's share and its threat scans' share stay as they "
+            "were. Measured: it did not help 1.16.2's thin knives (README, Real scans in the loop)",
         ),
     ] = DEFAULTS.hard_positives,
     ema: Annotated[
