@@ -17,8 +17,6 @@ from vision.errors import ModelLoadError
 from vision.infer import Predictor
 from vision.registry import (
     Change,
-    Int8Entry,
-    ModelCard,
     ModelEntry,
     ModelNotFound,
     NothingToRollBack,
@@ -26,6 +24,7 @@ from vision.registry import (
     PromotionRefused,
     Registry,
     default_model_dir,
+    int8_entry,
 )
 
 __all__ = [
@@ -38,14 +37,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("triage.models")
-
-
-def _int8_entry(model_dir: pathlib.Path) -> Int8Entry | None:
-    """A model folder's INT8 entry, if its card names one (an invalid card is left to the loader)."""
-    try:
-        return ModelCard.read(model_dir).int8
-    except ModelLoadError:
-        return None
 
 
 class ModelManager:
@@ -73,7 +64,7 @@ class ModelManager:
             ModelLoadError: the folder is not a loadable model.
         """
         try:
-            entry = _int8_entry(model_dir) if self.int8 else None
+            entry = int8_entry(model_dir) if self.int8 else None
             if self.int8 and entry is None:
                 logger.warning("no INT8 version; serving FP32", extra={"model": str(model_dir)})
             elif entry is not None and not entry.real:

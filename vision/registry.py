@@ -189,6 +189,14 @@ class ModelCard(BaseModel):
         return ModelCard.parse({**self.to_json(), **fields})
 
 
+def int8_entry(model_dir: str | pathlib.Path) -> Int8Entry | None:
+    """A model folder's INT8 entry, if its card names one (an invalid card is left to the loader: None)."""
+    try:
+        return ModelCard.read(model_dir).int8
+    except ModelLoadError:
+        return None
+
+
 def _problem(error: Mapping[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ())) or "card"
     if error.get("type") == "extra_forbidden":

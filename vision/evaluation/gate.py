@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from vision.classes import THREAT_CLASSES
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, DR_KEY, sign_test
 from vision.files import file_sha256, write_atomic
+from vision.registry import int8_entry
 
 if TYPE_CHECKING:
     from vision.evaluation.evaluate import Scored
@@ -68,12 +69,8 @@ def gate_file(int8: bool = False) -> str:
 
 def int8_file(model_dir: pathlib.Path) -> str | None:
     """The file name of a model folder's INT8 graph, as its card names it (None: it has none)."""
-    try:
-        entry = json.loads((model_dir / "model.json").read_text()).get("int8")
-    except (OSError, ValueError, AttributeError):
-        return None
-    name = entry.get("file") if isinstance(entry, dict) else None
-    return pathlib.Path(name).name if isinstance(name, str) and name else None
+    entry = int8_entry(model_dir)
+    return pathlib.Path(entry.file).name if entry is not None and entry.file else None
 
 
 def model_hashes(model_dir: pathlib.Path, int8: bool = False) -> dict[str, str]:
