@@ -452,18 +452,31 @@ def quantize(
         typer.Option(min=1, max=4, help="views of each real file (default: those of the card's calibration)"),
     ] = None,
     max_real_drop: Annotated[
-        float, typer.Option(min=0.0, help="largest loss of real localised detection accepted")
+        float,
+        typer.Option(
+            min=0.0, help="largest change of a real figure accepted (false alarms, localised detection)"
+        ),
     ] = 0.02,
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="a real change past --max-real-drop refuses INT8 only when the sign test finds it "
+            "significant (p < alpha), as `triage compare --alpha` judges",
+        ),
+    ] = 0.05,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Add a static INT8 version beside the model, kept only if faster and within the AUROC budget.
 
     With --real, real data decides first: INT8 gets its shared and luggage thresholds from the kit's
-    clean validation bags, as the export does, and is refused if it localises any real threat set's
-    threats less often than FP32 by more than --max-real-drop (each graph averaged over its own
-    thresholds for 2-10% false alarms on the real clean bags); FP32's threshold must come from the same
-    real clean bags (`triage export --real`). Pass real training files (imported) among --calibration so
-    the activation ranges are those of real scans.
+    clean validation bags, as the export does, and is judged against FP32 as `triage compare --int8`
+    judges: each graph at its own threshold on the real validation files, paired file by file, refused
+    when false alarms on a clean set rise or localised detection on a threat set (or class) falls by more
+    than --max-real-drop and the sign test finds it significant (--alpha). FP32's threshold must come from
+    the same real clean bags (`triage export --real`). Pass real training files (imported) among
+    --calibration so the activation ranges are those of real scans.
     Exits 1 (nothing written) when the INT8 graph is measured not to pay. The service runs it with
     TRIAGE_INT8=true, `triage scan` with --int8; it has its own calibrated thresholds.
     """
@@ -483,6 +496,7 @@ def quantize(
                 real_kit=real,
                 real_views=real_views,
                 max_real_drop=max_real_drop,
+                alpha=alpha,
             )
         except QuantisationRefused as refused:
             raise fail(f"INT8 not kept: {refused}", code=1) from None

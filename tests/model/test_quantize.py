@@ -117,10 +117,10 @@ def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_r
     folder = real_calibrated_copy(rigged_model_dir, tmp_path / "model", kit)
     before = (folder / "model.json").read_text()
     # Asked to gain real localisation, which quantising a graph cannot promise: refused, nothing written.
-    with pytest.raises(QuantisationRefused, match="INT8 localises"):
+    with pytest.raises(QuantisationRefused, match="real voc-threats localised"):
         quantize_model(
             folder, [calibration], [test], images=4, min_speedup=0.0, max_auroc_drop=1.0,
-            real_kit=kit, real_views=2, max_real_drop=-0.5, progress=False,
+            real_kit=kit, real_views=2, max_real_drop=-0.5, alpha=None, progress=False,
         )  # fmt: skip
     assert not (folder / INT8_FILE).exists() and (folder / "model.json").read_text() == before
     entry = quantize_model(
@@ -132,8 +132,11 @@ def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_r
     # The rigged graph has no convolution to quantise, so INT8 computes what FP32 does: same figures.
     assert real["int8"]["sets"] == real["fp32"]["sets"]
     assert set(real["int8"]["sets"]) == {"voc-threats", "yolo-knives", "clean-bags"}
-    # Judged on localised detection averaged over each graph's thresholds for 2-10% real false alarms.
-    assert real["judged_on"] == "localised_over_2_10pct_real_fa"
+    # Judged as the INT8 gate judges: each graph at its own threshold, paired file by file; the figure
+    # averaged over each graph's thresholds for 2-10% real false alarms is shown beside it.
+    assert real["judged_on"].startswith("each graph at its own threshold, paired")
+    assert real["sets"]["yolo-knives"]["metric"] == "localised" and real["sets"]["yolo-knives"]["lost"] == 0
+    assert real["sets"]["clean-bags"]["metric"] == "false_alarms" and real["alpha"] == 0.05
     assert real["int8"]["sets"]["yolo-knives"]["localised_over_2_10pct_real_fa"] is not None
     # Shared and luggage thresholds from the real clean bags (in two views); the record says so.
     record = entry["calibration"]["real"]
@@ -144,6 +147,28 @@ def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_r
     with caplog.at_level("WARNING", logger="triage.models"):
         assert ModelManager(tmp_path, int8=True).load(folder).precision == "int8"
     assert "never judged on real scans" not in caplog.text
+
+
+def test_the_real_judge_is_the_int8_gates(rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """quantize refuses what `triage compare --int8` would fail: a graph that, at its own threshold, loses
+    real threats found at FP32's, unless the sign test puts the loss down to chance."""
+    from tests.model.test_real import write_kit
+    from vision.evaluation.real import discover
+    from vision.train.quantize import _real_comparison
+
+    kit = write_kit(tmp_path / "kit")
+    fp32 = real_calibrated_copy(rigged_model_dir, tmp_path / "fp32", kit)
+    # A stand-in for an INT8 graph whose threshold fell above every threat: it finds none of them.
+    blind = shutil.copytree(fp32, tmp_path / "blind")
+    set_threshold(blind, 0.999, {"false_alarm_rate": 0.25})
+    sets = discover(kit)
+    judge = (Predictor(fp32), Predictor(blind), kit, sets, 1, 0.02)
+    with pytest.raises(QuantisationRefused, match=r"real yolo-knives localised 1\.000 -> 0\.000 \(1 lost"):
+        _real_comparison(*judge, None, False)
+    # One knife lost: a coin flip for the sign test (p 0.5), so at alpha 0.05 it is not a refusal.
+    comparison = _real_comparison(*judge, 0.05, False)
+    knives = comparison["sets"]["yolo-knives"]
+    assert knives["lost"] == 1 and knives["candidate"] == 0.0 and knives["within_chance"]
 
 
 def test_activation_ranges_come_from_every_calibration_folder(
