@@ -134,6 +134,14 @@ def train(
             "were. Measured: it did not help 1.16.2's thin knives (README, Real scans in the loop)",
         ),
     ] = DEFAULTS.hard_positives,
+    mil_line: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="box labels: push the box's best ceil(F * sqrt(its cells)) cells towards its class, about "
+            "the cells a thin object lying across the box covers, instead of its best cell alone (0: one)",
+        ),
+    ] = DEFAULTS.mil_line,
     ema: Annotated[
         float,
         typer.Option(
@@ -235,6 +243,7 @@ def train(
             epoch_size=epoch_size,
             hard_negatives=hard_negatives,
             hard_positives=hard_positives,
+            mil_line=mil_line,
             ema=ema,
             qat=qat,
             distill=str(distill) if distill else "",

@@ -54,6 +54,30 @@ def test_the_loss_rewards_an_object_in_the_box_not_the_whole_box() -> None:
     assert multiple_instance_loss(probs, torch.zeros(1, 0, 16, 16)) == 0
 
 
+def test_a_line_sized_bag_asks_for_a_blade_not_a_tip_nor_the_box() -> None:
+    """--mil-line 1: a 6x6-cell box asks for its best 6 cells (a blade across it), not 1 nor 36."""
+    bags = torch.from_numpy(training_targets(box_mask(), 4, NUM_CHANNELS)[NUM_CHANNELS:])[None]
+    probs = torch.full((1, NUM_CHANNELS - 1, 16, 16), 0.01)
+    tip = probs.clone()
+    tip[0, BLADE - 1, 2, 2] = 0.99
+    blade = probs.clone()
+    for cell in range(2, 8):  # the box's diagonal
+        blade[0, BLADE - 1, cell, cell] = 0.99
+    painted = probs.clone()
+    painted[0, BLADE - 1, 2:8, 2:8] = 0.99
+    # One cell is all the default bag asks for; the line-sized bag is still far from content with a tip.
+    assert multiple_instance_loss(tip, bags) < 0.02 and multiple_instance_loss(tip, bags, 1.0) > 3.0
+    assert multiple_instance_loss(blade, bags, 1.0) < 0.02
+    # Painting the whole box earns nothing more than the blade.
+    assert multiple_instance_loss(painted, bags, 1.0) == multiple_instance_loss(blade, bags, 1.0)
+    # A box of fewer cells than asked for asks for all of them.
+    small = torch.zeros_like(bags)
+    small[0, BLADE - 1, 4, 4] = 1
+    assert multiple_instance_loss(tip, small, 5.0) > 4.0
+    tip[0, BLADE - 1, 4, 4] = 0.99
+    assert multiple_instance_loss(tip, small, 5.0) < 0.02
+
+
 def test_cached_box_labelled_masks_are_marked_as_boxes(tmp_path: pathlib.Path) -> None:
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()

@@ -45,6 +45,9 @@ class TrainArgs:
     hard_positives: float = 1.0
     # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
     # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
+    # Cells of a box the multiple-instance term pushes, as a multiple of the square root of the box's
+    # cells (0: its best cell only); see train.multiple_instance_loss.
+    mil_line: float = 0.0
     ema: float = 0.0
     # Distillation (learning without forgetting): a teacher model (folder or checkpoint) whose maps the
     # network is held to, on the scans of the --data folders in distill_on, with this weight.
