@@ -43,11 +43,11 @@ class TrainArgs:
     # Hard-positive mining: likewise the HARD_SHARE of each folder's threat scans whose least-found class
     # the network peaks lowest on, over that class's cells of the whole scan (1: off).
     hard_positives: float = 1.0
-    # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
-    # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
     # Cells of a box the multiple-instance term pushes, as a multiple of the square root of the box's
     # cells (0: its best cell only); see train.multiple_instance_loss.
     mil_line: float = 0.0
+    # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
+    # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
     ema: float = 0.0
     # Distillation (learning without forgetting): a teacher model (folder or checkpoint) whose maps the
     # network is held to, on the scans of the --data folders in distill_on, with this weight.

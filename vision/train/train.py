@@ -297,15 +297,13 @@ def multiple_instance_loss(class_probs: torch.Tensor, bags: torch.Tensor, line: 
     holds = cells.flatten(2).any(dim=2)
     if not holds.any():
         return class_probs.new_zeros(())
-    if line <= 0:
-        best = class_probs.masked_fill(~cells, 0.0).amax(dim=(2, 3))[holds].clamp(1e-5, 1 - 1e-5)
-        return F.binary_cross_entropy(best, torch.ones_like(best))
-    ranked = class_probs.masked_fill(~cells, 0.0).flatten(2)[holds].sort(dim=1, descending=True).values
     count = cells.flatten(2).sum(dim=2)[holds].float()
-    pushed = torch.ceil(line * count.sqrt()).clamp(min=1.0)
-    chosen = torch.arange(ranked.shape[1], device=ranked.device)[None] < torch.minimum(pushed, count)[:, None]
-    losses = -torch.log(ranked.clamp(1e-5, 1 - 1e-5)) * chosen
-    return (losses.sum(dim=1) / chosen.sum(dim=1)).mean()
+    pushed = torch.minimum(torch.ceil(line * count.sqrt()).clamp(min=1.0), count)
+    ranked = class_probs.masked_fill(~cells, 0.0).flatten(2)[holds].topk(int(pushed.max()), dim=1).values
+    chosen = torch.arange(ranked.shape[1], device=ranked.device)[None] < pushed[:, None]
+    ranked = ranked.clamp(1e-5, 1 - 1e-5)
+    losses = F.binary_cross_entropy(ranked, torch.ones_like(ranked), reduction="none") * chosen
+    return (losses.sum(dim=1) / pushed).mean()
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
