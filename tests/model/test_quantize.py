@@ -153,7 +153,6 @@ def test_the_real_judge_is_the_int8_gates(rigged_model_dir: pathlib.Path, tmp_pa
     """quantize refuses what `triage compare --int8` would fail: a graph that, at its own threshold, loses
     real threats found at FP32's, unless the sign test puts the loss down to chance."""
     from tests.model.test_real import write_kit
-    from vision.evaluation.real import discover
     from vision.train.quantize import _real_comparison
 
     kit = write_kit(tmp_path / "kit")
@@ -161,8 +160,7 @@ def test_the_real_judge_is_the_int8_gates(rigged_model_dir: pathlib.Path, tmp_pa
     # A stand-in for an INT8 graph whose threshold fell above every threat: it finds none of them.
     blind = shutil.copytree(fp32, tmp_path / "blind")
     set_threshold(blind, 0.999, {"false_alarm_rate": 0.25})
-    sets = discover(kit)
-    judge = (Predictor(fp32), Predictor(blind), kit, sets, 1, 0.02)
+    judge = (Predictor(fp32), Predictor(blind), kit, 1, 0.02)
     with pytest.raises(QuantisationRefused, match=r"real yolo-knives localised 1\.000 -> 0\.000 \(1 lost"):
         _real_comparison(*judge, None, False)
     # One knife lost: a coin flip for the sign test (p 0.5), so at alpha 0.05 it is not a refusal.

@@ -386,7 +386,7 @@ def compare_models(
     paired = {label: (hits, candidate_hits[label]) for label, hits in baseline_hits.items()}
     real: dict[str, Any] | None = None
     if real_dir is not None:
-        real = _judge_real_dirs(
+        real = judge_real_kit(
             baseline, candidate, pathlib.Path(real_dir), margin, alpha, progress, real_views
         )
     verdict = judge(
@@ -444,7 +444,7 @@ def compare_models(
     }
 
 
-def _judge_real_dirs(
+def judge_real_kit(
     baseline: Predictor,
     candidate: Predictor,
     real_dir: pathlib.Path,
@@ -454,7 +454,7 @@ def _judge_real_dirs(
     views: int = 1,
 ) -> dict[str, Any]:
     """Score both models on the real sets' validation files (in ``views`` views) and :func:`judge_real`
-    them."""
+    them: the gate's real rows, and ``triage quantize``'s INT8 graph against its FP32 graph."""
     from vision.evaluation.real import discover, real_report, score_sets
 
     sets = discover(real_dir)

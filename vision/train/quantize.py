@@ -9,7 +9,7 @@ faster than FP32 on a 1024×768 scan and its image AUROC on the test data is at 
 below FP32's. Its scores differ slightly from FP32's, so it gets its own thresholds, calibrated to the
 same false-alarm rate: on the calibration folders' clean scans, and, given the real kit, the shared and
 luggage thresholds on its real clean bags, as the export does. With the real kit, real data decides
-first, judged as ``triage compare --int8`` judges (:func:`vision.evaluation.gate.judge_real`): both graphs
+first, judged as ``triage compare --int8`` judges (:func:`vision.evaluation.gate.judge_real_kit`): both graphs
 on the real validation files, each at its own threshold, paired file by file; the INT8 graph is refused
 when its false alarms on a clean set rise, or its localised detection on a threat set (or a class in it)
 falls, by more than ``MAX_REAL_DROP`` and the sign test finds the change significant (p < ``ALPHA``).
@@ -35,14 +35,11 @@ import numpy as np
 
 from vision.datasets import Sample, dataset_spec, load_datasets, read_rgb
 from vision.evaluation.evaluate import calibrate, score_samples, split_thresholds
-from vision.evaluation.gate import judge_real
+from vision.evaluation.gate import judge_real_kit
 from vision.evaluation.metrics import auroc
 from vision.evaluation.real import (
     SWEEP_FIGURE,
-    RealSet,
     discover,
-    kit_report,
-    score_sets,
     with_real_thresholds,
 )
 from vision.infer import Predictor
@@ -173,7 +170,6 @@ def quantize_model(
                 fp32,
                 Predictor(trial, threads=threads),
                 real_kit,
-                real_sets,
                 views,
                 max_real_drop,
                 alpha,
@@ -211,20 +207,14 @@ def _real_comparison(
     fp32: Predictor,
     int8: Predictor,
     kit: str | Path,
-    sets: Sequence[RealSet],
     views: int,
     margin: float,
     alpha: float | None,
     progress: bool,
 ) -> dict[str, Any]:
     """Both graphs on the real validation files, each at its own threshold, judged as the INT8 gate
-    judges (:func:`vision.evaluation.gate.judge_real`, FP32 as the baseline); refused on any failure."""
-    graphs = {"fp32": fp32, "int8": int8}
-    rows = {name: score_sets(predictor, sets, progress, views=views) for name, predictor in graphs.items()}
-    judged = judge_real(
-        rows["fp32"], rows["int8"], (fp32.threshold, int8.threshold), [s.name for s in sets if s.clean],
-        margin, alpha,
-    )  # fmt: skip
+    judges (:func:`vision.evaluation.gate.judge_real_kit`, FP32 as the baseline); refused on any failure."""
+    judged = judge_real_kit(fp32, int8, Path(kit), margin, alpha, progress, views)
     figures = ("false_alarms", "localised", "pointing", SWEEP_FIGURE)
     comparison: dict[str, Any] = {
         "kit": str(kit),
@@ -235,8 +225,7 @@ def _real_comparison(
         "sets": judged["sets"],
         "classes": judged["classes"],
     }
-    for name, predictor in graphs.items():
-        report = kit_report(kit, sets, rows[name], predictor.threshold)
+    for name, report in (("fp32", judged["baseline_report"]), ("int8", judged["candidate_report"])):
         comparison[name] = {
             "threshold": report["threshold"],
             "sets": {s: {k: v[k] for k in figures if k in v} for s, v in report["sets"].items()},
