@@ -192,6 +192,10 @@ def test_quantize_command_with_the_real_kit(
     command += ["--test", str(data["test"]), "--images", "4", "--real", str(kit), "--quiet"]
     refused = runner.invoke(app, [*command, "--real-views", "5"])
     assert refused.exit_code == 2 and "--real-views" in refused.output
+    # At alpha 0 every real loss would pass as chance: refused up front, as `triage compare` refuses it.
+    refused = runner.invoke(app, [*command, "--alpha", "0"])
+    assert refused.exit_code == 2 and "alpha must be in (0, 1)" in refused.stderr
+    assert not (folder / INT8_FILE).exists()
     simulated = calibrated_copy(rigged_model_dir, tmp_path / "simulated")
     refused = runner.invoke(app, ["quantize", "--model", str(simulated), *command[3:]])
     assert refused.exit_code == 2 and "export it with --real first" in refused.stderr

@@ -318,6 +318,12 @@ def _paired(baseline_hits: Sequence[int], candidate_hits: Sequence[int]) -> dict
     return {"lost": lost, "gained": gained, "p": round(sign_test(lost, gained), 4)}
 
 
+def check_alpha(alpha: float | None) -> None:
+    """Refuse a sign-test level outside (0, 1): at 0 every fall would pass as chance."""
+    if alpha is not None and not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+
+
 def compare_models(
     candidate_dir: str | pathlib.Path,
     baseline_dir: str | pathlib.Path,
@@ -363,8 +369,7 @@ def compare_models(
 
     if not 0.0 <= margin < 1.0:
         raise ValueError(f"margin must be in [0, 1), got {margin}")
-    if alpha is not None and not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    check_alpha(alpha)
     candidate_path, baseline_path = pathlib.Path(candidate_dir), pathlib.Path(baseline_dir)
     data_path = pathlib.Path(data_dir)
     annotations = data_path / "annotations.json"

@@ -35,7 +35,7 @@ import numpy as np
 
 from vision.datasets import Sample, dataset_spec, load_datasets, read_rgb
 from vision.evaluation.evaluate import calibrate, score_samples, split_thresholds
-from vision.evaluation.gate import judge_real_kit
+from vision.evaluation.gate import check_alpha, judge_real_kit
 from vision.evaluation.metrics import auroc
 from vision.evaluation.real import (
     SWEEP_FIGURE,
@@ -109,8 +109,10 @@ def quantize_model(
 
     Raises:
         QuantisationRefused: the INT8 graph is not fast or accurate enough (nothing is written).
-        ValueError: the folder's card is not calibrated, or, given ``real_kit``, not on real clean bags.
+        ValueError: the folder's card is not calibrated, or, given ``real_kit``, not on real clean bags;
+            ``alpha`` outside (0, 1).
     """
+    check_alpha(alpha)
     folder = Path(folder)
     fp32 = Predictor(folder, threads=threads)
     false_alarm_rate = fp32.card.false_alarm_rate
