@@ -59,7 +59,8 @@ def torch_eager(predictor: Predictor, image: np.ndarray, threads: int) -> Callab
     torch.set_num_threads(threads)
     architecture = predictor.card.architecture or {}
     blocks = tuple(architecture.get("blocks", NO_BLOCKS))
-    model = ThreatOutputs(build_model(tuple(architecture["widths"]), blocks)).eval()
+    mirrors = architecture.get("test_time_mirrors", "none")
+    model = ThreatOutputs(build_model(tuple(architecture["widths"]), blocks), mirrors).eval()
 
     def call() -> object:
         with torch.inference_mode():

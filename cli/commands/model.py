@@ -405,13 +405,23 @@ def export(
             "calibrated and evaluated at it",
         ),
     ] = None,
+    mirrors: Annotated[
+        str,
+        typer.Option(
+            help="test-time mirror views averaged in the graph: none, h (the scan and its left-right "
+            "mirror: twice the network's time) or hv (four views)",
+        ),
+    ] = "none",
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Export to OUT/NAME/VERSION, calibrate the threshold on the ONNX file, evaluate, write the card."""
+    from vision.train.model import MIRRORS
     from vision.train.pipeline import export_calibrate_evaluate
 
     if not 0 < far < 1:
         raise fail(f"--far must be between 0 and 1, got {far}")
+    if mirrors not in MIRRORS:
+        raise fail(f"--mirrors must be one of {', '.join(MIRRORS)}, got {mirrors!r}")
     with cli_errors():
         if not checkpoint.is_file():
             raise fail(f"no checkpoint at {checkpoint}")
@@ -428,6 +438,7 @@ def export(
             real_kit=real,
             real_views=real_views,
             input_size=input_size,
+            mirrors=mirrors,
         )
     summary = {"model": str(out / name / version), **(card.metrics or {})["summary"]}
     if card.real is not None:

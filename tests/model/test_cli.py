@@ -410,6 +410,17 @@ def test_export_at_another_input_size_calibrates_there_and_records_both_sizes(
     refused = runner.invoke(app, [*base, "--version", "0.4", "--input-size", "66"])
     assert refused.exit_code == 2 and "not a multiple of 4" in refused.stderr
     assert not (tmp_path / "shapes" / "0.4").exists()
+    # Test-time mirrors go into the graph, calibrated with them; an unknown choice is refused up front.
+    result = runner.invoke(app, [*base, "--version", "0.5", "--mirrors", "h"])
+    assert result.exit_code == 0, result.output
+    mirrored = Predictor(tmp_path / "shapes" / "0.5")
+    assert mirrored.card.to_json()["architecture"]["test_time_mirrors"] == "h"
+    assert mirrored.card.to_json()["export_check"]["max_abs_diff"] < card["export_check"]["tolerance"]
+    scan = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert mirrored.predict(scan).score == pytest.approx(mirrored.predict(scan[:, ::-1]).score, abs=1e-5)
+    refused = runner.invoke(app, [*base, "--version", "0.6", "--mirrors", "x"])
+    assert refused.exit_code == 2 and "--mirrors must be one of none, h, hv" in refused.stderr
+    assert not (tmp_path / "shapes" / "0.6").exists()
 
 
 @pytest.mark.slow

@@ -63,3 +63,47 @@ def test_set_threshold_updates_card_metadata_and_predictor(
     meta = {p.key: p.value for p in onnx.load(str(folder / "model.onnx")).metadata_props}
     assert float(meta["threshold"]) == 0.8125 and float(meta["false_alarm_rate"]) == 0.05
     assert json.loads(meta["kind_thresholds"]) == {"vehicle": 0.625}
+
+
+@pytest.mark.parametrize("mirrors", ["h", "hv"])
+def test_mirrored_graph_averages_the_views_and_is_mirror_symmetric(
+    tmp_path: pathlib.Path, mirrors: str
+) -> None:
+    import onnxruntime as ort
+
+    from vision.train.model import MIRRORS, ThreatOutputs
+
+    torch.manual_seed(2)
+    net = build_model((8, 8, 16, 16)).eval()
+    with torch.no_grad():
+        for parameter in net.head.parameters():
+            parameter.mul_(20)  # maps that vary from cell to cell, so a side can show
+    spec = PreprocessSpec(input_size=64)
+    folder = export_model(net, tmp_path / "m" / "1", name="m", version="1", spec=spec, mirrors=mirrors)
+    assert json.loads((folder / "model.json").read_text())["architecture"]["test_time_mirrors"] == mirrors
+    rng = np.random.default_rng(1)
+    inputs = rng.normal(size=(2, 3, 64, 64)).astype(np.float32)
+    assert parity_max_abs_diff(net, folder, inputs, mirrors) < PARITY_TOLERANCE
+
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    probs, threat_map, score = session.run(None, {"image": inputs})
+    with torch.no_grad():
+        image = torch.from_numpy(inputs)
+        plain = [torch.softmax(net(image.flip(a) if a else image), 1) for a in MIRRORS[mirrors]]
+    expected = torch.stack([p.flip(a) if a else p for p, a in zip(plain, MIRRORS[mirrors], strict=True)])
+    np.testing.assert_allclose(probs, expected.mean(0).numpy(), atol=1e-5)
+    # Every mirror of the scan gets the same score and the mirrored map: the graph has no favourite side.
+    for axes in MIRRORS[mirrors][1:]:
+        flipped = session.run(None, {"image": np.ascontiguousarray(np.flip(inputs, axes))})
+        np.testing.assert_allclose(flipped[2], score, atol=1e-5)
+        np.testing.assert_allclose(flipped[1], np.flip(threat_map, tuple(a - 1 for a in axes)), atol=1e-5)
+    # The plain graph has a favourite side: the test would notice a graph that ignored the mirrors.
+    single = ThreatOutputs(net)(torch.from_numpy(inputs))[1].detach().numpy()
+    assert np.abs(single - threat_map).max() > 1e-2
+
+
+def test_unknown_mirrors_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown test-time mirrors 'x'"):
+        from vision.train.model import ThreatOutputs
+
+        ThreatOutputs(build_model((8, 8, 16, 16)), "x")

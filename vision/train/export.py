@@ -25,7 +25,7 @@ from vision.classes import BACKGROUND, THREAT_CLASSES
 from vision.infer import OUTPUT_NAMES
 from vision.preprocess import PreprocessSpec
 from vision.registry import COLOUR_MODALITIES, MODEL_FILE, ModelCard
-from vision.train.model import WEIGHTS_FILE, ThreatNet, ThreatOutputs, save_weights
+from vision.train.model import MIRRORS, WEIGHTS_FILE, ThreatNet, ThreatOutputs, save_weights
 
 OPSET = 17
 # Stated tolerance of ONNX-vs-torch parity on probabilities (float32, different kernels and fusion).
@@ -51,9 +51,12 @@ def source_commit(repo: Path | None = None) -> str:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def export_onnx(net: ThreatNet, path: Path, spec: PreprocessSpec) -> None:
-    """Write ``net`` with its output head as ONNX (opset 17, dynamic batch, fixed square input)."""
-    wrapper = ThreatOutputs(net).eval()
+def export_onnx(net: ThreatNet, path: Path, spec: PreprocessSpec, mirrors: str = "none") -> None:
+    """Write ``net`` with its output head as ONNX (opset 17, dynamic batch, fixed square input).
+
+    ``mirrors`` (a key of :data:`vision.train.model.MIRRORS`) puts test-time mirror views in the graph.
+    """
+    wrapper = ThreatOutputs(net, mirrors).eval()
     example = torch.zeros(1, 3, spec.input_size, spec.input_size)
     dynamic = {name: {0: "batch"} for name in ("image", *OUTPUT_NAMES)}
     with warnings.catch_warnings():
@@ -116,6 +119,7 @@ def export_model(
     spec: PreprocessSpec,
     threshold: float = 0.5,
     extra: Mapping[str, Any] | None = None,
+    mirrors: str = "none",
 ) -> Path:
     """Export ``net`` into ``folder`` as ``model.onnx`` + ``model.json``.
 
@@ -127,6 +131,7 @@ def export_model(
         spec: preprocessing the network was trained with.
         threshold: initial alarm threshold (calibrate afterwards with :func:`set_threshold`).
         extra: more card fields (training command, data spec, metrics).
+        mirrors: test-time mirror views averaged in the graph (:data:`vision.train.model.MIRRORS`).
 
     Returns:
         The model folder.
@@ -134,7 +139,9 @@ def export_model(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     net = net.eval()
-    export_onnx(net, out / MODEL_FILE, spec)
+    export_onnx(net, out / MODEL_FILE, spec, mirrors)
+    views = len(MIRRORS[mirrors])
+    averaged = f", averaged over {views} mirror views of the scan" if views > 1 else ""
     save_weights(net, out / WEIGHTS_FILE)
     card: dict[str, Any] = {
         "name": name,
@@ -150,7 +157,7 @@ def export_model(
         "modalities": list(COLOUR_MODALITIES),
         "preprocessing": spec.to_dict(),
         "outputs": {
-            "probs": "N x C x S/4 x S/4 softmax over channels (background first)",
+            "probs": f"N x C x S/4 x S/4 softmax over channels (background first){averaged}",
             "threat_map": "N x S/4 x S/4, 3x3-smoothed 1 - P(background)",
             "score": "N, max of threat_map; alarm when score >= threshold",
         },
@@ -160,6 +167,7 @@ def export_model(
             "blocks": list(net.blocks),
             "opset": OPSET,
             "parameters": int(sum(p.numel() for p in net.parameters())),
+            "test_time_mirrors": mirrors,
         },
         "threshold": float(threshold),
         "calibration": {"false_alarm_rate": None, "calibrated": False},
@@ -193,18 +201,21 @@ def update_card(folder: str | Path, **fields: Any) -> ModelCard:
     return write_card(path, ModelCard.read(path).updated(**fields))
 
 
-def parity_max_abs_diff(net: ThreatNet, folder: str | Path, inputs: np.ndarray) -> float:
+def parity_max_abs_diff(
+    net: ThreatNet, folder: str | Path, inputs: np.ndarray, mirrors: str = "none"
+) -> float:
     """Largest absolute difference of all outputs between torch eager and the exported ONNX file.
 
     Args:
         net: the network that was exported.
         folder: the model folder.
         inputs: ``N x 3 x S x S`` float32 preprocessed inputs.
+        mirrors: the test-time mirror views it was exported with.
     """
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(Path(folder) / MODEL_FILE), providers=["CPUExecutionProvider"])
     onnx_out = session.run(list(OUTPUT_NAMES), {"image": inputs.astype(np.float32)})
     with torch.no_grad():
-        torch_out = ThreatOutputs(net.eval())(torch.from_numpy(inputs.astype(np.float32)))
+        torch_out = ThreatOutputs(net.eval(), mirrors)(torch.from_numpy(inputs.astype(np.float32)))
     return max(float(np.abs(o - t.numpy()).max()) for o, t in zip(onnx_out, torch_out, strict=True))

@@ -8,6 +8,8 @@ also trained over 10x slower per step on CPU; the decoder has since been narrowe
 ``ThreatOutputs`` wraps the network with the three outputs the ONNX file carries:
 ``probs`` (softmax per class, background first), ``threat_map`` (smoothed probability that a cell shows
 any threat, 1 − P(background)) and ``score`` (the image-level score: the maximum of ``threat_map``).
+With test-time mirrors (:data:`MIRRORS`) the graph runs the network on the scan and its mirror images in
+one batch and averages their probabilities, mirrored back, before the head.
 """
 
 from __future__ import annotations
@@ -107,6 +109,16 @@ class ThreatNet(nn.Module):
         return self.head(self.dec4(up + self.lateral4(f4)))
 
 
+# Test-time mirrors: the flipped axes of each view the exported graph averages (``()`` is the scan as it is).
+# Bags lie either way round on the belt and training draws every mirror, so a mirror is another look at
+# the same bag. Each view costs one more pass of the network.
+MIRRORS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "none": ((),),
+    "h": ((), (3,)),
+    "hv": ((), (3,), (2,), (2, 3)),
+}
+
+
 def threat_outputs(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Turn logits into ``probs``, ``threat_map`` and ``score`` (see the module docstring).
 
@@ -118,7 +130,11 @@ def threat_outputs(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, to
     distribution 0.906 / 0.745; a logistic fusion of all of these fitted on 2700 calibration scans 0.917 /
     0.757. The limit is in the maps, not in how the score reads them.
     """
-    probs = torch.softmax(logits, dim=1)
+    return threat_head(torch.softmax(logits, dim=1))
+
+
+def threat_head(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``probs``, ``threat_map`` and ``score`` from class probabilities (see :func:`threat_outputs`)."""
     threat = 1.0 - probs[:, :1]
     threat_map = F.avg_pool2d(threat, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
     score = torch.amax(threat_map, dim=(1, 2))
@@ -126,15 +142,31 @@ def threat_outputs(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, to
 
 
 class ThreatOutputs(nn.Module):
-    """The exported graph: image in, ``(probs, threat_map, score)`` out."""
+    """The exported graph: image in, ``(probs, threat_map, score)`` out.
 
-    def __init__(self, net: ThreatNet):
+    Args:
+        net: the network.
+        mirrors: a key of :data:`MIRRORS`: average the probabilities of the scan and these mirror images
+            of it (each mirrored back onto the scan), then read the map and score off the average.
+    """
+
+    def __init__(self, net: ThreatNet, mirrors: str = "none"):
         super().__init__()
+        if mirrors not in MIRRORS:
+            raise ValueError(f"unknown test-time mirrors {mirrors!r}; choose from {', '.join(MIRRORS)}")
         self.net = net
+        self.views = MIRRORS[mirrors]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Run the network and the output head."""
-        return threat_outputs(self.net(x))
+        """Run the network (on every view in one batch) and the output head."""
+        if len(self.views) == 1:
+            return threat_outputs(self.net(x))
+        batch = x.shape[0]
+        logits = self.net(torch.cat([x.flip(axes) if axes else x for axes in self.views]))
+        probs = torch.softmax(logits, dim=1)
+        views = [probs[i * batch : (i + 1) * batch] for i in range(len(self.views))]
+        mean = torch.stack([v.flip(axes) if axes else v for v, axes in zip(views, self.views, strict=True)])
+        return threat_head(mean.mean(dim=0))
 
 
 def build_model(
