@@ -61,6 +61,36 @@ def test_a_kept_int8_version_is_written_with_its_own_thresholds(
     assert Predictor(folder).precision == "fp32"  # FP32 stays the default
 
 
+def test_a_mirrored_graph_quantises_and_its_int8_version_still_scores_a_mirror_alike(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    import numpy as np
+    import torch
+
+    from vision.preprocess import PreprocessSpec
+    from vision.train.export import export_model
+    from vision.train.model import build_model
+
+    torch.manual_seed(3)
+    net = build_model((4, 8, 8, 8))
+    with torch.no_grad():
+        for parameter in net.head.parameters():
+            parameter.mul_(20)  # maps that vary from cell to cell
+    folder = export_model(
+        net, tmp_path / "m" / "1", name="m", version="1", spec=PreprocessSpec(64), mirrors="h"
+    )
+    set_threshold(folder, 0.5, {"false_alarm_rate": 0.25})
+    calibration, test = str(shapes_datasets["calibration"]), str(shapes_datasets["test"])
+    quantize_model(
+        folder, [calibration], [test], images=4, min_speedup=0.0, max_auroc_drop=1.0, progress=False
+    )
+    quantised = Predictor(folder, int8=True)
+    scan = np.random.default_rng(5).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    straight, mirrored = quantised.predict(scan), quantised.predict(np.ascontiguousarray(scan[:, ::-1]))
+    assert mirrored.score == pytest.approx(straight.score, abs=1e-5)
+    np.testing.assert_allclose(mirrored.threat_map, straight.threat_map[:, ::-1], atol=1e-5)
+
+
 def test_an_int8_version_that_does_not_pay_is_refused_and_nothing_is_written(
     tiny_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
 ) -> None:
