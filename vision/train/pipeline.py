@@ -74,7 +74,7 @@ def export_calibrate_evaluate(
     scores (README, "Real scans in the loop").
 
     ``mirrors`` puts test-time mirror views into the graph (:data:`vision.train.model.MIRRORS`): ``"h"``
-    averages the scan and its left-right mirror, at twice the network's time. Measured on 1.17.0's
+    averages the scan and its left-right mirror (1.86x the Predictor's FP32 time). Measured on 1.17.0's
     network (four views of the real validation files, each at its own threshold): OPIXray knives localised
     0.643 -> 0.641, SIXray 0.807 -> 0.807; averaged over 2-10% real false alarms 0.649 -> 0.662 and
     0.799 -> 0.828; simulated gate-set AUROC 0.886 -> 0.891, ``firearm_part`` 0.746 -> 0.800.
