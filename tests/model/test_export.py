@@ -103,7 +103,7 @@ def test_mirrored_graph_averages_the_views_and_is_mirror_symmetric(
 
 
 def test_unknown_mirrors_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown test-time mirrors 'x'"):
-        from vision.train.model import ThreatOutputs
+    from vision.train.model import ThreatOutputs
 
+    with pytest.raises(ValueError, match="unknown test-time mirrors 'x'"):
         ThreatOutputs(build_model((8, 8, 16, 16)), "x")
