@@ -81,6 +81,15 @@ def train(
             "trained at another size carries over (the network is fully convolutional)",
         ),
     ] = None,
+    content_fill: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="cut each scan down around the bag until it spans this share of the longer side, in "
+            "training and in the exported model (0: letterbox whole scans; default: that of --init, else 0)",
+        ),
+    ] = None,
     crop_size: Annotated[int, typer.Option(help="side of training crops")] = DEFAULTS.crop_size,
     threads: Annotated[int, typer.Option(min=1, help="torch threads")] = DEFAULTS.threads,
     workers: Annotated[int, typer.Option(min=0, help="data-loading processes")] = DEFAULTS.workers,
@@ -215,6 +224,7 @@ def train(
         TrainArgs,
         bf16_kernels,
         command_line,
+        init_content_fill,
         init_input_size,
         main,
         training_device,
@@ -260,6 +270,9 @@ def train(
             batch_size=batch_size,
             lr=lr,
             input_size=input_size or (init_input_size(init) if init else None) or DEFAULTS.input_size,
+            content_fill=(
+                content_fill if content_fill is not None else init_content_fill(init) if init else 0.0
+            ),
             crop_size=crop_size,
             threads=threads,
             workers=workers,
@@ -336,6 +349,14 @@ def evaluate(
             "way), every view counted as a scan",
         ),
     ] = 1,
+    belt: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="with --real: lay each file centred on empty belt this many times its width first (how "
+            "another scanner might frame the same bags)",
+        ),
+    ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
@@ -355,7 +376,9 @@ def evaluate(
         if data is not None:
             result = evaluate_model(predictor, load_datasets(_folders(data)), progress=not quiet)
         if real is not None:
-            result["real"] = evaluate_real(predictor, real, all_files, progress=not quiet, views=views)
+            result["real"] = evaluate_real(
+                predictor, real, all_files, progress=not quiet, views=views, belt=belt
+            )
         if as_json:
             print(json.dumps(result))
             return
@@ -412,6 +435,16 @@ def export(
             "mirror: twice the network's time) or hv (four views)",
         ),
     ] = "none",
+    content_fill: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="cut each scan down around the bag until it spans this share of the longer side before "
+            "letterboxing (0: whole scans; default: as the checkpoint was trained); calibrated and "
+            "evaluated so",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Export to OUT/NAME/VERSION, calibrate the threshold on the ONNX file, evaluate, write the card."""
@@ -439,6 +472,7 @@ def export(
             real_views=real_views,
             input_size=input_size,
             mirrors=mirrors,
+            content_fill=content_fill,
         )
     summary = {"model": str(out / name / version), **(card.metrics or {})["summary"]}
     if card.real is not None:

@@ -198,7 +198,7 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
         tmp_path / "models" / "base" / "1",
         name="base",
         version="1",
-        spec=PreprocessSpec(input_size=64),
+        spec=PreprocessSpec(input_size=64, content_fill=0.8),
     )
     out = tmp_path / "run"
     result = runner.invoke(
@@ -228,6 +228,8 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     assert state["average"]["n_averaged"].item() == 3
     assert state["args"]["balance"] is True and tuple(state["args"]["blocks"]) == (1, 1)
     assert state["args"]["mil_line"] == 1.0
+    # The shipped model framed scans around the bag; the fine-tune keeps its framing (not asked otherwise).
+    assert state["args"]["content_fill"] == state["preprocessing"]["content_fill"] == 0.8
     # --qat rounded the forward pass; both checkpointed networks load into plain ones (a strict load: no
     # key of the rounding in the state dict)
     assert state["args"]["qat"] is True
@@ -421,6 +423,16 @@ def test_export_at_another_input_size_calibrates_there_and_records_both_sizes(
     refused = runner.invoke(app, [*base, "--version", "0.6", "--mirrors", "x"])
     assert refused.exit_code == 2 and "--mirrors must be one of none, h, hv" in refused.stderr
     assert not (tmp_path / "shapes" / "0.6").exists()
+    # Framing around the bag is part of the preprocessing the card carries (the Predictor applies it).
+    result = runner.invoke(app, [*base, "--version", "0.7", "--content-fill", "0.5"])
+    assert result.exit_code == 0, result.output
+    framed = Predictor(tmp_path / "shapes" / "0.7")
+    assert framed.spec.content_fill == 0.5 and framed.card.to_json()["training"]["content_fill"] == 0.0
+    bag = np.random.default_rng(1).integers(0, 200, (40, 40, 3), dtype=np.uint8)
+    on_belt = np.pad(bag, ((0, 0), (100, 100), (0, 0)), constant_values=255)
+    assert framed.predict(on_belt).placement.crop_width == 80  # type: ignore[union-attr]
+    refused = runner.invoke(app, [*base, "--version", "0.8", "--content-fill", "1.5"])
+    assert refused.exit_code == 2 and not (tmp_path / "shapes" / "0.8").exists()
 
 
 @pytest.mark.slow

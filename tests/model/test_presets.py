@@ -94,3 +94,23 @@ def test_a_scan_smaller_than_the_window_is_padded_with_belt_white() -> None:
     padded, _ = small(rgb, mask, np.random.default_rng(0))
     white = (spec.pad_value / 255 - spec.mean[0]) / spec.std[0]
     assert np.isclose(padded, white).mean() > 0.5 and (padded < 0).any()
+
+
+def test_framed_training_draws_the_same_crops_however_much_belt_surrounds_the_bag() -> None:
+    framed = PreprocessSpec(input_size=512, content_fill=1.0)
+    rgb, mask = bar_scan()
+    on_belt = np.pad(rgb, ((100, 100), (300, 300), (0, 0)), constant_values=255)
+    belt_mask = np.pad(mask, ((100, 100), (300, 300)))
+    preset = TrainPreset(framed, crop_size=128, threat_crop_p=1.0, photometric_p=0.0)
+    for seed in range(4):
+        image, crop_mask = preset(rgb, mask, np.random.default_rng(seed))
+        belt_image, belt_crop = preset(on_belt, belt_mask, np.random.default_rng(seed))
+        # The bar is drawn at the same zoom: as inference frames the scan, the belt is cut away first.
+        np.testing.assert_array_equal(crop_mask, belt_crop)
+        np.testing.assert_array_equal(image, belt_image)
+    # Whole scans (no framing): the belt shrinks the bar in the crops.
+    whole = TrainPreset(PreprocessSpec(input_size=512), crop_size=128, threat_crop_p=1.0, photometric_p=0.0)
+    bar, bar_on_belt = (
+        whole(s, m, np.random.default_rng(0))[1] == 4 for s, m in ((rgb, mask), (on_belt, belt_mask))
+    )
+    assert bar_on_belt.sum() < 0.8 * bar.sum()

@@ -167,6 +167,31 @@ def test_evaluate_command_prints_the_real_table_and_refuses_a_bad_kit(
         discover(tmp_path / "missing")
 
 
+def test_files_laid_on_belt_keep_their_true_boxes(tmp_path: pathlib.Path) -> None:
+    from tests.model.conftest import RIGGED_SIZE, DarkIsBladeNet
+    from vision.preprocess import PreprocessSpec
+    from vision.train.export import export_model
+
+    kit = write_kit(tmp_path / "kit")
+    # A model that frames each scan around the bag sees the same input however much belt is around it,
+    # so its figures on the files laid on belt are those on the files as they are, if the true boxes moved
+    # with the files (were they left behind, nothing would be localised).
+    spec = PreprocessSpec(input_size=RIGGED_SIZE, content_fill=1.0)
+    folder = export_model(DarkIsBladeNet(), tmp_path / "framed" / "1", name="framed", version="1", spec=spec)
+    predictor = Predictor(folder)
+    plain = evaluate_real(predictor, kit, progress=False)
+    wide = evaluate_real(predictor, kit, progress=False, belt=3.0)
+    assert wide["belt"] == 3.0 and "belt" not in plain
+    assert wide["sets"] == plain["sets"] and plain["sets"]["voc-threats"]["localised"] == 0.5
+    assert "each laid on belt 3 times its width" in format_real(wide)
+    with pytest.raises(ValueError, match="belt must be at least 1"):
+        evaluate_real(predictor, kit, progress=False, belt=0.5)
+    refused = CliRunner().invoke(
+        app, ["evaluate", "--model", str(folder), "--real", str(kit), "--belt", "0.5"]
+    )
+    assert refused.exit_code == 2
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not CHECK.is_file(), reason="the shared real-scan check is not beside the project")
 def test_the_shared_check_agrees_with_evaluate(

@@ -19,6 +19,8 @@ class TrainArgs:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     input_size: int = 512
+    # Cut each scan down around the bag before letterboxing (PreprocessSpec.content_fill; 0: whole scans).
+    content_fill: float = 0.0
     crop_size: int = 256
     # Channels at strides 2, 4, 8 and 16; None: those of the --init model (DEFAULT_WIDTHS for a fresh one).
     widths: tuple[int, int, int, int] | None = None

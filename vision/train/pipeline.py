@@ -50,6 +50,7 @@ def export_calibrate_evaluate(
     real_views: int = 1,
     input_size: int | None = None,
     mirrors: str = "none",
+    content_fill: float | None = None,
 ) -> ModelCard:
     """Export ``checkpoint`` to ``folder`` and complete its card.
 
@@ -73,6 +74,11 @@ def export_calibrate_evaluate(
     0.535 at 576 and 0.393 at 640, each at its own threshold; larger inputs raise the real clean bags'
     scores (README, "Real scans in the loop").
 
+    ``content_fill`` overrides how the checkpoint framed scans (:class:`PreprocessSpec`); the card records
+    both. A network trained on whole scans takes a little framing without retraining (1.17.1 is 1.17.0's
+    network at 0.5), not a lot: framing changes the scale the bag reaches the network at (README, "Real
+    scans in the loop").
+
     ``mirrors`` puts test-time mirror views into the graph (:data:`vision.train.model.MIRRORS`): ``"h"``
     averages the scan and its left-right mirror (1.86x the Predictor's FP32 time). Measured on 1.17.0's
     network (four views of the real validation files, each at its own threshold): OPIXray knives localised
@@ -87,9 +93,11 @@ def export_calibrate_evaluate(
     """
     net, state = load_checkpoint(checkpoint)
     spec = PreprocessSpec.from_dict(state["preprocessing"])
-    trained_size = spec.input_size
+    trained_size, trained_fill = spec.input_size, spec.content_fill
     if input_size is not None:
         spec = PreprocessSpec.from_dict({**spec.to_dict(), "input_size": input_size})
+    if content_fill is not None:
+        spec = PreprocessSpec.from_dict({**spec.to_dict(), "content_fill": content_fill})
     calibration_samples = load_datasets(calibration)
     training = {
         "command": state["args"].get("command", ""),
@@ -103,6 +111,7 @@ def export_calibrate_evaluate(
         "history": state["history"],
         "source_commit": state.get("source_commit"),
         "input_size": trained_size,
+        "content_fill": trained_fill,
     }
     if state.get("soup"):
         # An average of checkpoints (`triage soup`): it trained no epoch itself; each ingredient's are here.

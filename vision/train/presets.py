@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from vision.datasets import BOX_LABEL_OFFSET
-from vision.preprocess import PreprocessSpec, normalize
+from vision.preprocess import PreprocessSpec, content_window, normalize
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,15 @@ class TrainPreset:
         by crop on an idle machine, loss targets included: 6.2 ms a crop instead of 10.3, 1.67x;
         benchmarks/train_step.py prints the loader's time per batch).
 
+        With the spec's ``content_fill`` the scan is first cut to the window inference shows the network
+        (:func:`vision.preprocess.content_window`), so that the zoom is drawn around the same scale.
+
         Returns:
             ``3 x crop x crop`` float32 input and ``crop x crop`` uint8 class map.
         """
+        if self.spec.content_fill:
+            x0, y0, x1, y1 = content_window(rgb, self.spec.content_fill, self.spec.pad_value)
+            rgb, mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
         zoom = self.spec.input_size * _log_uniform(rng, *self.scale_range) / max(mask.shape)
         rgb, mask = self.crop(rgb, mask, rng, window=max(1, round(self.crop_size / zoom)))
         rgb, mask = resize_square(rgb, mask, self.crop_size)

@@ -36,7 +36,7 @@ from vision.evaluation.metrics import (
     threshold_at_far,
 )
 from vision.files import file_sha256
-from vision.preprocess import PreprocessSpec, letterbox, letterbox_mask, normalize
+from vision.preprocess import PreprocessSpec, letterbox_mask, letterbox_scan, normalize, window_of
 from vision.registry import CARD_FILE, ModelCard
 from vision.train import qat
 from vision.train.args import TrainArgs
@@ -427,8 +427,8 @@ def prepare_validation(
     """
     prepared = []
     for rgb, mask in scans:
-        square, _ = letterbox(rgb, spec.input_size, spec.pad_value)
-        boxed = letterbox_mask(mask, spec.input_size)
+        square, placement = letterbox_scan(rgb, spec)
+        boxed = letterbox_mask(mask, spec.input_size, window_of(placement))
         prepared.append(ValidationScan(square, bool(boxed.any()), class_cells(boxed)))
     return prepared
 
@@ -556,24 +556,35 @@ def initial_model(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any] | None]:
     return net, origin
 
 
+def init_preprocessing(init: str | Path) -> dict[str, Any]:
+    """The preprocessing a model folder (its card) or training checkpoint was trained with, as far as it
+    says (an empty dict for neither); a run from ``init`` keeps it unless told otherwise."""
+    path = Path(init)
+    if path.is_dir():
+        if not (path / CARD_FILE).is_file():
+            return {}
+        card = ModelCard.read(path)
+        # The card's own input_size is the size it was trained at (an export may run at another).
+        return {**(card.preprocessing or {}), "input_size": card.input_size}
+    if path.is_file():
+        return dict(torch.load(str(path), map_location="cpu", weights_only=False).get("preprocessing", {}))
+    return {}
+
+
 def init_input_size(init: str | Path) -> int | None:
     """The letterbox side a model folder (its card) or training checkpoint was trained at, if it says.
 
     A run from ``init`` trains at this size unless told otherwise; the network is fully convolutional, so
     its weights also carry over to another size (fine-tuning at a higher resolution for thin objects).
     """
-    path = Path(init)
-    if path.is_dir():
-        size = ModelCard.read(path).input_size if (path / CARD_FILE).is_file() else None
-    elif path.is_file():
-        size = (
-            torch.load(str(path), map_location="cpu", weights_only=False)
-            .get("preprocessing", {})
-            .get("input_size")
-        )
-    else:
-        size = None
+    size = init_preprocessing(init).get("input_size")
     return int(size) if size is not None else None
+
+
+def init_content_fill(init: str | Path) -> float:
+    """The ``content_fill`` (:class:`PreprocessSpec`) a model folder or checkpoint was trained with (0 if
+    it does not say: it letterboxed whole scans)."""
+    return float(init_preprocessing(init).get("content_fill", 0.0))
 
 
 def _load_init(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any]]:
@@ -704,12 +715,13 @@ def whole_scan_figures(
     peaks: list[float] = []
     for start in range(0, len(indices), batch_size):
         chunk = [scans[i] for i in indices[start : start + batch_size]]
-        squares = [letterbox(rgb, spec.input_size, spec.pad_value)[0] for rgb, _ in chunk]
+        framed = [letterbox_scan(rgb, spec) for rgb, _ in chunk]
         with autocast:
-            threat_maps, score = square_outputs(model, squares, spec, device)
+            threat_maps, score = square_outputs(model, [square for square, _ in framed], spec, device)
         scores += score.tolist()
-        for (_, mask), threat_map in zip(chunk, threat_maps, strict=True):
-            found = class_peaks(letterbox_mask(mask, spec.input_size), threat_map).values()
+        for (_, mask), (_, placement), threat_map in zip(chunk, framed, threat_maps, strict=True):
+            boxed = letterbox_mask(mask, spec.input_size, window_of(placement))
+            found = class_peaks(boxed, threat_map).values()
             peaks.append(min(found, default=1.0))
     return np.asarray(scores, dtype=np.float64), np.asarray(peaks, dtype=np.float64)
 
@@ -940,7 +952,7 @@ def main(args: TrainArgs) -> Path:
     commit = source_commit()
     if args.mix and len(args.mix) != len(args.data):
         raise ValueError(f"{len(args.mix)} mixing weights for {len(args.data)} data folders")
-    spec = PreprocessSpec(input_size=args.input_size)
+    spec = PreprocessSpec(input_size=args.input_size, content_fill=args.content_fill)
     # Arguments are checked before the run folder exists, so a refused run leaves nothing behind.
     teacher = load_teacher(args, spec)
     out = Path(args.out)
