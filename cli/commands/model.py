@@ -224,8 +224,7 @@ def train(
         TrainArgs,
         bf16_kernels,
         command_line,
-        init_content_fill,
-        init_input_size,
+        init_preprocessing,
         main,
         training_device,
     )
@@ -244,6 +243,8 @@ def train(
         weights = _mixing(mix, len(folders)) if mix else []
         if init is not None and not init.exists():
             raise fail(f"--init {init}: no such model folder or checkpoint")
+        # What the --init model was trained with (input size, framing) carries over unless given.
+        inherited = init_preprocessing(init) if init else {}
         args = TrainArgs(
             data=folders,
             val=_folders(val) if val else [],
@@ -269,10 +270,10 @@ def train(
             seed=seed,
             batch_size=batch_size,
             lr=lr,
-            input_size=input_size or (init_input_size(init) if init else None) or DEFAULTS.input_size,
-            content_fill=(
-                content_fill if content_fill is not None else init_content_fill(init) if init else 0.0
-            ),
+            input_size=input_size or int(inherited.get("input_size") or DEFAULTS.input_size),
+            content_fill=content_fill
+            if content_fill is not None
+            else float(inherited.get("content_fill", 0.0)),
             crop_size=crop_size,
             threads=threads,
             workers=workers,

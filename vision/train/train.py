@@ -564,7 +564,7 @@ def init_preprocessing(init: str | Path) -> dict[str, Any]:
         if not (path / CARD_FILE).is_file():
             return {}
         card = ModelCard.read(path)
-        # The card's own input_size is the size it was trained at (an export may run at another).
+        # The size the model is served at (its export's, which a fine-tune from it starts at).
         return {**(card.preprocessing or {}), "input_size": card.input_size}
     if path.is_file():
         return dict(torch.load(str(path), map_location="cpu", weights_only=False).get("preprocessing", {}))
@@ -579,12 +579,6 @@ def init_input_size(init: str | Path) -> int | None:
     """
     size = init_preprocessing(init).get("input_size")
     return int(size) if size is not None else None
-
-
-def init_content_fill(init: str | Path) -> float:
-    """The ``content_fill`` (:class:`PreprocessSpec`) a model folder or checkpoint was trained with (0 if
-    it does not say: it letterboxed whole scans)."""
-    return float(init_preprocessing(init).get("content_fill", 0.0))
 
 
 def _load_init(args: TrainArgs) -> tuple[ThreatNet, dict[str, Any]]:
