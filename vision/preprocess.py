@@ -300,7 +300,7 @@ def window_of(placement: Letterbox) -> Window:
 
 def letterbox_scan(image: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, Letterbox]:
     """:func:`letterbox` of an RGB scan as ``spec`` frames it (around the bag where ``content_fill``)."""
-    window = content_window(image, spec.content_fill, spec.pad_value) if spec.content_fill else None
+    window = content_window(image, spec.content_fill, spec.pad_value)  # the whole scan at fill 0
     return letterbox(image, spec.input_size, spec.pad_value, window)
 
 

@@ -94,10 +94,10 @@ def export_calibrate_evaluate(
     net, state = load_checkpoint(checkpoint)
     spec = PreprocessSpec.from_dict(state["preprocessing"])
     trained_size, trained_fill = spec.input_size, spec.content_fill
-    if input_size is not None:
-        spec = PreprocessSpec.from_dict({**spec.to_dict(), "input_size": input_size})
-    if content_fill is not None:
-        spec = PreprocessSpec.from_dict({**spec.to_dict(), "content_fill": content_fill})
+    overrides = {"input_size": input_size, "content_fill": content_fill}
+    spec = PreprocessSpec.from_dict(
+        {**spec.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
+    )
     calibration_samples = load_datasets(calibration)
     training = {
         "command": state["args"].get("command", ""),
