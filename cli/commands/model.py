@@ -152,6 +152,16 @@ def train(
             "1.17.0 was trained with 4 (README, Real scans in the loop)",
         ),
     ] = DEFAULTS.mil_line,
+    low_res: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="chance of re-exporting a training scan at a lower resolution (long side 360-800 px, JPEG "
+            "half the time) and enlarging it back. The kit's threat sets were exported small and its clean "
+            "bags large, so without it a small export reads as a threat (0: off)",
+        ),
+    ] = DEFAULTS.low_res,
     ema: Annotated[
         float,
         typer.Option(
@@ -256,6 +266,7 @@ def train(
             hard_negatives=hard_negatives,
             hard_positives=hard_positives,
             mil_line=mil_line,
+            low_res=low_res,
             ema=ema,
             qat=qat,
             distill=str(distill) if distill else "",
@@ -358,6 +369,14 @@ def evaluate(
             "another scanner might frame the same bags)",
         ),
     ] = 1.0,
+    long_side: Annotated[
+        int | None,
+        typer.Option(
+            min=16,
+            help="with --real: first shrink each file longer than this many pixels to it, its boxes with it "
+            "(a scanner exporting fewer pixels; exports run 400-1500 px)",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
@@ -378,7 +397,13 @@ def evaluate(
             result = evaluate_model(predictor, load_datasets(_folders(data)), progress=not quiet)
         if real is not None:
             result["real"] = evaluate_real(
-                predictor, real, all_files, progress=not quiet, views=views, belt=belt
+                predictor,
+                real,
+                all_files,
+                progress=not quiet,
+                views=views,
+                belt=belt,
+                long_side=long_side or 0,
             )
         if as_json:
             print(json.dumps(result))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vision.preprocess import PreprocessSpec
-from vision.train.presets import TrainPreset, soft_targets
+from vision.train.presets import TrainPreset, lower_resolution, soft_targets
 
 
 def shares_cell_by_cell(mask: np.ndarray, stride: int, channels: int) -> np.ndarray:
@@ -114,3 +114,46 @@ def test_framed_training_draws_the_same_crops_however_much_belt_surrounds_the_ba
         whole(s, m, np.random.default_rng(0))[1] == 4 for s, m in ((rgb, mask), (on_belt, belt_mask))
     )
     assert bar_on_belt.sum() < 0.8 * bar.sum()
+
+
+def checkerboard(height: int, width: int, square: int) -> np.ndarray:
+    """Black and white squares of ``square`` px: detail that only a fine resolution keeps."""
+    ys, xs = np.indices((height, width))
+    return np.repeat((((ys // square + xs // square) % 2) * 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_a_lower_resolution_keeps_the_size_and_flat_areas_and_loses_the_fine_detail() -> None:
+    rgb = checkerboard(200, 300, 2)
+    rgb[:100, :100] = 90  # a flat patch, larger than the shrunk pixels
+    rng = np.random.default_rng(0)
+    assert lower_resolution(rgb, 1.0, rng) is rgb and lower_resolution(rgb, 1.5, rng) is rgb
+    for seed in range(4):  # with and without the JPEG step
+        low = lower_resolution(rgb, 0.25, np.random.default_rng(seed))
+        assert low.shape == rgb.shape and low.dtype == np.uint8
+        assert np.abs(low[20:80, 20:80].astype(int) - 90).max() <= 3
+        # 2 px squares seen at a quarter of the resolution: mid grey, the pattern gone
+        board = low[120:, 120:].astype(float)
+        assert abs(board.mean() - 127.5) < 10 and board.std() < 20
+
+
+def test_low_resolution_training_blurs_large_exports_and_leaves_small_ones_and_the_labels() -> None:
+    spec = PreprocessSpec(input_size=512)
+    sharp = TrainPreset(spec, crop_size=128, scale_range=(1.0, 1.0), threat_crop_p=1.0, photometric_p=0.0)
+    low = TrainPreset(
+        spec, crop_size=128, scale_range=(1.0, 1.0), threat_crop_p=1.0, photometric_p=0.0, low_res_p=1.0
+    )
+    # A 1600 px export of 4 px squares, shown at 512 px: 1.3 px squares, detail a 360-800 px export lacks.
+    large, mask = checkerboard(1200, 1600, 4), np.zeros((1200, 1600), np.uint8)
+    mask[600:620, 700:800] = 4
+    for seed in range(3):
+        (image, crop_mask), (low_image, low_mask) = (
+            p(large, mask, np.random.default_rng(seed)) for p in (sharp, low)
+        )
+        assert low_image.std() < 0.6 * image.std()
+        assert (low_mask == 4).sum() == (crop_mask == 4).sum() > 0
+    # A 300 px export is below every drawn long side: the crop keeps all its pixels (only turned).
+    small, small_mask = checkerboard(225, 300, 3), np.zeros((225, 300), np.uint8)
+    for seed in range(3):
+        image, _ = sharp(small, small_mask, np.random.default_rng(seed))
+        low_image, _ = low(small, small_mask, np.random.default_rng(seed))
+        np.testing.assert_array_equal(np.sort(image, axis=None), np.sort(low_image, axis=None))

@@ -22,6 +22,7 @@ from vision.evaluation.gate import judge_real
 from vision.evaluation.real import (
     RealKitError,
     RealScore,
+    at_long_side,
     calibrate_on_clean_sets,
     discover,
     evaluate_real,
@@ -188,6 +189,34 @@ def test_files_laid_on_belt_keep_their_true_boxes(tmp_path: pathlib.Path) -> Non
         evaluate_real(predictor, kit, progress=False, belt=0.5)
     refused = CliRunner().invoke(
         app, ["evaluate", "--model", str(folder), "--real", str(kit), "--belt", "0.5"]
+    )
+    assert refused.exit_code == 2
+
+
+def test_files_shrunk_to_a_long_side_keep_their_true_boxes(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    kit = write_kit(tmp_path / "kit")
+    predictor = Predictor(rigged_model_dir)
+    plain = evaluate_real(predictor, kit, progress=False)
+    # The kit's 160 px bags at 80 px: the letterbox enlarges them back, and the dark boxes are still found
+    # where the true boxes went (were the boxes left at full size, the found one would miss them).
+    small = evaluate_real(predictor, kit, progress=False, long_side=80)
+    assert small["long_side"] == 80 and "long_side" not in plain
+    for name in ("voc-threats", "yolo-knives"):
+        figures = ("localised", "pointing", "flagged")
+        assert [small["sets"][name][f] for f in figures] == [plain["sets"][name][f] for f in figures]
+    assert plain["sets"]["voc-threats"]["localised"] == 0.5
+    assert small["sets"]["clean-bags"]["false_alarms"] == plain["sets"]["clean-bags"]["false_alarms"]
+    assert "each shrunk to a long side of 80 px" in format_real(small)
+    rgb = bag(None)
+    assert at_long_side(rgb, 160)[0] is rgb and at_long_side(rgb, 400)[1] == 1.0
+    shrunk, factor = at_long_side(rgb, 40)
+    assert shrunk.shape == (30, 40, 3) and factor == 0.25
+    with pytest.raises(ValueError, match="long side must be at least 16"):
+        evaluate_real(predictor, kit, progress=False, long_side=8)
+    refused = CliRunner().invoke(
+        app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--long-side", "8"]
     )
     assert refused.exit_code == 2
 

@@ -35,6 +35,12 @@ the other scanner), and a model letterboxing whole scans shrinks a bag framed wi
 as the files are and at ``belt`` 2, OPIXray knives localised 0.651 -> 0.199, SIXray 0.773 -> 0.420; 1.17.1,
 the same network framing each scan around the bag (``content_fill`` 0.5), 0.657 -> 0.455 and 0.773 -> 0.412.
 
+With ``long_side``, every file longer than that is first shrunk (area) to it, its true boxes with it: the same
+bags as a scanner exporting fewer pixels shows them, enlarged back by the letterbox. The kit's threat sets
+were exported small (OPIXray 416 px, SIXray threats a median 651) and its clean bags large (990 and 1250),
+so a network can learn that an enlarged small export means a threat: measured with 1.17.1, the other
+scanner's clean bags alarmed at 0.040 as they are, 0.080 at ``long_side`` 600 and 0.160 at 416.
+
 Image-level AUROC between sets is not reported: the sets come from different sources, and image size
 alone would separate them.
 """
@@ -46,6 +52,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -101,6 +108,9 @@ REAL_SOURCES: dict[str, dict[str, str]] = {
 # Detections are reported down to this level in scoring, so a station threshold below the card's can be
 # judged too; the figures themselves use only those at or above the threshold, as `triage scan` does.
 TRACED_FLOOR = 0.0
+
+# The smallest long side a file may be shrunk to (``long_side``): below it nothing is left to score.
+MIN_LONG_SIDE = 16
 
 
 class RealKitError(ValueError):
@@ -262,6 +272,23 @@ def on_belt(rgb: np.ndarray, belt: float) -> tuple[np.ndarray, int]:
     return np.pad(rgb, pad, constant_values=DEFAULT_PAD_VALUE), left
 
 
+def at_long_side(rgb: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """``rgb`` shrunk (area) so that its longer side is ``long_side`` pixels, and the factor its pixel
+    coordinates were multiplied by; a scan no longer than that is returned as it is (factor 1).
+
+    Raises:
+        ValueError: if ``long_side`` is below 16.
+    """
+    if long_side < MIN_LONG_SIDE:
+        raise ValueError(f"long side must be at least {MIN_LONG_SIDE} px, got {long_side}")
+    height, width = rgb.shape[:2]
+    if max(height, width) <= long_side:
+        return rgb, 1.0
+    factor = long_side / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), factor
+
+
 def score_sets(
     predictor: Predictor,
     sets: Sequence[RealSet],
@@ -269,10 +296,12 @@ def score_sets(
     kind: str | None = None,
     views: int = 1,
     belt: float = 1.0,
+    long_side: int = 0,
 ) -> list[RealScore]:
     """Scan every file of ``sets`` as ``triage scan`` does (same decoding, same detections), in each of
     the first ``views`` views (:func:`view_names`); the rows of a file's views follow one another. With
-    ``belt`` above 1 each file is laid on empty belt first (:func:`on_belt`).
+    ``long_side`` each file is first shrunk to it (:func:`at_long_side`), and with ``belt`` above 1 then
+    laid on empty belt (:func:`on_belt`); the true boxes follow.
 
     Threat images without a threat box (SIXray images holding only a wrench) are left out of the threat
     figures, as in the check.
@@ -280,6 +309,8 @@ def score_sets(
     names = view_names(views)
     if belt < 1:
         raise ValueError(f"belt must be at least 1 (times the scan's width), got {belt}")
+    if long_side and long_side < MIN_LONG_SIDE:
+        raise ValueError(f"long side must be at least {MIN_LONG_SIDE} px, got {long_side}")
     scored = []
     total = sum(len(s.files) for s in sets)
     bar = tqdm(total=total, desc="real scans", unit="img", disable=not progress)
@@ -289,9 +320,15 @@ def score_sets(
             truth = None if real.boxes is None else real.boxes.get(name, [])
             if truth is not None and not truth:
                 continue
-            rgb, moved = on_belt(read_image(real.folder / real.images / name).rgb, belt)
-            if truth is not None and moved:
-                truth = [(c, (b[0] + moved, b[1], b[2] + moved, b[3]), k) for c, b, k in truth]
+            rgb, factor = read_image(real.folder / real.images / name).rgb, 1.0
+            if long_side:
+                rgb, factor = at_long_side(rgb, long_side)
+            rgb, moved = on_belt(rgb, belt)
+            if truth is not None and (moved or factor != 1.0):
+                truth = [
+                    (c, (b[0] * factor + moved, b[1] * factor, b[2] * factor + moved, b[3] * factor), k)
+                    for c, b, k in truth
+                ]
             for view in names:
                 scored.append(_scored(predictor, real.name, rgb, truth, kind, view))
     bar.close()
@@ -410,14 +447,20 @@ def evaluate_real(
     progress: bool = True,
     views: int = 1,
     belt: float = 1.0,
+    long_side: int = 0,
 ) -> dict[str, Any]:
     """Score ``predictor`` on the real kit (its validation files unless ``all_files``, each in ``views``
-    views, laid on ``belt`` times its width of belt) at its shared threshold; the report names the kit,
-    whether the split or every file was scored, and the belt."""
+    views, shrunk to ``long_side`` px if given, laid on ``belt`` times its width of belt) at its shared
+    threshold; the report names the kit, whether the split or every file was scored, the belt and the
+    long side."""
     sets = discover(kit, all_files)
-    scored = score_sets(predictor, sets, progress, views=views, belt=belt)
+    scored = score_sets(predictor, sets, progress, views=views, belt=belt, long_side=long_side)
     report = kit_report(kit, sets, scored, predictor.threshold, all_files)
-    return {**report, "belt": belt} if belt != 1 else report
+    if belt != 1:
+        report["belt"] = belt
+    if long_side:
+        report["long_side"] = long_side
+    return report
 
 
 def kit_report(
@@ -538,6 +581,8 @@ def format_real(report: Mapping[str, Any]) -> str:
     """The report as the check prints it: one line a set, then the pooled false alarms."""
     views = report.get("views", 1)
     seen = f", each in {views} views (mirrored)" if views > 1 else ""
+    if report.get("long_side"):
+        seen += f", each shrunk to a long side of {report['long_side']} px"
     if report.get("belt", 1) != 1:
         seen += f", each laid on belt {report['belt']:g} times its width"
     lines = [f"real scans ({report.get('files', '')}{seen}), model threshold {report['threshold']:.4f}"]

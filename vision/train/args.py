@@ -48,6 +48,9 @@ class TrainArgs:
     # Cells of a box the multiple-instance term pushes, as a multiple of the square root of the box's
     # cells (0: its best cell only); see train.multiple_instance_loss.
     mil_line: float = 0.0
+    # Chance of re-exporting a training scan at a lower resolution (train.presets.lower_resolution), so
+    # that an enlarged small export does not tell the network "threat" (0: off).
+    low_res: float = 0.0
     # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
     # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
     ema: float = 0.0

@@ -32,6 +32,11 @@ class TrainPreset:
         balance_classes: centre threat crops on a class drawn uniformly from those in the scan, then on a
             pixel of it; otherwise on any threat pixel, which favours the large classes (a cigarette carton
             covers ten times the pixels of a knife) and starves the small ones.
+        low_res_p: chance of re-exporting the scan at a lower resolution (:func:`lower_resolution`, a long
+            side drawn from ``low_res_range`` pixels). In the real kit the sets with threats were exported
+            small (OPIXray 416 px, SIXray threats a median 651) and the clean bags large (990 and 1250), so
+            without it the blur of an enlarged small export tells the network "threat".
+        low_res_range: long sides, in pixels of the scan as stored, that ``low_res_p`` draws from.
     """
 
     spec: PreprocessSpec
@@ -40,6 +45,8 @@ class TrainPreset:
     threat_crop_p: float = 0.6
     photometric_p: float = 0.6
     balance_classes: bool = False
+    low_res_p: float = 0.0
+    low_res_range: tuple[float, float] = (360.0, 800.0)
 
     def __call__(
         self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
@@ -58,11 +65,14 @@ class TrainPreset:
         Returns:
             ``3 x crop x crop`` float32 input and ``crop x crop`` uint8 class map.
         """
+        stored_side = max(mask.shape)
         if self.spec.content_fill:
             x0, y0, x1, y1 = content_window(rgb, self.spec.content_fill, self.spec.pad_value)
             rgb, mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
         zoom = self.spec.input_size * _log_uniform(rng, *self.scale_range) / max(mask.shape)
         rgb, mask = self.crop(rgb, mask, rng, window=max(1, round(self.crop_size / zoom)))
+        if self.low_res_p and rng.random() < self.low_res_p:
+            rgb = lower_resolution(rgb, _log_uniform(rng, *self.low_res_range) / stored_side, rng)
         rgb, mask = resize_square(rgb, mask, self.crop_size)
         rgb, mask = orient(rgb, mask, rng)
         if rng.random() < self.photometric_p:
@@ -194,6 +204,32 @@ def resize_square(rgb: np.ndarray, mask: np.ndarray, side: int) -> tuple[np.ndar
     )
 
 
+def lower_resolution(rgb: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
+    """The crop as a scanner exporting ``factor`` times fewer pixels per side would show it, at its size.
+
+    Shrunk (area), JPEG-compressed half the time (quality 50-95, as exports are), and enlarged back
+    (linear), as the letterbox enlarges a small export. A factor of 1 or more returns the crop unchanged.
+    """
+    if factor >= 1.0:
+        return rgb
+    height, width = rgb.shape[:2]
+    small = cv2.resize(
+        rgb, (max(2, round(width * factor)), max(2, round(height * factor))), interpolation=cv2.INTER_AREA
+    )
+    if rng.random() < 0.5:
+        small = jpeg(small, int(rng.integers(50, 96)))
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` through a JPEG encode and decode at ``quality`` (unchanged if the codec refuses it)."""
+    ok, encoded = cv2.imencode(
+        ".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+    return rgb if decoded is None else np.ascontiguousarray(decoded[..., ::-1])
+
+
 def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Scanner-to-scanner look: gamma (gain), saturation, slight hue and white balance, blur, noise, JPEG.
 
@@ -213,9 +249,5 @@ def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = out + rng.normal(0, rng.uniform(2, 8), out.shape).astype(np.float32)
     result = np.clip(out, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
-        quality = int(rng.integers(35, 96))
-        ok, encoded = cv2.imencode(".jpg", result[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
-        if decoded is not None:
-            result = np.ascontiguousarray(decoded[..., ::-1])
+        result = jpeg(result, int(rng.integers(35, 96)))
     return result
