@@ -326,6 +326,15 @@ def to_rgb8(pixels: np.ndarray) -> np.ndarray:
     raise ImageDecodeError(f"unsupported pixel layout {pixels.shape}")
 
 
+def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` as a JPEG export at ``quality`` shows it: encoded and decoded (unchanged if OpenCV refuses)."""
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+    return rgb if decoded is None else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
 def _decode_raster(data: bytes, image_format: str) -> list[np.ndarray]:
     """Decode PNG/JPEG/TIFF with OpenCV, frames in RGB order (TIFF may hold several)."""
     buffer = np.frombuffer(data, np.uint8)

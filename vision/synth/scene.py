@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from vision.classes import SCENE_KINDS, category_id
+from vision.io import jpeg_round_trip
 from vision.physics.colour import false_colour
 from vision.physics.profiles import PROFILES, TRAIN_PROFILES, ScannerProfile, get_profile
 from vision.synth.containers import build_luggage, build_parcel
@@ -119,7 +120,7 @@ def generate(
     if prof.resample_scale < 1.0:
         rgb = _resampled(rgb, prof.resample_scale * rng.uniform(0.9, 1.0))
     if prof.jpeg_quality > 0:
-        rgb = _jpeg_round_trip(rgb, int(np.clip(prof.jpeg_quality + rng.integers(-6, 7), 30, 98)))
+        rgb = jpeg_round_trip(rgb, int(np.clip(prof.jpeg_quality + rng.integers(-6, 7), 30, 98)))
     class_map, instances = _labels(canvas, high, prof)
     return Scan(rgb, high, low, class_map, instances, kind, name, seed)
 
@@ -143,14 +144,6 @@ def _resampled(rgb: np.ndarray, scale: float) -> np.ndarray:
     h, w = rgb.shape[:2]
     small = cv2.resize(rgb, (max(int(w * scale), 1), max(int(h * scale), 1)), interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
-    if decoded is None:
-        return rgb
-    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
 def _labels(canvas: Canvas, high: np.ndarray, prof: ScannerProfile) -> tuple[np.ndarray, list[ScanInstance]]:

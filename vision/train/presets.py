@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from vision.datasets import BOX_LABEL_OFFSET
+from vision.io import jpeg_round_trip
 from vision.preprocess import PreprocessSpec, content_window, normalize
 
 
@@ -217,17 +218,8 @@ def lower_resolution(rgb: np.ndarray, factor: float, rng: np.random.Generator) -
         rgb, (max(2, round(width * factor)), max(2, round(height * factor))), interpolation=cv2.INTER_AREA
     )
     if rng.random() < 0.5:
-        small = jpeg(small, int(rng.integers(50, 96)))
+        small = jpeg_round_trip(small, int(rng.integers(50, 96)))
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
-    """``rgb`` through a JPEG encode and decode at ``quality`` (unchanged if the codec refuses it)."""
-    ok, encoded = cv2.imencode(
-        ".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
-    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
-    return rgb if decoded is None else np.ascontiguousarray(decoded[..., ::-1])
 
 
 def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -249,5 +241,5 @@ def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = out + rng.normal(0, rng.uniform(2, 8), out.shape).astype(np.float32)
     result = np.clip(out, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
-        result = jpeg(result, int(rng.integers(35, 96)))
+        result = jpeg_round_trip(result, int(rng.integers(35, 96)))
     return result
