@@ -162,6 +162,16 @@ def train(
             "bags large, so without it a small export reads as a threat (0: off)",
         ),
     ] = DEFAULTS.low_res,
+    repaint: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="chance of showing a training scan in another real scanner's palette (its median warm hue "
+            "moved to one drawn from 24-60 degrees, its saturation to one drawn from 50-165). The kit's sets "
+            "differ in palette, so without it a set's palette tells whether it holds threats (0: off)",
+        ),
+    ] = DEFAULTS.repaint,
     ema: Annotated[
         float,
         typer.Option(
@@ -267,6 +277,7 @@ def train(
             hard_positives=hard_positives,
             mil_line=mil_line,
             low_res=low_res,
+            repaint=repaint,
             ema=ema,
             qat=qat,
             distill=str(distill) if distill else "",

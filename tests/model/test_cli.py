@@ -209,7 +209,7 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
             "--workers", "0", "--balance", "--blocks", "1,1", "--widths", "4,8,12,8", "--precision", "bf16",
             "--epoch-size", "12", "--hard-negatives", "4", "--hard-positives", "3", "--ema", "0.5", "--qat",
-            "--mil-line", "1", "--low-res", "0.5", "--quiet",
+            "--mil-line", "1", "--low-res", "0.5", "--repaint", "0.5", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -227,7 +227,7 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     assert not torch.equal(state["raw_model"]["head.weight"], state["model"]["head.weight"])
     assert state["average"]["n_averaged"].item() == 3
     assert state["args"]["balance"] is True and tuple(state["args"]["blocks"]) == (1, 1)
-    assert state["args"]["mil_line"] == 1.0 and state["args"]["low_res"] == 0.5
+    assert state["args"]["mil_line"] == 1.0 and state["args"]["low_res"] == state["args"]["repaint"] == 0.5
     # The shipped model framed scans around the bag; the fine-tune keeps its framing (not asked otherwise).
     assert state["args"]["content_fill"] == state["preprocessing"]["content_fill"] == 0.8
     # --qat rounded the forward pass; both checkpointed networks load into plain ones (a strict load: no

@@ -51,6 +51,9 @@ class TrainArgs:
     # Chance of re-exporting a training scan at a lower resolution (train.presets.lower_resolution), so
     # that an enlarged small export does not tell the network "threat" (0: off).
     low_res: float = 0.0
+    # Chance of showing a training scan in another real scanner's palette (train.presets.repaint), so that
+    # a set's palette does not tell the network whether it holds threats (0: off).
+    repaint: float = 0.0
     # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
     # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
     ema: float = 0.0

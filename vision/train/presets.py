@@ -38,6 +38,10 @@ class TrainPreset:
             small (OPIXray 416 px, SIXray threats a median 651) and the clean bags large (990 and 1250), so
             without it the blur of an enlarged small export tells the network "threat".
         low_res_range: long sides, in pixels of the scan as stored, that ``low_res_p`` draws from.
+        repaint_p: chance of showing the scan in another real scanner's palette (:func:`repaint`). The kit's
+            sets differ in palette as much as in content (bag pixels' median saturation: SIXray clean bags
+            135, SIXray threats 55, OPIXray 78, the other scanner 110; their median warm hue 41, 52, 35 and
+            27 degrees), so without it the palette of a set tells the network whether it holds threats.
     """
 
     spec: PreprocessSpec
@@ -48,6 +52,7 @@ class TrainPreset:
     balance_classes: bool = False
     low_res_p: float = 0.0
     low_res_range: tuple[float, float] = (360.0, 800.0)
+    repaint_p: float = 0.0
 
     def __call__(
         self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
@@ -70,12 +75,17 @@ class TrainPreset:
         if self.spec.content_fill:
             x0, y0, x1, y1 = content_window(rgb, self.spec.content_fill, self.spec.pad_value)
             rgb, mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+        scan = rgb
         zoom = self.spec.input_size * _log_uniform(rng, *self.scale_range) / max(mask.shape)
         rgb, mask = self.crop(rgb, mask, rng, window=max(1, round(self.crop_size / zoom)))
         if self.low_res_p and rng.random() < self.low_res_p:
             rgb = lower_resolution(rgb, _log_uniform(rng, *self.low_res_range) / stored_side, rng)
         rgb, mask = resize_square(rgb, mask, self.crop_size)
         rgb, mask = orient(rgb, mask, rng)
+        if self.repaint_p and rng.random() < self.repaint_p:
+            palette = bag_palette(scan)  # the whole scan's, not the crop's
+            if palette is not None:
+                rgb = repaint(rgb, palette, rng)
         if rng.random() < self.photometric_p:
             rgb = photometric(rgb, rng)
         return normalize(rgb, self.spec), mask
@@ -220,6 +230,51 @@ def lower_resolution(rgb: np.ndarray, factor: float, rng: np.random.Generator) -
     if rng.random() < 0.5:
         small = jpeg_round_trip(small, int(rng.integers(50, 96)))
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+# Bag pixels for palette figures: any channel below this (the belt and empty space are near white).
+BAG_LEVEL = 225
+# The palettes of real scanners, as the median warm hue (degrees, under 90) and median saturation (0-255) of
+# a scan's bag pixels; measured per scan on the kit's four sets, 10th to 90th percentiles pooled.
+REAL_WARM_HUES = (24.0, 60.0)
+REAL_SATURATIONS = (50.0, 165.0)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """A scan's palette: the median warm hue (degrees) and median saturation of its bag pixels."""
+
+    warm_hue: float | None
+    saturation: float
+
+
+def bag_palette(rgb: np.ndarray) -> Palette | None:
+    """The palette of ``rgb``'s bag pixels (every fourth row and column), or None with too few of them."""
+    sample = np.ascontiguousarray(rgb[::4, ::4])
+    bag = sample.min(axis=2) <= BAG_LEVEL
+    if bag.sum() < 64:
+        return None
+    hsv = cv2.cvtColor(sample, cv2.COLOR_RGB2HSV_FULL)[bag]
+    hue = hsv[:, 0].astype(np.float32) * (360.0 / 256.0)
+    warm = hue[hue < 90.0]
+    return Palette(float(np.median(warm)) if warm.size >= 32 else None, float(np.median(hsv[:, 1])))
+
+
+def repaint(rgb: np.ndarray, palette: Palette, rng: np.random.Generator) -> np.ndarray:
+    """``rgb``, whose scan has ``palette``, in a real scanner's palette drawn from the kit's range.
+
+    Every hue turns by the difference between a drawn warm hue (:data:`REAL_WARM_HUES`) and the scan's
+    (at most 25 degrees), and saturation is multiplied by a drawn one (:data:`REAL_SATURATIONS`, log-uniform)
+    over the scan's (0.4 to 2.5 times): the order of the materials' colours stays, their place moves.
+    """
+    turn = 0.0
+    if palette.warm_hue is not None:
+        turn = float(np.clip(rng.uniform(*REAL_WARM_HUES) - palette.warm_hue, -25.0, 25.0))
+    gain = float(np.clip(_log_uniform(rng, *REAL_SATURATIONS) / max(palette.saturation, 8.0), 0.4, 2.5))
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + turn * (256.0 / 360.0)) % 256
+    hsv[..., 1] *= gain
+    return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)
 
 
 def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -819,7 +819,13 @@ def load_training_data(args: TrainArgs, spec: PreprocessSpec) -> TrainingData:
     distilled = {str(Path(folder)) for folder in args.distill_on}
     train_set = AugmentedScans(
         cache_samples(train_samples, args.cache_long_side, args.progress, threads=threads),
-        TrainPreset(spec, crop_size=args.crop_size, balance_classes=args.balance, low_res_p=args.low_res),
+        TrainPreset(
+            spec,
+            crop_size=args.crop_size,
+            balance_classes=args.balance,
+            low_res_p=args.low_res,
+            repaint_p=args.repaint,
+        ),
         args.seed,
         teach=[str(Path(args.data[origins[i]])) in distilled for i in train_index],
     )
