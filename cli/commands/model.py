@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.commands._errors import cli_errors, fail
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE
 from vision.train.args import DEFAULTS
+
+if TYPE_CHECKING:
+    from vision.palette import Palette
 
 
 def register(app: typer.Typer) -> None:
@@ -52,6 +55,21 @@ def _blocks(value: str) -> tuple[int, int]:
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
         raise fail(f"--blocks {value!r}: give two counts, at strides 8 and 16 (e.g. 2,2)")
     return int(parts[0]), int(parts[1])
+
+
+def _palette(value: str) -> Palette:
+    from vision.palette import Palette
+
+    parts = value.split(",")
+    try:
+        hue, saturation = (float(p) for p in parts) if len(parts) == 2 else (float("nan"),) * 2
+    except ValueError:
+        hue = saturation = float("nan")
+    if not (0 <= hue < 90 and 1 <= saturation <= 255):
+        raise fail(
+            f"--palette {value!r}: give HUE,SATURATION: a warm hue of 0-90 degrees and a saturation of 1-255"
+        )
+    return Palette(hue, saturation)
 
 
 def _widths(value: str) -> tuple[int, int, int, int]:
@@ -388,6 +406,14 @@ def evaluate(
             "(a scanner exporting fewer pixels; exports run 400-1500 px)",
         ),
     ] = None,
+    palette: Annotated[
+        str | None,
+        typer.Option(
+            help="with --real: first recolour each file to this palette, HUE,SATURATION: its bag pixels' "
+            "median warm hue in degrees (under 90) and median saturation (1-255); the kit's scanners span "
+            "24-60 and 50-165",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
@@ -415,6 +441,7 @@ def evaluate(
                 views=views,
                 belt=belt,
                 long_side=long_side or 0,
+                palette=_palette(palette) if palette else None,
             )
         if as_json:
             print(json.dumps(result))

@@ -30,6 +30,7 @@ from vision.evaluation.real import (
     real_report,
 )
 from vision.infer import Predictor
+from vision.palette import Palette
 
 CHECK = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "checks" / "real_xray.py"
 
@@ -219,6 +220,31 @@ def test_files_shrunk_to_a_long_side_keep_their_true_boxes(
         app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--long-side", "8"]
     )
     assert refused.exit_code == 2
+
+
+def test_files_recoloured_to_a_palette(rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    kit = write_kit(tmp_path / "kit")
+    predictor = Predictor(rigged_model_dir)
+    plain = evaluate_real(predictor, kit, progress=False)
+    # The kit's bags are near warm hue 36 and saturation 130: a palette close to theirs changes nothing
+    # for a model that reads brightness; saturating every colour darkens the bags (their lesser channels
+    # fall) and it alarms on all of them.
+    near = evaluate_real(predictor, kit, progress=False, palette=Palette(40.0, 100.0))
+    assert near["sets"] == plain["sets"] and near["palette"] == {"warm_hue": 40.0, "saturation": 100.0}
+    vivid = evaluate_real(predictor, kit, progress=False, palette=Palette(40.0, 255.0))
+    assert vivid["sets"]["clean-bags"]["false_alarms"] == 1.0 > plain["sets"]["clean-bags"]["false_alarms"]
+    assert "each recoloured to warm hue 40 deg and saturation 255" in format_real(vivid)
+    runner = CliRunner()
+    ok = runner.invoke(
+        app,
+        ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--palette", "40,100", "--quiet"],
+    )
+    assert ok.exit_code == 0 and "recoloured to warm hue 40 deg" in ok.output, ok.output
+    for bad in ("120,50", "40", "40,0", "hue,sat"):
+        refused = runner.invoke(
+            app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--palette", bad]
+        )
+        assert refused.exit_code == 2 and "--palette" in refused.output, (bad, refused.output)
 
 
 @pytest.mark.slow

@@ -41,6 +41,9 @@ were exported small (OPIXray 416 px, SIXray threats a median 651) and its clean 
 so a network can learn that an enlarged small export means a threat: measured with 1.17.1, the other
 scanner's clean bags alarmed at 0.040 as they are, 0.080 at ``long_side`` 600 and 0.160 at 416.
 
+With ``palette``, every file is first recoloured to it (:func:`vision.palette.recolour`, from the file's own
+:func:`vision.palette.bag_palette`): the same bags as a scanner colouring materials differently shows them.
+
 Image-level AUROC between sets is not reported: the sets come from different sources, and image size
 alone would separate them.
 """
@@ -60,6 +63,7 @@ from vision.dataimport import READERS, ImportFailed, ImportReport
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE, wilson_interval
 from vision.infer import REGION_LEVEL, VIEWS, Predictor, Thresholds
 from vision.io import read_image
+from vision.palette import Palette, bag_palette, recolour
 from vision.preprocess import DEFAULT_PAD_VALUE
 
 Box = tuple[float, float, float, float]
@@ -297,11 +301,12 @@ def score_sets(
     views: int = 1,
     belt: float = 1.0,
     long_side: int = 0,
+    palette: Palette | None = None,
 ) -> list[RealScore]:
     """Scan every file of ``sets`` as ``triage scan`` does (same decoding, same detections), in each of
     the first ``views`` views (:func:`view_names`); the rows of a file's views follow one another. With
-    ``long_side`` each file is first shrunk to it (:func:`at_long_side`), and with ``belt`` above 1 then
-    laid on empty belt (:func:`on_belt`); the true boxes follow.
+    ``palette`` each file is first recoloured to it, with ``long_side`` shrunk to it (:func:`at_long_side`),
+    and with ``belt`` above 1 laid on empty belt (:func:`on_belt`); the true boxes follow.
 
     Threat images without a threat box (SIXray images holding only a wrench) are left out of the threat
     figures, as in the check.
@@ -321,6 +326,9 @@ def score_sets(
             if truth is not None and not truth:
                 continue
             rgb, factor = read_image(real.folder / real.images / name).rgb, 1.0
+            own = bag_palette(rgb) if palette is not None else None
+            if palette is not None and own is not None:
+                rgb = recolour(rgb, own, palette)
             if long_side:
                 rgb, factor = at_long_side(rgb, long_side)
             rgb, moved = on_belt(rgb, belt)
@@ -448,18 +456,23 @@ def evaluate_real(
     views: int = 1,
     belt: float = 1.0,
     long_side: int = 0,
+    palette: Palette | None = None,
 ) -> dict[str, Any]:
     """Score ``predictor`` on the real kit (its validation files unless ``all_files``, each in ``views``
-    views, shrunk to ``long_side`` px if given, laid on ``belt`` times its width of belt) at its shared
-    threshold; the report names the kit, whether the split or every file was scored, the belt and the
-    long side."""
+    views, recoloured to ``palette``, shrunk to ``long_side`` px if given, laid on ``belt`` times its width of
+    belt) at its shared threshold; the report names the kit, whether the split or every file was scored, and
+    the stresses applied."""
     sets = discover(kit, all_files)
-    scored = score_sets(predictor, sets, progress, views=views, belt=belt, long_side=long_side)
+    scored = score_sets(
+        predictor, sets, progress, views=views, belt=belt, long_side=long_side, palette=palette
+    )
     report = kit_report(kit, sets, scored, predictor.threshold, all_files)
     if belt != 1:
         report["belt"] = belt
     if long_side:
         report["long_side"] = long_side
+    if palette is not None:
+        report["palette"] = {"warm_hue": palette.warm_hue, "saturation": palette.saturation}
     return report
 
 
@@ -581,6 +594,9 @@ def format_real(report: Mapping[str, Any]) -> str:
     """The report as the check prints it: one line a set, then the pooled false alarms."""
     views = report.get("views", 1)
     seen = f", each in {views} views (mirrored)" if views > 1 else ""
+    if report.get("palette"):
+        hue, saturation = report["palette"]["warm_hue"], report["palette"]["saturation"]
+        seen += f", each recoloured to warm hue {hue:g} deg and saturation {saturation:g}"
     if report.get("long_side"):
         seen += f", each shrunk to a long side of {report['long_side']} px"
     if report.get("belt", 1) != 1:

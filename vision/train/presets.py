@@ -16,6 +16,7 @@ import numpy as np
 
 from vision.datasets import BOX_LABEL_OFFSET
 from vision.io import jpeg_round_trip
+from vision.palette import REAL_SATURATIONS, REAL_WARM_HUES, Palette, bag_palette, recolour
 from vision.preprocess import PreprocessSpec, content_window, normalize
 
 
@@ -39,9 +40,8 @@ class TrainPreset:
             without it the blur of an enlarged small export tells the network "threat".
         low_res_range: long sides, in pixels of the scan as stored, that ``low_res_p`` draws from.
         repaint_p: chance of showing the scan in another real scanner's palette (:func:`repaint`). The kit's
-            sets differ in palette as much as in content (bag pixels' median saturation: SIXray clean bags
-            135, SIXray threats 55, OPIXray 78, the other scanner 110; their median warm hue 41, 52, 35 and
-            27 degrees), so without it the palette of a set tells the network whether it holds threats.
+            sets differ in palette as much as in content (:mod:`vision.palette`), so without it the palette
+            of a set tells the network whether it holds threats.
     """
 
     spec: PreprocessSpec
@@ -232,49 +232,11 @@ def lower_resolution(rgb: np.ndarray, factor: float, rng: np.random.Generator) -
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-# Bag pixels for palette figures: any channel below this (the belt and empty space are near white).
-BAG_LEVEL = 225
-# The palettes of real scanners, as the median warm hue (degrees, under 90) and median saturation (0-255) of
-# a scan's bag pixels; measured per scan on the kit's four sets, 10th to 90th percentiles pooled.
-REAL_WARM_HUES = (24.0, 60.0)
-REAL_SATURATIONS = (50.0, 165.0)
-
-
-@dataclass(frozen=True)
-class Palette:
-    """A scan's palette: the median warm hue (degrees) and median saturation of its bag pixels."""
-
-    warm_hue: float | None
-    saturation: float
-
-
-def bag_palette(rgb: np.ndarray) -> Palette | None:
-    """The palette of ``rgb``'s bag pixels (every fourth row and column), or None with too few of them."""
-    sample = np.ascontiguousarray(rgb[::4, ::4])
-    bag = sample.min(axis=2) <= BAG_LEVEL
-    if bag.sum() < 64:
-        return None
-    hsv = cv2.cvtColor(sample, cv2.COLOR_RGB2HSV_FULL)[bag]
-    hue = hsv[:, 0].astype(np.float32) * (360.0 / 256.0)
-    warm = hue[hue < 90.0]
-    return Palette(float(np.median(warm)) if warm.size >= 32 else None, float(np.median(hsv[:, 1])))
-
-
 def repaint(rgb: np.ndarray, palette: Palette, rng: np.random.Generator) -> np.ndarray:
-    """``rgb``, whose scan has ``palette``, in a real scanner's palette drawn from the kit's range.
-
-    Every hue turns by the difference between a drawn warm hue (:data:`REAL_WARM_HUES`) and the scan's
-    (at most 25 degrees), and saturation is multiplied by a drawn one (:data:`REAL_SATURATIONS`, log-uniform)
-    over the scan's (0.4 to 2.5 times): the order of the materials' colours stays, their place moves.
-    """
-    turn = 0.0
-    if palette.warm_hue is not None:
-        turn = float(np.clip(rng.uniform(*REAL_WARM_HUES) - palette.warm_hue, -25.0, 25.0))
-    gain = float(np.clip(_log_uniform(rng, *REAL_SATURATIONS) / max(palette.saturation, 8.0), 0.4, 2.5))
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + turn * (256.0 / 360.0)) % 256
-    hsv[..., 1] *= gain
-    return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)
+    """``rgb``, whose scan has ``palette``, in a real scanner's palette drawn from the kit's range
+    (:data:`vision.palette.REAL_WARM_HUES`, uniform; :data:`vision.palette.REAL_SATURATIONS`, log-uniform)."""
+    warm_hue = rng.uniform(*REAL_WARM_HUES) if palette.warm_hue is not None else None
+    return recolour(rgb, palette, Palette(warm_hue, _log_uniform(rng, *REAL_SATURATIONS)))
 
 
 def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
