@@ -60,15 +60,15 @@ def _blocks(value: str) -> tuple[int, int]:
 def _palette(value: str) -> Palette:
     from vision.palette import Palette
 
-    parts = value.split(",")
+    problem = (
+        f"--palette {value!r}: give HUE,SATURATION: a warm hue of 0-90 degrees and a saturation of 1-255"
+    )
     try:
-        hue, saturation = (float(p) for p in parts) if len(parts) == 2 else (float("nan"),) * 2
-    except ValueError:
-        hue = saturation = float("nan")
+        hue, saturation = (float(part) for part in value.split(","))
+    except ValueError:  # not two numbers
+        raise fail(problem) from None
     if not (0 <= hue < 90 and 1 <= saturation <= 255):
-        raise fail(
-            f"--palette {value!r}: give HUE,SATURATION: a warm hue of 0-90 degrees and a saturation of 1-255"
-        )
+        raise fail(problem)
     return Palette(hue, saturation)
 
 

@@ -43,6 +43,9 @@ scanner's clean bags alarmed at 0.040 as they are, 0.080 at ``long_side`` 600 an
 
 With ``palette``, every file is first recoloured to it (:func:`vision.palette.recolour`, from the file's own
 :func:`vision.palette.bag_palette`): the same bags as a scanner colouring materials differently shows them.
+Measured with 1.17.1, in the palette of SIXray's threat images (``Palette(52, 55)``) the clean bags alarmed at
+0.084 (SIXray) and 0.240 (the other scanner) against 0.036 and 0.040 as they are; in the other scanner's
+(``Palette(27, 110)``) OPIXray knives were localised 0.553 against 0.657.
 
 Image-level AUROC between sets is not reported: the sets come from different sources, and image size
 alone would separate them.
@@ -326,8 +329,7 @@ def score_sets(
             if truth is not None and not truth:
                 continue
             rgb, factor = read_image(real.folder / real.images / name).rgb, 1.0
-            own = bag_palette(rgb) if palette is not None else None
-            if palette is not None and own is not None:
+            if palette is not None and (own := bag_palette(rgb)) is not None:
                 rgb = recolour(rgb, own, palette)
             if long_side:
                 rgb, factor = at_long_side(rgb, long_side)
