@@ -416,6 +416,14 @@ def evaluate(
             "24-60 and 50-165",
         ),
     ] = None,
+    stresses: Annotated[
+        bool,
+        typer.Option(
+            "--stresses",
+            help="with --real: also score the files under each of the kit's shortcuts (SIXray threats' "
+            "palette, the other scanner's palette, OPIXray's 416-px exports), at the model's threshold",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
@@ -424,11 +432,15 @@ def evaluate(
     and on real sets (false alarms on clean bags, localised detection, pointing)."""
     from vision.datasets import load_datasets
     from vision.evaluation.evaluate import evaluate_model, format_report
-    from vision.evaluation.real import evaluate_real, format_real
+    from vision.evaluation.real import evaluate_real, evaluate_stresses, format_real, format_stresses
     from vision.infer import Predictor
 
     if data is None and real is None:
         raise fail("give --data DIR[,DIR...] and/or --real KIT")
+    if stresses and (real is None or palette or long_side or belt != 1):
+        raise fail(
+            "--stresses needs --real and sets its own palettes and sizes: drop --palette, --long-side, --belt"
+        )
     with cli_errors():
         predictor = Predictor(model, threads=threads)
         result: dict[str, Any] = {}
@@ -445,6 +457,10 @@ def evaluate(
                 long_side=long_side or 0,
                 palette=_palette(palette) if palette else None,
             )
+        if stresses:
+            result["real_stresses"] = evaluate_stresses(
+                predictor, real, all_files=all_files, progress=not quiet, views=views
+            )
         if as_json:
             print(json.dumps(result))
             return
@@ -452,6 +468,8 @@ def evaluate(
             print(format_report(result))
         if real is not None:
             print(format_real(result["real"]))
+        if stresses:
+            print(format_stresses(result["real"], result["real_stresses"]))
 
 
 def export(

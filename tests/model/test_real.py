@@ -20,13 +20,17 @@ from typer.testing import CliRunner
 from cli.main import app
 from vision.evaluation.gate import judge_real
 from vision.evaluation.real import (
+    KIT_SHORTCUTS,
     RealKitError,
     RealScore,
+    Stress,
     at_long_side,
     calibrate_on_clean_sets,
     discover,
     evaluate_real,
+    evaluate_stresses,
     format_real,
+    format_stresses,
     real_report,
 )
 from vision.infer import Predictor
@@ -245,6 +249,45 @@ def test_files_recoloured_to_a_palette(rigged_model_dir: pathlib.Path, tmp_path:
             app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--palette", bad]
         )
         assert refused.exit_code == 2 and "--palette" in refused.output, (bad, refused.output)
+
+
+def test_stresses_score_the_kit_once_each_at_the_models_threshold(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    kit = write_kit(tmp_path / "kit")
+    predictor = Predictor(rigged_model_dir)
+    plain = evaluate_real(predictor, kit, progress=False)
+    suite = (
+        Stress("near", palette=Palette(40.0, 100.0)),
+        Stress("vivid", palette=Palette(40.0, 255.0)),
+        Stress("small", long_side=80),
+    )
+    stressed = evaluate_stresses(predictor, kit, suite, progress=False)
+    assert list(stressed) == ["near", "vivid", "small"]
+    assert stressed["near"]["sets"] == plain["sets"]
+    # Each stress is the one-off evaluation it names (the brightness-reading model alarms on vivid bags).
+    assert stressed["vivid"]["sets"]["clean-bags"]["false_alarms"] == 1.0
+    assert stressed["small"]["long_side"] == 80 and "palette" not in stressed["small"]
+    assert {r["threshold"] for r in stressed.values()} == {plain["threshold"]}
+    table = format_stresses(plain, stressed).splitlines()
+    assert "false alarms (clean-bags)" in table[0] and "localised (voc-threats / yolo-knives)" in table[0]
+    assert [row.split()[0] for row in table[1:]] == ["as", "near", "vivid", "small"]
+    assert table[3].split()[1] == "1.000"
+    assert [s.long_side for s in KIT_SHORTCUTS] == [0, 0, 416]
+
+    runner = CliRunner()
+    ok = runner.invoke(
+        app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--stresses", "--quiet"]
+    )
+    assert ok.exit_code == 0 and "under the kit's shortcuts" in ok.output, ok.output
+    assert "palette 52,55 (SIXray threats')" in ok.output and "long side 416 (OPIXray's)" in ok.output
+    for extra in (["--palette", "40,100"], ["--long-side", "80"], ["--belt", "2"]):
+        refused = runner.invoke(
+            app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--stresses", *extra]
+        )
+        assert refused.exit_code == 2 and "--stresses" in refused.output, (extra, refused.output)
+    alone = runner.invoke(app, ["evaluate", "--model", str(rigged_model_dir), "--stresses"])
+    assert alone.exit_code == 2
 
 
 @pytest.mark.slow
