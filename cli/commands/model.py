@@ -457,10 +457,10 @@ def evaluate(
                 long_side=long_side or 0,
                 palette=_palette(palette) if palette else None,
             )
-        if stresses:
-            result["real_stresses"] = evaluate_stresses(
-                predictor, real, all_files=all_files, progress=not quiet, views=views
-            )
+            if stresses:
+                result["real_stresses"] = evaluate_stresses(
+                    predictor, real, all_files=all_files, progress=not quiet, views=views
+                )
         if as_json:
             print(json.dumps(result))
             return
