@@ -15,7 +15,7 @@ import typer
 
 from cli.commands._errors import cli_errors, fail
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE
-from vision.train.args import DEFAULTS
+from vision.train.args import DEFAULTS, LEVER_SCOPES
 
 if TYPE_CHECKING:
     from vision.palette import Palette
@@ -192,6 +192,14 @@ def train(
             "measured: README, Real scans in the loop)",
         ),
     ] = DEFAULTS.repaint,
+    levers_on: Annotated[
+        str,
+        typer.Option(
+            help="which training scans --low-res and --repaint may change: all, or only those with no "
+            "threat (the clean bags then wear every palette and size the threat scans do, and the threat "
+            "scans keep their own)",
+        ),
+    ] = DEFAULTS.levers_on,
     ema: Annotated[
         float,
         typer.Option(
@@ -270,6 +278,8 @@ def train(
     )
 
     with cli_errors():
+        if levers_on not in LEVER_SCOPES:
+            raise fail(f"--levers-on {levers_on!r}: choose one of {', '.join(LEVER_SCOPES)}")
         if precision not in PRECISIONS:
             raise fail(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         target = training_device(device)
@@ -298,6 +308,7 @@ def train(
             mil_line=mil_line,
             low_res=low_res,
             repaint=repaint,
+            levers_on=levers_on,
             ema=ema,
             qat=qat,
             distill=str(distill) if distill else "",

@@ -209,7 +209,7 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
             "--val", str(shapes_datasets["calibration"]), "--input-size", "64", "--crop-size", "48",
             "--workers", "0", "--balance", "--blocks", "1,1", "--widths", "4,8,12,8", "--precision", "bf16",
             "--epoch-size", "12", "--hard-negatives", "4", "--hard-positives", "3", "--ema", "0.5", "--qat",
-            "--mil-line", "1", "--low-res", "0.5", "--repaint", "0.5", "--quiet",
+            "--mil-line", "1", "--low-res", "0.5", "--repaint", "0.5", "--levers-on", "clean", "--quiet",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -228,6 +228,7 @@ def test_fine_tune_from_a_model_folder_with_mixed_balanced_data(
     assert state["average"]["n_averaged"].item() == 3
     assert state["args"]["balance"] is True and tuple(state["args"]["blocks"]) == (1, 1)
     assert state["args"]["mil_line"] == 1.0 and state["args"]["low_res"] == state["args"]["repaint"] == 0.5
+    assert state["args"]["levers_on"] == "clean"
     # The shipped model framed scans around the bag; the fine-tune keeps its framing (not asked otherwise).
     assert state["args"]["content_fill"] == state["preprocessing"]["content_fill"] == 0.8
     # --qat rounded the forward pass; both checkpointed networks load into plain ones (a strict load: no
@@ -313,15 +314,21 @@ def test_bad_widths_are_one_line_errors(
     assert not (tmp_path / "run").exists()
 
 
-def test_an_unknown_precision_is_a_one_line_error(
-    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--precision", "fp16", "--precision 'fp16': choose one of fp32, bf16"),
+        ("--levers-on", "threats", "--levers-on 'threats': choose one of all, clean"),
+    ],
+)
+def test_an_unknown_choice_is_a_one_line_error(
+    shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path, option: str, value: str, message: str
 ) -> None:
     result = runner.invoke(
         app,
-        ["train", "--data", str(shapes_datasets["train"]), "--precision", "fp16",
-         "--out", str(tmp_path / "run")],
-    )  # fmt: skip
-    assert result.exit_code == 2 and "--precision 'fp16': choose one of fp32, bf16" in result.stderr
+        ["train", "--data", str(shapes_datasets["train"]), option, value, "--out", str(tmp_path / "run")],
+    )
+    assert result.exit_code == 2 and message in result.stderr
     assert "\n" not in result.stderr.strip() and not (tmp_path / "run").exists()
 
 

@@ -197,3 +197,23 @@ def test_repainting_in_training_moves_the_palette_and_nothing_else() -> None:
         assert (crop_mask == 4).sum() == (painted_mask == 4).sum()
         moved += not np.allclose(image.mean(axis=(1, 2)), painted_image.mean(axis=(1, 2)), atol=0.02)
     assert moved >= 5
+
+
+def test_levers_on_clean_scans_only_leave_the_threat_scans_as_they_were() -> None:
+    spec = PreprocessSpec(input_size=512)
+    rgb, clean_mask = bag(30.0, 90), np.zeros((100, 100), np.uint8)
+    threat_mask = clean_mask.copy()
+    threat_mask[10:90, 60:90] = 4
+    options = {"crop_size": 64, "scale_range": (1.0, 1.0), "photometric_p": 0.0}
+    plain = TrainPreset(spec, **options)
+    clean_only = TrainPreset(spec, **options, repaint_p=1.0, levers_clean_only=True)
+    moved = 0
+    for seed in range(6):
+        for mask in (threat_mask, clean_mask):
+            image, _ = plain(rgb, mask, np.random.default_rng(seed))
+            levered, _ = clean_only(rgb, mask, np.random.default_rng(seed))
+            if mask is threat_mask:
+                np.testing.assert_array_equal(levered, image)
+            else:
+                moved += not np.allclose(image.mean(axis=(1, 2)), levered.mean(axis=(1, 2)), atol=0.02)
+    assert moved >= 5

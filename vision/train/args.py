@@ -54,6 +54,9 @@ class TrainArgs:
     # Chance of showing a training scan in another real scanner's palette (train.presets.repaint), so that
     # a set's palette does not tell the network whether it holds threats (0: off).
     repaint: float = 0.0
+    # Which training scans low_res and repaint may change: one of LEVER_SCOPES, "all", or "clean" (only
+    # scans with no threat).
+    levers_on: str = "all"
     # Exponential moving average of the weights, updated every step with this decay (0: off). Validation,
     # the kept checkpoints and so the exported model use the average; the raw weights are kept to resume.
     ema: float = 0.0
@@ -73,3 +76,5 @@ class TrainArgs:
 
 # The defaults, for the command line's options.
 DEFAULTS = TrainArgs(data=[], out="")
+# The scopes of the shortcut levers (``levers_on``).
+LEVER_SCOPES = ("all", "clean")

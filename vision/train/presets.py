@@ -42,6 +42,9 @@ class TrainPreset:
         repaint_p: chance of showing the scan in another real scanner's palette (:func:`repaint`). The kit's
             sets differ in palette as much as in content (:mod:`vision.palette`), so without it the palette
             of a set tells the network whether it holds threats.
+        levers_clean_only: ``low_res_p`` and ``repaint_p`` change only scans with no threat pixel. The
+            clean bags then wear every palette and export size the threat scans do, so neither tells the
+            two apart, while the threat scans keep the look their objects were labelled in.
     """
 
     spec: PreprocessSpec
@@ -53,6 +56,7 @@ class TrainPreset:
     low_res_p: float = 0.0
     low_res_range: tuple[float, float] = (360.0, 800.0)
     repaint_p: float = 0.0
+    levers_clean_only: bool = False
 
     def __call__(
         self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
@@ -72,17 +76,18 @@ class TrainPreset:
             ``3 x crop x crop`` float32 input and ``crop x crop`` uint8 class map.
         """
         stored_side = max(mask.shape)
+        levers = not (self.levers_clean_only and mask.any())
         if self.spec.content_fill:
             x0, y0, x1, y1 = content_window(rgb, self.spec.content_fill, self.spec.pad_value)
             rgb, mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
         scan = rgb
         zoom = self.spec.input_size * _log_uniform(rng, *self.scale_range) / max(mask.shape)
         rgb, mask = self.crop(rgb, mask, rng, window=max(1, round(self.crop_size / zoom)))
-        if self.low_res_p and rng.random() < self.low_res_p:
+        if self.low_res_p and levers and rng.random() < self.low_res_p:
             rgb = lower_resolution(rgb, _log_uniform(rng, *self.low_res_range) / stored_side, rng)
         rgb, mask = resize_square(rgb, mask, self.crop_size)
         rgb, mask = orient(rgb, mask, rng)
-        if self.repaint_p and rng.random() < self.repaint_p:
+        if self.repaint_p and levers and rng.random() < self.repaint_p:
             palette = bag_palette(scan)  # the whole scan's, not the crop's
             if palette is not None:
                 rgb = repaint(rgb, palette, rng)

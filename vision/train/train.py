@@ -825,6 +825,7 @@ def load_training_data(args: TrainArgs, spec: PreprocessSpec) -> TrainingData:
             balance_classes=args.balance,
             low_res_p=args.low_res,
             repaint_p=args.repaint,
+            levers_clean_only=args.levers_on == "clean",
         ),
         args.seed,
         teach=[str(Path(args.data[origins[i]])) in distilled for i in train_index],
