@@ -6,11 +6,13 @@ colours are. Measured per scan on the kit's four real sets (``../shared/real/xra
 24 / 27 / 41, SIXray clean bags 35 / 41 / 52, SIXray threats 39 / 52 / 61; saturation 54 / 78 / 124,
 66 / 110 / 165, 4 / 135 / 168 and 3 / 55 / 102. The sets differ in palette as much as in content, so a network
 can learn from the palette alone whether a set holds threats; training repaints scans across this range
-(``triage train --repaint``) and ``triage evaluate --palette`` scores the real kit in a palette of choice.
+(``triage train --repaint``) and ``triage evaluate --palette`` scores the real kit in a palette of choice,
+each set recoloured as one scanner (:func:`set_palette`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -46,6 +48,20 @@ def bag_palette(rgb: np.ndarray) -> Palette | None:
     hue = hsv[:, 0].astype(np.float32) * (360.0 / 256.0)
     warm = hue[hue < 90.0]
     return Palette(float(np.median(warm)) if warm.size >= 32 else None, float(np.median(hsv[:, 1])))
+
+
+def set_palette(palettes: Iterable[Palette | None]) -> Palette | None:
+    """The palette of a set of scans (one scanner): the medians of its scans' warm hues and saturations,
+    or None if none of them has a palette.
+
+    A scan's own palette moves with what the bag holds (the other scanner's validation bags span saturations
+    35-172), so a scanner is recoloured as a whole, every scan by the same turn and gain, from this.
+    """
+    known = [p for p in palettes if p is not None]
+    if not known:
+        return None
+    hues = [p.warm_hue for p in known if p.warm_hue is not None]
+    return Palette(float(np.median(hues)) if hues else None, float(np.median([p.saturation for p in known])))
 
 
 def recolour(rgb: np.ndarray, palette: Palette, target: Palette) -> np.ndarray:

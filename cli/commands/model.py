@@ -422,9 +422,9 @@ def evaluate(
     palette: Annotated[
         str | None,
         typer.Option(
-            help="with --real: first recolour each file to this palette, HUE,SATURATION: its bag pixels' "
-            "median warm hue in degrees (under 90) and median saturation (1-255); the kit's scanners span "
-            "24-60 and 50-165",
+            help="with --real: first recolour each set, as one scanner, to this palette, HUE,SATURATION: "
+            "its bag pixels' median warm hue in degrees (under 90) and median saturation (1-255); the kit's "
+            "scanners span 24-60 and 50-165",
         ),
     ] = None,
     stresses: Annotated[

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.palette import MAX_TURN, Palette, bag_palette, recolour
+from vision.palette import MAX_TURN, Palette, bag_palette, recolour, set_palette
 
 
 def bag(warm_hue: float, saturation: int) -> np.ndarray:
@@ -54,3 +54,10 @@ def test_recolouring_is_bounded_and_turns_nothing_without_warm_pixels() -> None:
     unknown = recolour(rgb, Palette(None, 100.0), Palette(60.0, 100.0))
     np.testing.assert_allclose(unknown, rgb, atol=2)  # no warm hue to compare: no turn, gain 1
     assert bag_palette(np.full((100, 100, 3), 255, np.uint8)) is None
+
+
+def test_a_sets_palette_is_the_median_of_its_scans() -> None:
+    scans = [Palette(20.0, 40.0), Palette(30.0, 160.0), None, Palette(None, 100.0), Palette(50.0, 90.0)]
+    assert set_palette(scans) == Palette(30.0, 95.0)
+    assert set_palette([None, None]) is None
+    assert set_palette([Palette(None, 70.0)]) == Palette(None, 70.0)

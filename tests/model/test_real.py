@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from vision.evaluation import real as real_module
 from vision.evaluation.gate import judge_real
 from vision.evaluation.real import (
     KIT_SHORTCUTS,
@@ -34,7 +35,8 @@ from vision.evaluation.real import (
     real_report,
 )
 from vision.infer import Predictor
-from vision.palette import Palette
+from vision.io import read_image
+from vision.palette import Palette, bag_palette, set_palette
 
 CHECK = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "checks" / "real_xray.py"
 
@@ -249,6 +251,35 @@ def test_files_recoloured_to_a_palette(rigged_model_dir: pathlib.Path, tmp_path:
             app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--palette", bad]
         )
         assert refused.exit_code == 2 and "--palette" in refused.output, (bad, refused.output)
+
+
+def test_a_palette_recolours_each_set_as_one_scanner(
+    rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit = write_kit(tmp_path / "kit")
+    # Two of the clean bags paler than the rest: a scanner's bags differ in palette with what they hold.
+    for index in (0, 1):
+        path = kit / "clean-bags" / "images" / f"c{index}.png"
+        hsv = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2HSV_FULL)
+        hsv[..., 1] //= 3
+        cv2.imwrite(str(path), cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL))
+    seen: list[tuple[Palette, Palette]] = []
+
+    def recorded(rgb: np.ndarray, own: Palette, target: Palette) -> np.ndarray:
+        seen.append((own, target))
+        return rgb
+
+    monkeypatch.setattr(real_module, "recolour", recorded)
+    target = Palette(45.0, 80.0)
+    evaluate_real(Predictor(rigged_model_dir), kit, progress=False, palette=target)
+    # Every file of a set is turned from the set's palette, so the paler bags stay paler than the rest.
+    # The sets are scored in name order: the four clean bags first, then two guns (not the wrench), one knife.
+    assert len(seen) == 4 + 2 + 1 and {t for _, t in seen} == {target}
+    clean_own = {own for own, _ in seen[:4]}
+    assert len(clean_own) == 1
+    files = [read_image(p).rgb for p in sorted((kit / "clean-bags" / "images").iterdir())]
+    assert clean_own == {set_palette(bag_palette(rgb) for rgb in files)}
+    assert len({bag_palette(rgb) for rgb in files}) == 2
 
 
 def test_stresses_score_the_kit_once_each_at_the_models_threshold(
