@@ -432,7 +432,8 @@ def evaluate(
         typer.Option(
             "--stresses",
             help="with --real: also score the files under each of the kit's shortcuts (SIXray threats' "
-            "palette, the other scanner's palette, OPIXray's 416-px exports), at the model's threshold",
+            "palette, the other scanner's palette, OPIXray's 416-px exports) and the threat sets' bags with "
+            "their threats erased, at the model's threshold",
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,

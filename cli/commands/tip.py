@@ -13,6 +13,7 @@ from cli.commands._errors import cli_errors, fail
 def register(app: typer.Typer) -> None:
     """Add ``triage tip`` to ``app``."""
     app.command("tip")(tip)
+    app.command("erase")(erase)
     app.command("drill-library")(drill_library)
 
 
@@ -88,6 +89,27 @@ def tip(
                 tiles.append((composite, boxes, f"{cutout.label} {'real' if cutout.from_box else 'sim'}"))
             cv2.imwrite(str(preview), cv2.cvtColor(contact_sheet(tiles), cv2.COLOR_RGB2BGR))
         print(path)
+
+
+def erase(
+    data: Annotated[
+        list[pathlib.Path],
+        typer.Option(
+            help="dataset folder whose labelled threats are erased (imported real or synth); repeatable"
+        ),
+    ],
+    out: Annotated[pathlib.Path, typer.Option(help="new dataset folder of the threat-free twins")],
+    pad: Annotated[
+        float, typer.Option(help="margin grown around each threat, as a share of the scan's long side")
+    ] = 0.01,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Write every scan with a threat, its threats inpainted away, as a clean scan (COCO layout):
+    negatives in the threat sets' own scanners, palettes and clutter."""
+    from vision.erase import write_erased_dataset
+
+    with cli_errors():
+        print(write_erased_dataset(data, out, pad, progress=not quiet))
 
 
 def drill_library(

@@ -292,9 +292,10 @@ def test_stresses_score_the_kit_once_each_at_the_models_threshold(
         Stress("near", palette=Palette(40.0, 100.0)),
         Stress("vivid", palette=Palette(40.0, 255.0)),
         Stress("small", long_side=80),
+        Stress("erased", erase=True),
     )
     stressed = evaluate_stresses(predictor, kit, suite, progress=False)
-    assert list(stressed) == ["near", "vivid", "small"]
+    assert list(stressed) == ["near", "vivid", "small", "erased"]
     assert stressed["near"]["sets"] == plain["sets"]
     # Each stress is the one-off evaluation it names (the brightness-reading model alarms on vivid bags).
     assert stressed["vivid"]["sets"]["clean-bags"]["false_alarms"] == 1.0
@@ -302,9 +303,17 @@ def test_stresses_score_the_kit_once_each_at_the_models_threshold(
     assert {r["threshold"] for r in stressed.values()} == {plain["threshold"]}
     table = format_stresses(plain, stressed).splitlines()
     assert "false alarms (clean-bags)" in table[0] and "localised (voc-threats / yolo-knives)" in table[0]
-    assert [row.split()[0] for row in table[1:]] == ["as", "near", "vivid", "small"]
+    assert [row.split()[0] for row in table[1:]] == ["as", "near", "vivid", "small", "erased"]
     assert table[3].split()[1] == "1.000"
-    assert [s.long_side for s in KIT_SHORTCUTS] == [0, 0, 416]
+    # Erased, the threat sets' bags are judged as clean bags: g1's dark region lay in its box and went
+    # with it, g2's lies away from its box and stays; k1's knife was its box.
+    erased = stressed["erased"]
+    assert erased["threats_erased"] and set(erased["sets"]) == {"voc-threats", "yolo-knives"}
+    assert erased["sets"]["voc-threats"]["false_alarms"] == 0.5
+    assert erased["sets"]["yolo-knives"]["false_alarms"] == 0.0
+    assert table[5].endswith("false alarms (voc-threats / yolo-knives) 0.500 / 0.000")
+    assert [s.long_side for s in KIT_SHORTCUTS] == [0, 0, 416, 0]
+    assert [s.erase for s in KIT_SHORTCUTS] == [False, False, False, True]
 
     runner = CliRunner()
     ok = runner.invoke(
@@ -312,6 +321,7 @@ def test_stresses_score_the_kit_once_each_at_the_models_threshold(
     )
     assert ok.exit_code == 0 and "under the kit's shortcuts" in ok.output, ok.output
     assert "palette 52,55 (SIXray threats')" in ok.output and "long side 416 (OPIXray's)" in ok.output
+    assert "threats erased" in ok.output
     for extra in (["--palette", "40,100"], ["--long-side", "80"], ["--belt", "2"]):
         refused = runner.invoke(
             app, ["evaluate", "--model", str(rigged_model_dir), "--real", str(kit), "--stresses", *extra]
