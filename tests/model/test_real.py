@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -329,6 +330,10 @@ def test_stresses_score_the_kit_once_each_at_the_models_threshold(
         assert refused.exit_code == 2 and "--stresses" in refused.output, (extra, refused.output)
     alone = runner.invoke(app, ["evaluate", "--model", str(rigged_model_dir), "--stresses"])
     assert alone.exit_code == 2
+    # A kit of clean bags alone has nothing to erase: that stress is left out, the others run.
+    shutil.rmtree(kit / "voc-threats")
+    shutil.rmtree(kit / "yolo-knives")
+    assert list(evaluate_stresses(predictor, kit, suite, progress=False)) == ["near", "vivid", "small"]
 
 
 @pytest.mark.slow
@@ -439,8 +444,6 @@ def test_real_gate_in_views_counts_every_view_but_pairs_the_images() -> None:
 def test_compare_judges_the_real_files_in_views(
     rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
-    import shutil
-
     from tests.model.conftest import write_shapes_dataset
 
     kit = write_kit(tmp_path / "kit")

@@ -552,7 +552,10 @@ def evaluate_stresses(
     views: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """:func:`evaluate_real` of the kit under each of ``stresses``, by stress name, all at the model's
-    own threshold (a stress moves the scans, not the threshold a station runs at)."""
+    own threshold (a stress moves the scans, not the threshold a station runs at). A kit of clean sets only
+    has no threats to erase: the erasing stresses are left out for it."""
+    if not any(not s.clean for s in discover(kit, all_files)):
+        stresses = [stress for stress in stresses if not stress.erase]
     return {
         stress.name: evaluate_real(
             predictor,
