@@ -44,7 +44,8 @@ def erase_threats(rgb: np.ndarray, region: np.ndarray, pad: int) -> np.ndarray:
     surroundings; every pixel farther than ``pad`` from ``region`` is returned unchanged.
 
     Each connected part is inpainted in a window around it only (the rest of the scan does not matter
-    and costs time).
+    and costs time), from what lies around it there with every threat masked, so a threat beside it does
+    not bleed into its fill.
     """
     if pad < 0:
         raise EraseError(f"the margin must be 0 or more pixels, got {pad}")
@@ -59,9 +60,9 @@ def erase_threats(rgb: np.ndarray, region: np.ndarray, pad: int) -> np.ndarray:
         margin = max(8, w // 2, h // 2)
         y0, y1 = max(0, y - margin), min(height, y + h + margin)
         x0, x1 = max(0, x - margin), min(width, x + w + margin)
-        window = labels[y0:y1, x0:x1] == part
-        filled = background_behind(out[y0:y1, x0:x1], window)
-        out[y0:y1, x0:x1][window] = np.clip(np.rint(filled[window]), 0, 255).astype(np.uint8)
+        part_pixels = labels[y0:y1, x0:x1] == part
+        filled = background_behind(out[y0:y1, x0:x1], grown[y0:y1, x0:x1] > 0)
+        out[y0:y1, x0:x1][part_pixels] = np.clip(np.rint(filled[part_pixels]), 0, 255).astype(np.uint8)
     return out
 
 

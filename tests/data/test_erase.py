@@ -31,6 +31,16 @@ def test_erasing_fills_the_threat_from_its_bag_and_leaves_the_rest_alone() -> No
     near = cv2.dilate(region.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     assert np.array_equal(erased[~near], scan[~near])
     assert np.array_equal(erase_threats(scan, np.zeros_like(region), 3), scan)
+    # Two blades one pixel apart once grown: each is filled from the bag, not from the other blade beside
+    # it (filled from everything around it, the nearest rows came out 16 levels darker than the bag).
+    pair = bag.copy()
+    pair[50:58, 40:100] = (pair[50:58, 40:100] * 0.3).astype(np.uint8)
+    pair[63:71, 40:100] = (pair[63:71, 40:100] * 0.1).astype(np.uint8)
+    both = np.zeros(pair.shape[:2], bool)
+    both[50:58, 40:100] = both[63:71, 40:100] = True
+    cleared = erase_threats(pair, both, pad=2).astype(np.float32)
+    for rows in (slice(50, 58), slice(63, 71), slice(55, 58)):
+        assert np.abs(cleared[rows, 40:100] - bag[rows, 40:100]).mean() < 4
     with pytest.raises(EraseError):
         erase_threats(scan, region, -1)
 
