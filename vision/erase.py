@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from vision.classes import coco_categories
 from vision.datasets import load_dataset, read_mask, read_rgb
-from vision.tip import background_behind
+from vision.tip import background_behind, write_image
 
 # The margin grown around each threat's region before it is inpainted, as a share of the scan's long
 # side (4 px on OPIXray's 416 px scans, 9 px on a 900 px SIXray scan): boxes are drawn tight, and the
@@ -112,11 +112,8 @@ def write_erased_dataset(
         pad = round(pad_share * max(rgb.shape[:2]))
         erased = erase_threats(rgb, region, pad)
         name = f"{index:06d}_{sample.image_path.stem}"[:120]
-        bgr = cv2.cvtColor(erased, cv2.COLOR_RGB2BGR)
-        if not cv2.imwrite(str(out / "images" / f"{name}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95]):
-            raise OSError(f"cannot write {out / 'images' / name}.jpg")
-        if not cv2.imwrite(str(out / "masks" / f"{name}.png"), np.zeros(rgb.shape[:2], np.uint8)):
-            raise OSError(f"cannot write {out / 'masks' / name}.png")
+        write_image(out / "images" / f"{name}.jpg", erased)
+        write_image(out / "masks" / f"{name}.png", np.zeros(rgb.shape[:2], np.uint8))
         coco["images"].append(
             {
                 "id": index + 1,

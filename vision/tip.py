@@ -352,8 +352,8 @@ def write_tip_dataset(
         composite, region, box = project_random(_read_rgb(path), cutout, rng)
         name = f"{index:06d}_tip"
         mask = np.where(region, category_id(cutout.label), 0).astype(np.uint8)
-        _write_image(out / "images" / f"{name}.jpg", composite)
-        _write_image(out / "masks" / f"{name}.png", mask)
+        write_image(out / "images" / f"{name}.jpg", composite)
+        write_image(out / "masks" / f"{name}.png", mask)
         image_id = index + 1
         coco["images"].append(
             {
@@ -409,7 +409,7 @@ def save_library(
     entries = []
     for index, cutout in enumerate(cutouts):
         name = f"{index:04d}_{cutout.label}.png"
-        _write_image(out / name, np.clip(np.rint(cutout.ratio * 255.0), 0, 255).astype(np.uint8))
+        write_image(out / name, np.clip(np.rint(cutout.ratio * 255.0), 0, 255).astype(np.uint8))
         entries.append(
             {
                 "file": name,
@@ -475,7 +475,12 @@ def _read_mask(path: pathlib.Path) -> np.ndarray | None:
     return mask if mask.ndim == 2 else mask[:, :, 0]
 
 
-def _write_image(path: pathlib.Path, image: np.ndarray) -> None:
+def write_image(path: pathlib.Path, image: np.ndarray) -> None:
+    """Write an RGB (or single-channel) uint8 image; JPEG at quality 95 where ``path`` ends in .jpg.
+
+    Raises:
+        OSError: if the file cannot be written.
+    """
     data = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix == ".jpg" else []
     if not cv2.imwrite(str(path), data, params):
