@@ -306,6 +306,12 @@ def test_stresses_score_the_kit_once_each_at_the_models_threshold(
     assert "false alarms (clean-bags)" in table[0] and "localised (voc-threats / yolo-knives)" in table[0]
     assert [row.split()[0] for row in table[1:]] == ["as", "near", "vivid", "small", "erased"]
     assert table[3].split()[1] == "1.000"
+    # The last columns: the threshold a site calibrated on the bags shown so would run at, and the threats
+    # localised there. The vivid bags all alarm at the card's threshold, so their site's threshold is higher.
+    sites = {row.split()[0]: row.split("|")[1].split() for row in table[1:5]}
+    assert sites["as"] == [f"{plain['threshold_at_5pct_real_fa']:.4f}", "0.500", "/", "1.000"]
+    assert float(sites["vivid"][0]) > float(sites["near"][0]) + 0.2
+    assert "|" not in table[5]
     # Erased, the threat sets' bags are judged as clean bags: g1's dark region lay in its box and went
     # with it, g2's lies away from its box and stays; k1's knife was its box.
     erased = stressed["erased"]
@@ -334,6 +340,27 @@ def test_stresses_score_the_kit_once_each_at_the_models_threshold(
     shutil.rmtree(kit / "voc-threats")
     shutil.rmtree(kit / "yolo-knives")
     assert list(evaluate_stresses(predictor, kit, suite, progress=False)) == ["near", "vivid", "small"]
+
+
+def test_a_site_calibrated_on_bags_that_alarm_pays_in_threats() -> None:
+    # Four clean bags shown as a new scanner shows them, one scoring 0.9; two knives at 0.6 and 0.95, both
+    # localised at the card's threshold 0.5. A station calibrating its threshold on those bags (5% of them
+    # through: 0.81) stops the alarm and loses the fainter knife; the table prints that price.
+    knife = {"points": True, "classes": ("blade",)}
+    rows = [RealScore("bags", score, -1.0, False, ()) for score in (0.1, 0.2, 0.3, 0.9)]
+    rows += [RealScore("knives", s, s, best_hit_traced=s, **knife) for s in (0.6, 0.95)]  # type: ignore[arg-type]
+    shown = real_report(rows, 0.5, ["bags"])
+    assert shown["sets"]["bags"]["false_alarms"] == 0.25 and shown["sets"]["knives"]["localised"] == 1.0
+    assert shown["threshold_at_5pct_real_fa"] == pytest.approx(0.81)
+    assert shown["sets"]["knives"]["localised_at_5pct_real_fa"] == 0.5
+    plain = real_report([r for r in rows if r.score != 0.9], 0.5, ["bags"])
+    table = format_stresses(plain, {"new scanner": shown}).splitlines()
+    assert table[2].split() == ["new", "scanner", "0.250", "1.000", "|", "0.8100", "0.500"]
+    assert table[1].split()[-3:] == ["|", f"{plain['threshold_at_5pct_real_fa']:.4f}", "1.000"]
+    # With no clean bags there is no site threshold to read: nothing is made up.
+    alone = real_report([r for r in rows if r.set_name == "knives"], 0.5, [])
+    assert alone["sets"]["knives"]["localised_at_5pct_real_fa"] is None
+    assert format_real(alone).endswith("threshold for 5% of them -")
 
 
 @pytest.mark.slow
