@@ -45,10 +45,11 @@ class ModelManager:
     Args:
         models_root: the registry folder (``<name>/<version>/`` and ``PROMOTED``).
         threads: onnxruntime intra-op threads per predictor.
-        int8: load a model's INT8 version where its card has one (FP32 otherwise, logged).
+        int8: True loads a model's INT8 version where its card has one (FP32 otherwise, logged), False
+            its FP32 graph; None (the default) the graph its card serves by default.
     """
 
-    def __init__(self, models_root: pathlib.Path, threads: int = 2, int8: bool = False) -> None:
+    def __init__(self, models_root: pathlib.Path, threads: int = 2, int8: bool | None = None) -> None:
         self.models_root = models_root
         self.registry = Registry(models_root)
         self.threads = threads
@@ -64,17 +65,18 @@ class ModelManager:
             ModelLoadError: the folder is not a loadable model.
         """
         try:
-            entry = int8_entry(model_dir) if self.int8 else None
-            if self.int8 and entry is None:
+            entry = int8_entry(model_dir)
+            wanted = (entry is not None and entry.default) if self.int8 is None else self.int8
+            if wanted and entry is None:
                 logger.warning("no INT8 version; serving FP32", extra={"model": str(model_dir)})
-            elif entry is not None and not entry.real:
+            elif wanted and entry is not None and not entry.real:
                 # Quantised without --real: judged on simulated scans only, its thresholds calibrated there.
                 logger.warning(
                     "serving an INT8 version never judged on real scans (triage quantize --real): its false "
                     "alarms and detection on real bags are unknown",
                     extra={"model": str(model_dir)},
                 )
-            return Predictor(model_dir, threads=self.threads, int8=entry is not None)
+            return Predictor(model_dir, threads=self.threads, int8=wanted and entry is not None)
         except ModelLoadError:
             raise
         except Exception as error:  # onnxruntime and json raise many types; all mean "cannot serve this"

@@ -107,7 +107,7 @@ class ScalingPlan:
 class PredictorReplica:
     """One model replica: judges batches of scans with the model folder each request names."""
 
-    def __init__(self, threads: int, int8: bool, max_batch_size: int, batch_wait_s: float) -> None:
+    def __init__(self, threads: int, int8: bool | None, max_batch_size: int, batch_wait_s: float) -> None:
         self._threads, self._int8 = threads, int8
         self._models: OrderedDict[str, Predictor] = OrderedDict()
         # The decorator's values are defaults; the plan's are set per replica.

@@ -79,9 +79,10 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=8, gt=0, description="scan requests admitted at once; more get 503")
     inference_concurrency: int = Field(default=1, gt=0, description="predictions run at once")
     inference_threads: int = Field(default=2, gt=0, description="onnxruntime intra-op threads")
-    int8: bool = Field(
-        default=False,
-        description="serve a model's INT8 version where it has one (`triage quantize`); FP32 otherwise",
+    int8: bool | None = Field(
+        default=None,
+        description="true: serve a model's INT8 version where it has one (`triage quantize`), FP32 "
+        "otherwise; false: FP32; unset: the graph the model's card serves by default (`quantize --default`)",
     )
     retry_after_s: int = Field(default=1, gt=0)
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"

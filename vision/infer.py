@@ -166,14 +166,16 @@ class Predictor:
         model_dir: folder with ``model.onnx`` and ``model.json``.
         threads: onnxruntime intra-op threads.
         int8: run the folder's INT8 version (``triage quantize``; the card's ``int8`` entry names the
-            file and its own calibrated thresholds) instead of the FP32 graph.
+            file and its own calibrated thresholds) with True, the FP32 graph with False; with None (the
+            default), the graph the card serves by default (INT8 where its ``int8`` entry says
+            ``default``, FP32 otherwise). ``precision`` says which runs.
 
     Raises:
         ModelLoadError: if the folder, card or ONNX file is missing, invalid or inconsistent, or ``int8``
             is asked of a model without an INT8 version.
     """
 
-    def __init__(self, model_dir: str | Path, threads: int = 2, int8: bool = False):
+    def __init__(self, model_dir: str | Path, threads: int = 2, int8: bool | None = None):
         self.model_dir = Path(model_dir)
         card = ModelCard.read(self.model_dir)
         onnx_file = self.model_dir / MODEL_FILE
@@ -183,6 +185,8 @@ class Predictor:
             raise ModelLoadError(f"model card {self.model_dir / CARD_FILE}: {error}") from None
         self.thresholds = Thresholds.from_card(card)
         self.classes: tuple[str, ...] = tuple(card.classes)
+        if int8 is None:
+            int8 = card.int8 is not None and card.int8.default
         if int8:
             if card.int8 is None:
                 missing = f"model {self.model_dir} has no INT8 version (make one: triage quantize)"

@@ -68,6 +68,10 @@ class Int8Entry(BaseModel):
     # Both graphs' figures on the real validation files (`triage quantize --real`); absent when INT8 was
     # judged on simulated scans only.
     real: dict[str, Any] | None = None
+    # The graph the model is served in unless FP32 is asked for (`triage quantize --default`): the service
+    # (TRIAGE_INT8 unset), `triage scan`, `triage evaluate` and the Predictor all run it. A model whose
+    # FP32 graph is over the speed budget (test-time mirrors) is served in INT8 so.
+    default: bool = False
 
     @field_validator("threshold")
     @classmethod

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.commands._errors import cli_errors, fail
+from cli.commands.scan import Precision
 from vision.evaluation.metrics import DEFAULT_FALSE_ALARM_RATE
 from vision.train.args import DEFAULTS, LEVER_SCOPES
 
@@ -438,6 +439,7 @@ def evaluate(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
+    int8: Precision = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Score a model at its calibrated threshold: on a dataset (AUROC, DR@FAR, per-class recall and AP),
@@ -454,10 +456,11 @@ def evaluate(
             "--stresses needs --real and sets its own palettes and sizes: drop --palette, --long-side, --belt"
         )
     with cli_errors():
-        predictor = Predictor(model, threads=threads)
+        predictor = Predictor(model, threads=threads, int8=int8)
         result: dict[str, Any] = {}
         if data is not None:
             result = evaluate_model(predictor, load_datasets(_folders(data)), progress=not quiet)
+        result["precision"] = predictor.precision
         if real is not None:
             result["real"] = evaluate_real(
                 predictor,
@@ -476,6 +479,7 @@ def evaluate(
         if as_json:
             print(json.dumps(result))
             return
+        print(f"model {predictor.name} {predictor.version}, its {predictor.precision.upper()} graph")
         if data is not None:
             print(format_report(result))
         if real is not None:
@@ -617,6 +621,14 @@ def quantize(
             "significant (p < alpha), as `triage compare --alpha` judges",
         ),
     ] = 0.05,
+    default: Annotated[
+        bool,
+        typer.Option(
+            "--default",
+            help="serve the INT8 graph by default once kept: the service (TRIAGE_INT8 unset), `triage scan` "
+            "and `triage evaluate` run it unless FP32 is asked for",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Add a static INT8 version beside the model, kept only if faster and within the AUROC budget.
@@ -629,7 +641,8 @@ def quantize(
     the same real clean bags (`triage export --real`). Pass real training files (imported) among
     --calibration so the activation ranges are those of real scans.
     Exits 1 (nothing written) when the INT8 graph is measured not to pay. The service runs it with
-    TRIAGE_INT8=true, `triage scan` with --int8; it has its own calibrated thresholds.
+    TRIAGE_INT8=true, `triage scan` with --int8, and both by default with --default (a model whose FP32
+    graph is over the speed budget, e.g. with test-time mirrors); it has its own calibrated thresholds.
     """
     from vision.train.quantize import QuantisationRefused, quantize_model
 
@@ -648,6 +661,7 @@ def quantize(
                 real_views=real_views,
                 max_real_drop=max_real_drop,
                 alpha=alpha,
+                default=default,
             )
         except QuantisationRefused as refused:
             raise fail(f"INT8 not kept: {refused}", code=1) from None
@@ -660,5 +674,6 @@ def quantize(
         "int8_auroc",
         "threshold",
         "real",
+        "default",
     ]
     print(json.dumps({k: entry[k] for k in summary if k in entry}, indent=2))

@@ -16,6 +16,17 @@ import typer
 from cli.commands._errors import cli_errors, fail
 from vision.classes import SCENE_KINDS
 
+# Which graph of a model runs: --int8 its INT8 version (triage quantize), --fp32 its FP32 graph; neither,
+# the graph its card serves by default (as the service does with TRIAGE_INT8 unset).
+Precision = Annotated[
+    bool | None,
+    typer.Option(
+        "--int8/--fp32",
+        help="run the model's INT8 version (triage quantize) or its FP32 graph (default: the one its card "
+        "serves by default)",
+    ),
+]
+
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom"})
 CONTENT_TYPES = {
     ".png": "image/png",
@@ -138,7 +149,7 @@ def scan(
         ),
     ] = None,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
-    int8: Annotated[bool, typer.Option(help="run the model's INT8 version (triage quantize)")] = False,
+    int8: Precision = None,
 ) -> None:
     """Print a verdict, score, threshold and boxes per image; a bad file is reported and skipped."""
     if kind is not None and kind not in SCENE_KINDS:
@@ -199,7 +210,7 @@ def score_all(
             yield scan_file, result
 
 
-def local_scorer(model: pathlib.Path | None, threads: int, kind: str | None, int8: bool) -> Scorer:
+def local_scorer(model: pathlib.Path | None, threads: int, kind: str | None, int8: bool | None) -> Scorer:
     """Score with a model folder (default: the bundled model) in this process."""
     from vision.infer import Predictor
     from vision.io import DecodedImage, read_dual_energy, read_image

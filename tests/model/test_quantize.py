@@ -61,6 +61,41 @@ def test_a_kept_int8_version_is_written_with_its_own_thresholds(
     assert Predictor(folder).precision == "fp32"  # FP32 stays the default
 
 
+def test_a_model_served_in_int8_by_default_runs_int8_everywhere_unless_fp32_is_asked_for(
+    tiny_model_dir: pathlib.Path, shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    from service.models import ModelManager
+
+    folder = calibrated_copy(tiny_model_dir, tmp_path / "models" / "tiny" / "1")
+    calibration, test = str(shapes_datasets["calibration"]), str(shapes_datasets["test"])
+    command = ["quantize", "--model", str(folder), "--calibration", calibration, "--test", test, "--quiet"]
+    kept = runner.invoke(
+        app, [*command, "--images", "4", "--min-speedup", "0", "--max-auroc-drop", "1", "--default"]
+    )
+    assert kept.exit_code == 0, kept.output
+    assert json.loads(kept.stdout)["default"] is True
+    card = json.loads((folder / "model.json").read_text())
+    assert card["int8"]["default"] is True
+    served = Predictor(folder)
+    assert served.precision == "int8" and served.threshold == card["int8"]["threshold"]
+    assert Predictor(folder, int8=False).precision == "fp32"
+    assert Predictor(folder, int8=False).threshold == card["threshold"]
+    # The service follows the card unless TRIAGE_INT8 says otherwise.
+    assert ModelManager(tmp_path / "models").load(folder).precision == "int8"
+    assert ModelManager(tmp_path / "models", int8=False).load(folder).precision == "fp32"
+    # `triage scan` and `triage evaluate` run the served graph, and say so; --fp32 runs the other.
+    image = str(next(shapes_datasets["test"].glob("images/*")))
+    default_scan = runner.invoke(app, ["scan", image, "--model", str(folder), "--jsonl"])
+    fp32_scan = runner.invoke(app, ["scan", image, "--model", str(folder), "--jsonl", "--fp32"])
+    assert default_scan.exit_code == 0 and fp32_scan.exit_code == 0, default_scan.output
+    assert json.loads(default_scan.stdout)["threshold"] == pytest.approx(card["int8"]["threshold"], abs=1e-4)
+    assert json.loads(fp32_scan.stdout)["threshold"] == pytest.approx(card["threshold"], abs=1e-4)
+    evaluated = runner.invoke(app, ["evaluate", "--model", str(folder), "--data", test, "--json", "--quiet"])
+    assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["precision"] == "int8"
+    evaluated = runner.invoke(app, ["evaluate", "--model", str(folder), "--data", test, "--fp32", "--quiet"])
+    assert evaluated.exit_code == 0 and "its FP32 graph" in evaluated.stdout
+
+
 def test_a_mirrored_graph_quantises_and_its_int8_version_still_scores_a_mirror_alike(
     shapes_datasets: dict[str, pathlib.Path], tmp_path: pathlib.Path
 ) -> None:

@@ -22,8 +22,10 @@ and 7 gained (p < 0.001). The two judges now ask the same question.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -83,6 +85,7 @@ def quantize_model(
     real_views: int | None = None,
     max_real_drop: float = MAX_REAL_DROP,
     alpha: float | None = ALPHA,
+    default: bool = False,
 ) -> dict[str, Any]:
     """Quantise ``folder``'s model, measure it against FP32 and keep it if it pays.
 
@@ -103,6 +106,8 @@ def quantize_model(
         max_real_drop: largest change of a real figure accepted (the gate's margin).
         alpha: a change past ``max_real_drop`` refuses the graph only when the sign test's p is under it
             (None: the margin alone judges).
+        default: serve the INT8 graph by default (the card's ``int8.default``): the service, ``triage
+            scan`` and the Predictor run it unless FP32 is asked for.
 
     Returns:
         The card's new ``int8`` entry.
@@ -114,7 +119,7 @@ def quantize_model(
     """
     check_alpha(alpha)
     folder = Path(folder)
-    fp32 = Predictor(folder, threads=threads)
+    fp32 = Predictor(folder, threads=threads, int8=False)
     false_alarm_rate = fp32.card.false_alarm_rate
     if false_alarm_rate is None:
         raise ValueError(f"{folder} is not calibrated yet (run triage export first)")
@@ -138,7 +143,7 @@ def quantize_model(
         shutil.copy(folder / CARD_FILE, trial / CARD_FILE)
         ranges = spread(per_folder, images)
         _quantise(folder / MODEL_FILE, trial / MODEL_FILE, fp32, ranges, Path(tmp))
-        int8 = Predictor(trial, threads=threads)
+        int8 = Predictor(trial, threads=threads, int8=False)  # the trial's model.onnx is the INT8 graph
         fp32_p50, int8_p50 = _side_by_side_p50(fp32, int8, calibration_samples[0])
         speedup = fp32_p50 / int8_p50
         fp32_auroc = _auroc(fp32, test_samples, progress)
@@ -170,7 +175,7 @@ def quantize_model(
             set_threshold(trial, thresholds.shared, record, thresholds.by_kind)
             measured["real"] = _real_comparison(
                 fp32,
-                Predictor(trial, threads=threads),
+                Predictor(trial, threads=threads, int8=False),
                 real_kit,
                 views,
                 max_real_drop,
@@ -190,6 +195,7 @@ def quantize_model(
             "calibration_images_from": "evenly from every calibration folder",
         },
         **measured,
+        "default": default,
     }
     update_card(folder, int8=entry)
     return entry
@@ -275,18 +281,20 @@ def quantise_graph(source: Path, target: Path, inputs: Iterable[np.ndarray], scr
         return
     prepared = scratch / "prepared.onnx"
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-    quantize_static(
-        str(prepared),
-        str(target),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["Conv"],
-        calibrate_method=CalibrationMethod.Percentile,
-        extra_options={"CalibPercentile": PERCENTILE},
-    )
+    # onnxruntime's calibrator prints its progress; stdout is `triage quantize`'s JSON answer.
+    with contextlib.redirect_stdout(sys.stderr):
+        quantize_static(
+            str(prepared),
+            str(target),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv"],
+            calibrate_method=CalibrationMethod.Percentile,
+            extra_options={"CalibPercentile": PERCENTILE},
+        )
 
 
 def _side_by_side_p50(fp32: Predictor, int8: Predictor, sample: Sample) -> tuple[float, float]:
