@@ -236,6 +236,17 @@ class Predictor:
         """The shared alarm threshold (scans of unknown kind)."""
         return self.thresholds.shared
 
+    @property
+    def real(self) -> dict[str, Any] | None:
+        """The real validation figures of the graph this predictor runs: the card's ``real`` section for
+        FP32, the INT8 judge's figures of the INT8 graph (``int8.real.int8``) for INT8; None where none
+        were measured. :func:`vision.calibration.detection_at` reads them to price a station threshold."""
+        if self.precision == "fp32":
+            return self.card.real
+        measured = self.card.int8.real if self.card.int8 is not None else None
+        served = (measured or {}).get("int8")
+        return served if isinstance(served, dict) else None
+
     def predict(self, rgb: np.ndarray, kind: str | None = None, threshold: float | None = None) -> Prediction:
         """Score one ``H x W x 3`` uint8 RGB scan, judged by ``threshold`` if given (a station's), else by
         the card's threshold of its scene ``kind`` if given, else the shared one."""

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.commands._errors import cli_errors, fail
-from cli.commands.scan import image_files
+from cli.commands.scan import Precision, image_files
 from vision.calibration import DEFAULT_MIN_SCANS, DEFAULT_TARGET_FA, check_target
 from vision.classes import SCENE_KINDS
 
@@ -70,9 +70,11 @@ def calibrate(
     ] = DEFAULT_STATION_FILE,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime threads")] = 2,
+    int8: Precision = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
-    """Print the threshold that holds --target-fa on a station's clean scans and its interval.
+    """Print the threshold that holds --target-fa on a station's clean scans and its interval (for the
+    graph the station serves: the card's default unless --int8 / --fp32 says otherwise).
 
     Nothing is written on any error (too few scans, no images, a target outside (0, 0.5]).
     """
@@ -105,7 +107,7 @@ def calibrate(
             raise fail(
                 f"{len(files)} clean scans in {clean}; a threshold needs at least {min_scans} (--min-scans)"
             )
-        predictor = Predictor(model if model is not None else default_model_dir(), threads=threads)
+        predictor = Predictor(model if model is not None else default_model_dir(), threads=threads, int8=int8)
         scores, unreadable = [], 0
         for path in tqdm(files, desc="clean scans", unit="img", disable=quiet, file=sys.stderr):
             try:
@@ -124,14 +126,14 @@ def calibrate(
             **proposal.to_dict(),
             "station": station,
             "kind": kind,
-            "model": {"name": predictor.name, "version": predictor.version},
+            "model": {"name": predictor.name, "version": predictor.version, "precision": predictor.precision},
             "card_threshold": card_threshold,
             "false_alarm_rate_at_card_threshold": round(
                 sum(s >= card_threshold for s in scores) / len(scores), 4
             ),
             "unreadable": unreadable,
-            "real_detection": detection_at(predictor.card.real, proposal.threshold),
-            "real_detection_at_card_threshold": detection_at(predictor.card.real, card_threshold),
+            "real_detection": detection_at(predictor.real, proposal.threshold),
+            "real_detection_at_card_threshold": detection_at(predictor.real, card_threshold),
             "station_file": None,
         }
         if station is not None:

@@ -248,7 +248,7 @@ def get_proposal(
     _check_station(station)
     proposal, found = state.stations.propose(station, kind, _model(predictor), target_fa)
     current, _ = _judging(state, predictor, station, kind)
-    real = predictor.card.real
+    real = predictor.real
     return ProposalOut(
         station=station,
         kind=kind_key(kind),

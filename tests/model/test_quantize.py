@@ -212,6 +212,16 @@ def test_with_the_real_kit_int8_is_calibrated_on_real_clean_bags_and_judged_on_r
     with caplog.at_level("WARNING", logger="triage.models"):
         assert ModelManager(tmp_path, int8=True).load(folder).precision == "int8"
     assert "never judged on real scans" not in caplog.text
+    # A station threshold is priced on the graph the station runs: INT8's own localisation scores (in the
+    # judge's two views), FP32's from the card's real section.
+    from vision.calibration import detection_at
+
+    served = Predictor(folder, int8=True).real
+    assert served is not None and set(served["localised_scores"]) == {"voc-threats", "yolo-knives"}
+    assert len(served["localised_scores"]["yolo-knives"]) == 2  # one knife image, two views
+    at_own = detection_at(served, entry["threshold"])
+    assert at_own == {s: real["int8"]["sets"][s]["localised"] for s in ("voc-threats", "yolo-knives")}
+    assert Predictor(folder, int8=False).real == json.loads((folder / "model.json").read_text()).get("real")
 
 
 def test_the_real_judge_is_the_int8_gates(rigged_model_dir: pathlib.Path, tmp_path: pathlib.Path) -> None:

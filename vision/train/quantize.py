@@ -238,6 +238,12 @@ def _real_comparison(
             "threshold": report["threshold"],
             "sets": {s: {k: v[k] for k in figures if k in v} for s, v in report["sets"].items()},
         }
+    # What a station threshold would cost the INT8 graph (vision.calibration.detection_at reads these, as it
+    # reads the card's FP32 `real` section), from its own scores in the judge's views.
+    served = judged["candidate_report"]
+    for key in ("localised_scores", "localised_scores_exact_from"):
+        if key in served:
+            comparison["int8"][key] = served[key]
     if judged["failures"]:
         raise QuantisationRefused(
             f"INT8 against FP32 on the real validation files ({views} view(s), each at its own threshold): "
