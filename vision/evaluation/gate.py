@@ -31,10 +31,12 @@ against, the data (folder and SHA-256 of its ``annotations.json``) and hashes of
 model is now served, or the candidate's files changed after the gate.
 
 **The INT8 graph is gated too.** A service with ``TRIAGE_INT8=true`` serves each model's INT8 graph where
-its card has one (``triage quantize``), and its FP32 graph otherwise. ``int8=True`` judges the two models
-as such a service serves them, and the verdict goes to ``gate_int8.json`` (with the INT8 file's hash). A
-candidate that carries an INT8 graph is promoted only when both verdicts passed: the registry is shared by
-the stations that serve FP32 and those that serve INT8, so neither graph may reach them ungated.
+its card has one (``triage quantize``), and its FP32 graph otherwise; one with ``TRIAGE_INT8`` unset serves
+the INT8 graph of a model whose card makes it the default (``triage quantize --default``). ``int8=True``
+judges the two models as a ``TRIAGE_INT8=true`` service serves them, and the verdict goes to
+``gate_int8.json`` (with the INT8 file's hash). A candidate that carries an INT8 graph is promoted only when
+both verdicts passed: the registry is shared by the stations that serve FP32 and those that serve INT8, so
+neither graph may reach them ungated.
 """
 
 from __future__ import annotations

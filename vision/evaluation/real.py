@@ -588,7 +588,8 @@ def format_stresses(plain: Mapping[str, Any], stressed: Mapping[str, Mapping[str
     A scanner whose palette or export size the network has tied to threats alarms on its clean bags at the
     card's threshold; calibrated on them, the station stops those alarms and pays in threats missed. The
     last columns are that price, which the false alarms at the card's threshold do not show (1.17.1 in the
-    other scanner's palette: false alarms 0.120 at 0.767; at its own threshold, fewer knives)."""
+    other scanner's palette: false alarms 0.120 / 0.072 and OPIXray knives 0.571 at 0.767; at the site's
+    threshold, 0.815, knives 0.504)."""
     clean = [name for name, v in plain["sets"].items() if "false_alarms" in v]
     threats = [name for name, v in plain["sets"].items() if "false_alarms" not in v]
     head = " / ".join(clean)
