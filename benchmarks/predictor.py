@@ -82,7 +82,7 @@ def main() -> None:
     folder = args.model or default_model_dir()
     image = scan_1024x768()
     predictor = Predictor(folder, threads=args.threads, int8=False)
-    served = Predictor(folder, threads=args.threads).precision
+    served = "int8" if predictor.card.serves_int8 else "fp32"
     print(f"model {predictor.name}/{predictor.version}, input {predictor.input_size}, threads {args.threads}")
     print(f"scan {WIDTH}x{HEIGHT}, {args.runs} runs each, times in ms (p50 / p90)")
     ort_p50, ort_p90 = timings_ms(lambda: predictor.predict(image), args.runs)

@@ -186,7 +186,7 @@ class Predictor:
         self.thresholds = Thresholds.from_card(card)
         self.classes: tuple[str, ...] = tuple(card.classes)
         if int8 is None:
-            int8 = card.int8 is not None and card.int8.default
+            int8 = card.serves_int8
         if int8:
             if card.int8 is None:
                 missing = f"model {self.model_dir} has no INT8 version (make one: triage quantize)"

@@ -139,6 +139,11 @@ class ModelCard(BaseModel):
         return tuple(self.modalities) if self.modalities is not None else COLOUR_MODALITIES
 
     @property
+    def serves_int8(self) -> bool:
+        """Whether the model is served in its INT8 graph unless FP32 is asked for (``int8.default``)."""
+        return self.int8 is not None and self.int8.default
+
+    @property
     def false_alarm_rate(self) -> float | None:
         """The false-alarm rate the threshold was calibrated for, if it was calibrated."""
         rate = self.calibration.get("false_alarm_rate")
